@@ -1,0 +1,55 @@
+// r_interpreter.hpp: the xeus interpreter of ripple-kernel: maps Jupyter requests to the R session.
+// Must not know about sockets or R headers; R is reached through rbridge, engine state through dag.
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include <xeus/xinterpreter.hpp>
+#include <xeus/xmessage.hpp>
+
+#include "dag/notebook_order.hpp"
+#include "rbridge/cell_evaluator.hpp"
+
+namespace ripple::kernel {
+
+// What the front end told us about the request being executed (JupyterLab: cellId, deletedCells).
+struct RequestContext {
+    nl::json metadata = nl::json::object();
+    std::string cell_id;                     // empty for anonymous requests (console, scripts)
+    std::vector<std::string> deleted_cells;  // cell ids deleted since the last execution
+};
+
+class RInterpreter final : public xeus::xinterpreter {
+public:
+    using OutputRecorder = std::function<void(int execution_count, const std::string& text)>;
+
+    RInterpreter() = default;
+    // Called by the server on the main thread before each shell request reaches xeus.
+    void observe_request(const xeus::xmessage& request);
+    const RequestContext& current_request() const { return request_; }
+    // The cells seen so far, in the kernel's document order (the engine builds on this).
+    const dag::NotebookOrder& notebook() const { return notebook_; }
+    // Receives the text/plain of each execute_result (for history with output=True).
+    void set_output_recorder(OutputRecorder recorder) { output_recorder_ = std::move(recorder); }
+
+private:
+    void configure_impl() override;
+    nl::json execute_request_impl(int execution_counter, const std::string& code, bool silent, bool store_history,
+                                  nl::json user_expressions, bool allow_stdin) override;
+    nl::json complete_request_impl(const std::string& code, int cursor_pos) override;
+    nl::json inspect_request_impl(const std::string& code, int cursor_pos, int detail_level) override;
+    nl::json is_complete_request_impl(const std::string& code) override;
+    nl::json kernel_info_request_impl() override;
+    void shutdown_request_impl() override;
+
+    nl::json evaluate_user_expressions(const nl::json& expressions);
+
+    rbridge::CellEvaluator evaluator_;
+    RequestContext request_;
+    dag::NotebookOrder notebook_;
+    OutputRecorder output_recorder_;
+    bool allow_stdin_ = false;
+};
+
+} // namespace ripple::kernel

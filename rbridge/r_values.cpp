@@ -1,0 +1,130 @@
+// r_values.cpp: guarded calls into R and conversions of plain R data to C++/JSON.
+// Must not know about Jupyter or the engine.
+#include "r_values.hpp"
+
+#include <R_ext/Parse.h>
+
+namespace ripple::rbridge {
+
+SEXP call_guarded(SEXP fun, const std::vector<SEXP>& args) {
+    ProtectScope protect;
+    SEXP call = protect(Rf_allocVector(LANGSXP, static_cast<R_xlen_t>(args.size() + 1)));
+    SETCAR(call, fun);
+    SEXP cursor = CDR(call);
+    for (SEXP arg : args) {
+        // Arguments are values: code objects must not be evaluated as the call's arguments.
+        bool is_code = TYPEOF(arg) == LANGSXP || TYPEOF(arg) == SYMSXP || TYPEOF(arg) == PROMSXP;
+        SETCAR(cursor, is_code ? Rf_lang2(Rf_install("quote"), arg) : arg);
+        cursor = CDR(cursor);
+    }
+    int error = 0;
+    SEXP result = R_tryEvalSilent(call, R_GlobalEnv, &error);
+    return error ? nullptr : result;
+}
+
+bool eval_text_guarded(const std::string& code) {
+    ProtectScope protect;
+    ParseStatus status = PARSE_NULL;
+    SEXP text = protect(Rf_mkString(code.c_str()));
+    SEXP exprs = protect(R_ParseVector(text, -1, &status, R_NilValue));
+    if (status != PARSE_OK) return false;
+    for (R_xlen_t i = 0; i < Rf_xlength(exprs); ++i) {
+        int error = 0;
+        R_tryEvalSilent(VECTOR_ELT(exprs, i), R_GlobalEnv, &error);
+        if (error) return false;
+    }
+    return true;
+}
+
+SEXP ripple_function(const char* name) {
+    ProtectScope protect;
+    SEXP ns = protect(R_FindNamespace(protect(Rf_mkString("ripple"))));
+    SEXP fun = Rf_findVarInFrame(ns, Rf_install(name));
+    if (TYPEOF(fun) == PROMSXP) fun = Rf_eval(fun, ns);
+    return fun;
+}
+
+SEXP list_element(SEXP list, const char* name) {
+    if (TYPEOF(list) != VECSXP) return R_NilValue;
+    SEXP names = Rf_getAttrib(list, R_NamesSymbol);
+    if (names == R_NilValue) return R_NilValue;
+    for (R_xlen_t i = 0; i < Rf_xlength(list); ++i) {
+        if (std::string_view(Rf_translateCharUTF8(STRING_ELT(names, i))) == name) return VECTOR_ELT(list, i);
+    }
+    return R_NilValue;
+}
+
+std::string as_string(SEXP value, const std::string& fallback) {
+    if (TYPEOF(value) != STRSXP || Rf_xlength(value) < 1 || STRING_ELT(value, 0) == NA_STRING) return fallback;
+    return Rf_translateCharUTF8(STRING_ELT(value, 0));
+}
+
+std::vector<std::string> as_strings(SEXP value) {
+    std::vector<std::string> out;
+    if (TYPEOF(value) != STRSXP) return out;
+    out.reserve(static_cast<size_t>(Rf_xlength(value)));
+    for (R_xlen_t i = 0; i < Rf_xlength(value); ++i) {
+        SEXP s = STRING_ELT(value, i);
+        out.emplace_back(s == NA_STRING ? "NA" : Rf_translateCharUTF8(s));
+    }
+    return out;
+}
+
+bool as_bool(SEXP value, bool fallback) {
+    if (TYPEOF(value) != LGLSXP || Rf_xlength(value) < 1 || LOGICAL(value)[0] == NA_LOGICAL) return fallback;
+    return LOGICAL(value)[0] != 0;
+}
+
+namespace {
+
+nlohmann::json element_to_json(SEXP value, R_xlen_t i) {
+    switch (TYPEOF(value)) {
+    case LGLSXP:
+        return LOGICAL(value)[i] == NA_LOGICAL ? nlohmann::json(nullptr) : nlohmann::json(LOGICAL(value)[i] != 0);
+    case INTSXP:
+        return INTEGER(value)[i] == NA_INTEGER ? nlohmann::json(nullptr) : nlohmann::json(INTEGER(value)[i]);
+    case REALSXP:
+        return ISNAN(REAL(value)[i]) ? nlohmann::json(nullptr) : nlohmann::json(REAL(value)[i]);
+    case STRSXP:
+        return STRING_ELT(value, i) == NA_STRING ? nlohmann::json(nullptr)
+                                                 : nlohmann::json(Rf_translateCharUTF8(STRING_ELT(value, i)));
+    default:
+        return nullptr;
+    }
+}
+
+} // namespace
+
+nlohmann::json to_json(SEXP value) {
+    switch (TYPEOF(value)) {
+    case NILSXP:
+        return nullptr;
+    case LGLSXP:
+    case INTSXP:
+    case REALSXP:
+    case STRSXP: {
+        R_xlen_t n = Rf_xlength(value);
+        if (n == 1 && !Rf_inherits(value, "AsIs")) return element_to_json(value, 0);
+        nlohmann::json array = nlohmann::json::array();
+        for (R_xlen_t i = 0; i < n; ++i) array.push_back(element_to_json(value, i));
+        return array;
+    }
+    case VECSXP: {
+        SEXP names = Rf_getAttrib(value, R_NamesSymbol);
+        if (names != R_NilValue) {
+            nlohmann::json object = nlohmann::json::object();
+            for (R_xlen_t i = 0; i < Rf_xlength(value); ++i) {
+                object[Rf_translateCharUTF8(STRING_ELT(names, i))] = to_json(VECTOR_ELT(value, i));
+            }
+            return object;
+        }
+        nlohmann::json array = nlohmann::json::array();
+        for (R_xlen_t i = 0; i < Rf_xlength(value); ++i) array.push_back(to_json(VECTOR_ELT(value, i)));
+        return array;
+    }
+    default:
+        return nullptr;
+    }
+}
+
+} // namespace ripple::rbridge

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# setup.sh: installs every Debian package that ripple's build, tests and benchmarks need.
+# Idempotent: packages already present are skipped by apt; safe to run again and again.
+set -euo pipefail
+
+PACKAGES=(
+  # build toolchain
+  build-essential cmake pkg-config git
+  # kernel: xeus (includes the ZeroMQ server), json, zmq
+  xeus-dev xtl-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev uuid-dev
+  # R embedded
+  r-base-dev r-cran-rinside r-cran-rcpp r-cran-repr
+  # cache store, hashing
+  libsqlite3-dev libssl-dev
+  # tests
+  doctest-dev python3-jupyter-client python3-jupyter-kernel-test python3-nbclient
+  python3-nbformat python3-notebook jupyter-server jupyter-core procps
+  # benchmark peer and R packages of examples
+  r-cran-irkernel r-cran-knitr r-cran-rmarkdown r-cran-digest
+  # rendering and graphs
+  pandoc graphviz
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "setup: all ${#PACKAGES[@]} Debian packages already installed"
+  exit 0
+fi
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+echo "setup: installing ${#missing[@]} Debian packages: ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
