@@ -3,7 +3,8 @@
 
 Measures for each kernel:
   cold_start_s       process spawn -> kernel_info_reply received (median of --starts runs)
-  idle_rss_mb        VmRSS of the kernel process tree, 0.5 s after it answered kernel_info
+  first_exec_s       process spawn -> execute_reply of `1 + 1` sent right after kernel_info
+  idle_rss_mb        VmRSS of the kernel process tree, 0.5 s after that first cell
                      (median over the same starts)
   rt_assign_add_ms   execute_request `x <- 1; x + 1`: send -> execute_reply and idle both
                      received (median of --n runs after --warmup)
@@ -46,6 +47,7 @@ EXPECTED_MIME = {"rt_assign_add_ms": "text/plain", "rt_head_mtcars_ms": "text/ht
 
 METRICS = [
     ("cold_start_s", "cold start -> kernel_info_reply (s)", 1.0),
+    ("first_exec_s", "cold start -> first `1 + 1` reply (s)", 1.0),
     ("idle_rss_mb", "idle RSS (MB)", 1.0),
     ("rt_assign_add_ms", "round trip `x <- 1; x + 1` (ms)", 1.0),
     ("rt_head_mtcars_ms", "round trip `head(mtcars)` (ms)", 1.0),
@@ -54,10 +56,11 @@ METRICS = [
 
 
 def start_and_connect(kenv, name, timeout=60):
-    """Spawn the kernel; return (km, raw client, seconds from spawn to kernel_info_reply)."""
+    """Spawn the kernel; return (km, raw client, seconds from spawn to kernel_info_reply,
+    seconds from spawn to the execute_reply of a first `1 + 1`)."""
     km = kenv.kernel_manager(name)
     t0 = time.perf_counter()
-    km.start_kernel()
+    km.start_kernel(stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     raw = RawClient(km.get_connection_info())
     # The request is queued by zmq until the kernel binds its shell socket; RawClient uses a
     # 10 ms reconnect interval so the connection is made promptly once it does.
@@ -67,7 +70,17 @@ def start_and_connect(kenv, name, timeout=60):
         raw.close()
         shutdown(km, km.client())
         raise RuntimeError(f"{name}: no kernel_info_reply within {timeout}s")
-    return km, raw, got[1] - t0
+    t_info = got[1] - t0
+    # First cell right away: catches kernels that answer kernel_info before R is ready.
+    msg_id = raw.send(raw.shell, "execute_request",
+                      dict(code="1 + 1", silent=False, store_history=True, user_expressions={},
+                           allow_stdin=False, stop_on_error=True))
+    got = raw.wait_reply(raw.shell, msg_id, timeout)
+    if got is None or got[0]["content"]["status"] != "ok":
+        raw.close()
+        shutdown(km, km.client())
+        raise RuntimeError(f"{name}: first execute failed: {got and got[0]['content']}")
+    return km, raw, t_info, got[1] - t0
 
 
 def stop(km, raw):
@@ -82,15 +95,17 @@ def check_ok(name, code, reply, iopub):
 
 
 def bench_kernel(kenv, name, args, log):
-    res = {"cold_start_s_all": [], "idle_rss_mb_all": []}
+    res = {"cold_start_s_all": [], "first_exec_s_all": [], "idle_rss_mb_all": []}
     for i in range(args.starts):
-        km, raw, dt = start_and_connect(kenv, name)
+        km, raw, dt, dt_exec = start_and_connect(kenv, name)
         time.sleep(0.5)
         pid = kernel_pid(km)
         rss_mb = proc_tree_rss_kb(pid) / 1024.0 if pid else float("nan")
         res["cold_start_s_all"].append(dt)
+        res["first_exec_s_all"].append(dt_exec)
         res["idle_rss_mb_all"].append(rss_mb)
-        log(f"  {name} start {i + 1}/{args.starts}: {dt:.3f}s, RSS {rss_mb:.1f} MB")
+        log(f"  {name} start {i + 1}/{args.starts}: kernel_info {dt:.3f}s, "
+            f"first cell {dt_exec:.3f}s, RSS {rss_mb:.1f} MB")
         if i < args.starts - 1:
             stop(km, raw)
     # Keep the last kernel for round trips.
@@ -121,6 +136,7 @@ def bench_kernel(kenv, name, args, log):
     finally:
         stop(km, raw)
     summary = {"cold_start_s": statistics.median(res["cold_start_s_all"]),
+               "first_exec_s": statistics.median(res["first_exec_s_all"]),
                "idle_rss_mb": statistics.median(res["idle_rss_mb_all"])}
     for key, _code, _n in ROUND_TRIPS:
         summary[key] = statistics.median(res[key + "_all"])
@@ -201,7 +217,9 @@ def main():
                    "warmup": args.warmup},
         "definitions": {
             "cold_start_s": "spawn -> kernel_info_reply, median over starts",
-            "idle_rss_mb": "VmRSS of kernel process tree 0.5s after kernel_info_reply, median",
+            "first_exec_s": "spawn -> execute_reply of a first `1 + 1` sent right after "
+                            "kernel_info_reply, median over starts",
+            "idle_rss_mb": "VmRSS of kernel process tree 0.5s after that first cell, median",
             "rt_*_ms": "execute_request send -> execute_reply and status idle received, median",
         },
         "results": results,

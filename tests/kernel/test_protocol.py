@@ -5,7 +5,8 @@ Run:  /usr/bin/python3 -m pytest tests/kernel/test_protocol.py
 
 Every test asserts something a notebook user would notice. Tests that can break or wedge a
 kernel (interrupts, recursion, q(), restart, raw sockets) get a fresh kernel each; the rest
-share one. Every wait is bounded.
+share one. Tests that could leave a cell running forever if the kernel misbehaves (stdin,
+huge outputs) also get their own kernel. Every wait is bounded.
 """
 
 import json
@@ -239,7 +240,8 @@ def test_data_frame_representations(kc):
     assert "<table" in data["text/html"] and "Mazda RX4" in data["text/html"]
 
 
-def test_big_data_frame_is_truncated(kc):
+def test_big_data_frame_is_truncated(fresh):
+    _km, kc = fresh
     code = "big <- data.frame(x = seq_len(1e5), y = sqrt(seq_len(1e5))); big"
     t0 = time.monotonic()
     res = run(kc, code, timeout=120)
@@ -307,7 +309,9 @@ def test_help_pager_payload(kc):
     p = payload[0]
     assert p["source"] == "page"
     assert "text/plain" in p["data"] and "text/html" in p["data"], sorted(p["data"])
-    assert "Concatenate and Print" in p["data"]["text/plain"]
+    text = p["data"]["text/plain"]
+    assert "\b" not in text, "text/plain help has backspace overstrike (shows as garbage)"
+    assert "Concatenate and Print" in text, text[:300]
     assert p.get("start", 0) == 0
 
 
@@ -417,7 +421,8 @@ def test_history_output_pairs(kc):
 # ---------------------------------------------------------------------------------------
 # stdin
 
-def test_readline_input_request(kc):
+def test_readline_input_request(fresh):
+    _km, kc = fresh
     prompts = []
 
     def answer(prompt, password):
@@ -431,7 +436,8 @@ def test_readline_input_request(kc):
     assert "hello Alice" in res.stream_text(), res.summary()
 
 
-def test_readlines_stdin_input_request(kc):
+def test_readlines_stdin_input_request(fresh):
+    _km, kc = fresh
     res = run(kc, 'x <- readLines(stdin(), n = 1); cat("got", x, "\\n")', allow_stdin=True,
               on_input=lambda p, pw: "line one", timeout=20)
     assert_ok(res)
@@ -439,7 +445,8 @@ def test_readlines_stdin_input_request(kc):
     assert "got line one" in res.stream_text(), res.summary()
 
 
-def test_readline_without_stdin_does_not_hang(kc):
+def test_readline_without_stdin_does_not_hang(fresh):
+    _km, kc = fresh
     # nbconvert/papermill execute with allow_stdin=False: the cell must finish, not wait.
     try:
         res = run(kc, 'x <- readline("name? ")', allow_stdin=False, timeout=15)
