@@ -105,7 +105,7 @@ void RInterpreter::configure_impl() {
 }
 
 nl::json RInterpreter::execute_request_impl(int execution_counter, const std::string& code, bool silent,
-                                            bool /*store_history*/, nl::json user_expressions, bool allow_stdin) {
+                                            bool store_history, nl::json user_expressions, bool allow_stdin) {
     rbridge::RSession& session = rbridge::RSession::get();
     session.set_request_metadata(request_.metadata.dump(-1, ' ', false, nl::json::error_handler_t::replace));
     allow_stdin_ = allow_stdin;
@@ -115,7 +115,7 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     JupyterSink sink(*this, execution_counter, silent);
     evaluator_.execute(code, sink);
     allow_stdin_ = false;
-    if (output_recorder_ && !sink.result_text().empty()) output_recorder_(execution_counter, sink.result_text());
+    if (output_recorder_ && !silent && store_history && !sink.result_text().empty()) output_recorder_(execution_counter, sink.result_text());
 
     if (const auto& error = sink.error_info()) {
         nl::json reply = xeus::create_error_reply(error->ename, error->evalue, error->traceback);

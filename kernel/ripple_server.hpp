@@ -17,6 +17,7 @@
 #include <xeus/xkernel_configuration.hpp>
 #include <xeus/xserver.hpp>
 #include <zmq.hpp>
+#include <zmq_addon.hpp>
 
 namespace ripple::kernel {
 

@@ -14,7 +14,7 @@ PACKAGES=(
   libsqlite3-dev libssl-dev
   # tests
   doctest-dev python3-jupyter-client python3-jupyter-kernel-test python3-nbclient
-  python3-nbformat python3-notebook jupyter-server jupyter-core procps
+  python3-nbformat python3-notebook jupyter-server jupyter-core procps python3-pytest
   # benchmark peer and R packages of examples
   r-cran-irkernel r-cran-knitr r-cran-rmarkdown r-cran-digest
   # rendering and graphs
