@@ -304,9 +304,14 @@ template <typename Write> void HistoryStore::write_with_fallback(const char* wha
     }
 }
 
-void HistoryStore::store_inputs_impl(int session, int line_num, const std::string& input, const std::string& output) {
+void HistoryStore::store_inputs_impl(int /*session*/, int /*line_num*/, const std::string& /*input*/,
+                                     const std::string& /*output*/) {
+    // Deliberately empty: xeus 2.4.1's line numbers are wrong; the interpreter calls record_input.
+}
+
+void HistoryStore::record_input(int line_num, const std::string& input, const std::string& output) {
     const std::lock_guard lock(mutex_);
-    const int target_session = resolve_session(session);
+    const int target_session = session_;
     std::optional<std::string> stored_output;
     if (!output.empty()) stored_output = output;
     const bool takes_pending = target_session == session_ && pending_output_ && pending_output_->first == line_num;

@@ -40,6 +40,12 @@ public:
     // stores in history (not silent, store_history true): others share the previous line's number.
     void record_output(int line_num, const std::string& text);
 
+    // Stores input line line_num of the current session (and its text/plain output, if any). The
+    // interpreter calls this itself for every stored execution: xeus 2.4.1 calls store_inputs after
+    // each execute_reply with a line number that is not the execution count (always 1), so that
+    // entry point is ignored (see store_inputs_impl).
+    void record_input(int line_num, const std::string& input, const std::string& output = std::string());
+
     // The session number of this kernel run (1 for a fresh database).
     int current_session() const;
 

@@ -85,8 +85,10 @@ int main(int argc, char* argv[]) {
     ripple::kernel::RInterpreter* interpreter_ptr = interpreter.get();
     auto history = std::make_unique<ripple::kernel::HistoryStore>(history_path());
     ripple::kernel::HistoryStore* history_ptr = history.get();
-    interpreter_ptr->set_output_recorder(
-        [history_ptr](int line, const std::string& text) { history_ptr->record_output(line, text); });
+    interpreter_ptr->set_history_recorder(
+        [history_ptr](int line, const std::string& code, const std::string& result_text) {
+            history_ptr->record_input(line, code, result_text);
+        });
 
     auto context = xeus::make_context<zmq::context_t>();
     xeus::xkernel kernel(config, xeus::get_user_name(), std::move(context), std::move(interpreter),

@@ -94,6 +94,8 @@ void RInterpreter::observe_request(const xeus::xmessage& request) {
     }
 }
 
+RInterpreter::RInterpreter() { xeus::register_interpreter(this); }
+
 void RInterpreter::configure_impl() {
     rbridge::RSession::get().set_input_handler(
         [this](const std::string& prompt, bool password) -> std::optional<std::string> {
@@ -115,10 +117,12 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     JupyterSink sink(*this, execution_counter, silent);
     evaluator_.execute(code, sink);
     allow_stdin_ = false;
-    if (output_recorder_ && !silent && store_history && !sink.result_text().empty()) output_recorder_(execution_counter, sink.result_text());
+    if (history_recorder_ && !silent && store_history) history_recorder_(execution_counter, code, sink.result_text());
 
     if (const auto& error = sink.error_info()) {
-        nl::json reply = xeus::create_error_reply(error->ename, error->evalue, error->traceback);
+        // Built by hand: xeus 2.4.1's create_error_reply stores ename and evalue swapped.
+        nl::json reply = {{"status", "error"}, {"ename", error->ename}, {"evalue", error->evalue},
+                          {"traceback", error->traceback}};
         reply["payload"] = sink.payload();
         reply["user_expressions"] = nl::json::object();
         return reply;

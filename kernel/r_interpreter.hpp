@@ -22,16 +22,19 @@ struct RequestContext {
 
 class RInterpreter final : public xeus::xinterpreter {
 public:
-    using OutputRecorder = std::function<void(int execution_count, const std::string& text)>;
+    // Receives every execution that belongs in history: its count, code and text/plain result (or "").
+    using HistoryRecorder =
+        std::function<void(int execution_count, const std::string& code, const std::string& result_text)>;
 
-    RInterpreter() = default;
+    // Registers itself as xeus's global interpreter: xeus::blocking_input_request (stdin) needs it.
+    RInterpreter();
     // Called by the server on the main thread before each shell request reaches xeus.
     void observe_request(const xeus::xmessage& request);
     const RequestContext& current_request() const { return request_; }
     // The cells seen so far, in the kernel's document order (the engine builds on this).
     const dag::NotebookOrder& notebook() const { return notebook_; }
     // Receives the text/plain of each execute_result (for history with output=True).
-    void set_output_recorder(OutputRecorder recorder) { output_recorder_ = std::move(recorder); }
+    void set_history_recorder(HistoryRecorder recorder) { history_recorder_ = std::move(recorder); }
 
 private:
     void configure_impl() override;
@@ -48,7 +51,7 @@ private:
     rbridge::CellEvaluator evaluator_;
     RequestContext request_;
     dag::NotebookOrder notebook_;
-    OutputRecorder output_recorder_;
+    HistoryRecorder history_recorder_;
     bool allow_stdin_ = false;
 };
 

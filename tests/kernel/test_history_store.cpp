@@ -97,7 +97,7 @@ TEST_CASE("tail returns the last n executed cells, oldest first, as [session, li
     CHECK_FALSE(history.persists_to_file());
     CHECK(history.current_session() == 1);
     const Sources codes = {"x <- 1", "y <- 2", "x + y", "print('hi')"};
-    for (size_t i = 0; i < codes.size(); ++i) history.store_inputs(0, static_cast<int>(i) + 1, codes[i]);
+    for (size_t i = 0; i < codes.size(); ++i) history.record_input(static_cast<int>(i) + 1, codes[i]);
 
     // jupyter_kernel_test: execute N codes, ask tail n=N, get exactly those N in order.
     CHECK(sources_of(history.process_request(tail_request(4))) == codes);
@@ -113,11 +113,11 @@ TEST_CASE("output=true pairs each input with the text of its execute_result, nul
     HistoryStore history(":memory:");
     // xeus stores the input after execute_reply, so the interpreter records the output first.
     history.record_output(1, "[1] 42");
-    history.store_inputs(0, 1, "21 * 2");
-    history.store_inputs(0, 2, "invisible(3)");
-    history.store_inputs(0, 3, "letters[1]");
+    history.record_input(1, "21 * 2");
+    history.record_input(2, "invisible(3)");
+    history.record_input(3, "letters[1]");
     history.record_output(3, "[1] \"a\""); // an output recorded after its line was stored also lands
-    history.store_inputs(0, 4, "paste('b')", "[1] \"b\""); // and one handed straight to store_inputs
+    history.record_input(4, "paste('b')", "[1] \"b\""); // and one handed straight to record_input
 
     const nl::json reply = history.process_request(tail_request(10, true));
     CHECK(reply.at("status") == "ok");
@@ -135,14 +135,14 @@ TEST_CASE("output=true pairs each input with the text of its execute_result, nul
 TEST_CASE("an output recorded for a line that is never stored does not leak onto another line") {
     HistoryStore history(":memory:");
     history.record_output(7, "[1] stray");
-    history.store_inputs(0, 8, "f()");
+    history.record_input(8, "f()");
     CHECK(history.process_request(tail_request(1, true)).at("history") ==
           nl::json::parse(R"json([[1, 8, ["f()", null]]])json"));
 }
 
 TEST_CASE("range follows IPython: start <= line < stop, stop 0 means to the end, session 0 is this one") {
     HistoryStore history(":memory:");
-    for (int line = 1; line <= 5; ++line) history.store_inputs(0, line, "cell " + std::to_string(line));
+    for (int line = 1; line <= 5; ++line) history.record_input(line, "cell " + std::to_string(line));
 
     CHECK(sources_of(history.process_request(range_request(0, 2, 4))) == Sources{"cell 2", "cell 3"});
     CHECK(sources_of(history.process_request(range_request(0, 3, 0))) == Sources{"cell 3", "cell 4", "cell 5"});
@@ -157,7 +157,7 @@ TEST_CASE("range follows IPython: start <= line < stop, stop 0 means to the end,
 TEST_CASE("search matches SQLite GLOB patterns and returns the newest n, oldest first") {
     HistoryStore history(":memory:");
     const Sources codes = {"plot(x)", "summary(x)", "plot(y)", "x <- 3", "plot(x)", "plot(z)"};
-    for (size_t i = 0; i < codes.size(); ++i) history.store_inputs(0, static_cast<int>(i) + 1, codes[i]);
+    for (size_t i = 0; i < codes.size(); ++i) history.record_input(static_cast<int>(i) + 1, codes[i]);
 
     CHECK(sources_of(history.process_request(search_request("plot*", 0))) ==
           Sources{"plot(x)", "plot(y)", "plot(x)", "plot(z)"});
@@ -176,7 +176,7 @@ TEST_CASE("search matches SQLite GLOB patterns and returns the newest n, oldest 
               Sources{"plot(x)", "plot(z)"});
     }
     SUBCASE("search with output pairs") {
-        history.store_inputs(0, 7, "plot(w)", "<plot>");
+        history.record_input(7, "plot(w)", "<plot>");
         CHECK(history.process_request(search_request("plot(w)", 1, false, true)).at("history") ==
               nl::json::parse(R"json([[1, 7, ["plot(w)", "<plot>"]]])json"));
     }
@@ -184,8 +184,8 @@ TEST_CASE("search matches SQLite GLOB patterns and returns the newest n, oldest 
 
 TEST_CASE("storing the same line again replaces it") {
     HistoryStore history(":memory:");
-    history.store_inputs(0, 1, "old");
-    history.store_inputs(0, 1, "new");
+    history.record_input(1, "old");
+    history.record_input(1, "new");
     CHECK(sources_of(history.process_request(tail_request(10))) == Sources{"new"});
 }
 
@@ -197,13 +197,13 @@ TEST_CASE("history persists across kernel restarts: sessions grow, session -1 is
         CHECK(first_run.persists_to_file());
         CHECK(first_run.current_session() == 1);
         first_run.record_output(1, "[1] 1");
-        first_run.store_inputs(0, 1, "a <- 1; a");
-        first_run.store_inputs(0, 2, "b <- 2");
+        first_run.record_input(1, "a <- 1; a");
+        first_run.record_input(2, "b <- 2");
     }
     HistoryStore second_run(file);
     CHECK(second_run.persists_to_file());
     CHECK(second_run.current_session() == 2);
-    second_run.store_inputs(0, 1, "a + b");
+    second_run.record_input(1, "a + b");
 
     CHECK(second_run.process_request(range_request(-1, 1, 0, true)).at("history") ==
           nl::json::parse(R"json([[1, 1, ["a <- 1; a", "[1] 1"]], [1, 2, ["b <- 2", null]]])json"));
@@ -230,7 +230,7 @@ TEST_CASE("an unusable history path falls back to memory with one line on stderr
         CHECK_FALSE(history.persists_to_file());
         CHECK(errors.line_count() == 1);
         CHECK(errors.text().find("history") != std::string::npos);
-        history.store_inputs(0, 1, "still works");
+        history.record_input(1, "still works");
         CHECK(sources_of(history.process_request(tail_request(1))) == Sources{"still works"});
         CHECK(errors.line_count() == 1);
     }
@@ -239,7 +239,7 @@ TEST_CASE("an unusable history path falls back to memory with one line on stderr
         HistoryStore history(directory.path());
         CHECK_FALSE(history.persists_to_file());
         CHECK(errors.line_count() == 1);
-        history.store_inputs(0, 1, "x");
+        history.record_input(1, "x");
         CHECK(sources_of(history.process_request(tail_request(5))) == Sources{"x"});
     }
     SUBCASE("a file that is not a database is left untouched") {
@@ -250,7 +250,7 @@ TEST_CASE("an unusable history path falls back to memory with one line on stderr
             HistoryStore history(file);
             CHECK_FALSE(history.persists_to_file());
             CHECK(errors.line_count() == 1);
-            history.store_inputs(0, 1, "x");
+            history.record_input(1, "x");
         }
         std::ifstream in(file);
         std::string content;
@@ -270,7 +270,7 @@ TEST_CASE("an unusable history path falls back to memory with one line on stderr
         HistoryStore history(file);
         CHECK_FALSE(history.persists_to_file());
         CHECK(errors.line_count() == 1);
-        history.store_inputs(0, 1, "y");
+        history.record_input(1, "y");
         CHECK(sources_of(history.process_request(tail_request(5))) == Sources{"y"});
     }
 }
@@ -280,11 +280,11 @@ TEST_CASE("a file that stops taking writes mid-session keeps its history readabl
     const fs::path file = directory.path() / "history.sqlite";
     {
         HistoryStore earlier_run(file);
-        earlier_run.store_inputs(0, 1, "from before");
+        earlier_run.record_input(1, "from before");
     }
 
     HistoryStore history(file);
-    history.store_inputs(0, 1, "first");
+    history.record_input(1, "first");
 
     // Another process holds the write lock longer than the busy timeout (2 s).
     sqlite3* raw = nullptr;
@@ -293,10 +293,10 @@ TEST_CASE("a file that stops taking writes mid-session keeps its history readabl
     REQUIRE(sqlite3_exec(raw, "BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) == SQLITE_OK);
 
     CapturedStderr errors;
-    history.store_inputs(0, 2, "second");
+    history.record_input(2, "second");
     CHECK_FALSE(history.persists_to_file());
     CHECK(errors.line_count() == 1);
-    history.store_inputs(0, 3, "third");
+    history.record_input(3, "third");
     CHECK(errors.line_count() == 1);
     CHECK(history.current_session() == 2);
     CHECK(history.process_request(tail_request(10)).at("history") ==
