@@ -93,7 +93,7 @@ TEST_CASE_FIXTURE(Fixture, "an error stops the cell and is reported exactly once
     CHECK(sink.stdout_text == "before\n");
     std::string tb;
     for (const auto& line : sink.errors[0].traceback) tb += line + "\n";
-    CHECK(tb.find("Error in g(): boom") != std::string::npos);
+    CHECK(tb.find("Error in g() : boom") != std::string::npos);
     CHECK(tb.find("1. f()") != std::string::npos);
     CHECK(tb.find("2. g()") != std::string::npos);
 }

@@ -7,6 +7,9 @@
 .state$plot_count <- 0L
 
 .init_session <- function(source_profiles = TRUE) {
+  # RInside leaves `argv` in the global environment and Rcpp attached; a fresh R session has neither.
+  if (exists("argv", envir = globalenv(), inherits = FALSE)) rm("argv", envir = globalenv())
+  if ("package:Rcpp" %in% search()) try(detach("package:Rcpp"), silent = TRUE)
   if (isTRUE(source_profiles)) .source_profiles()
   options(device = .plot_device,
           jupyter.base_display_func = function(data, metadata = NULL) publish_mimebundle(data, metadata),
@@ -106,9 +109,9 @@
 
 .error_record <- function(e, calls = NULL) {
   msg <- conditionMessage(e)
-  call <- conditionCall(e)
+  call <- .user_call(conditionCall(e))
   head <- if (!is.null(call) && !inherits(e, "ripple_quit")) {
-    paste0("Error in ", paste(deparse(call, nlines = 1L), collapse = ""), ": ", msg)
+    paste0("Error in ", paste(deparse(call, nlines = 1L), collapse = ""), " : ", msg)
   } else paste0("Error: ", msg)
   tb <- head
   if (length(calls)) {
@@ -152,8 +155,14 @@
   if (length(keep)) keep else NULL
 }
 
+# A condition's call as R's REPL shows it: a condition raised directly by a top-level expression
+# has our own eval() frame as its call, which R's REPL would show as no call at all.
+.user_call <- function(call) {
+  if (is.null(call) || identical(call, quote(eval(expr, globalenv())))) NULL else call
+}
+
 .emit_warning <- function(w) {
-  call <- conditionCall(w)
+  call <- .user_call(conditionCall(w))
   text <- if (is.null(call)) paste0("Warning message:\n", conditionMessage(w))
           else paste0("Warning message:\nIn ", paste(deparse(call, nlines = 1L), collapse = ""), " : ",
                       conditionMessage(w))
