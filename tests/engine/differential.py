@@ -138,7 +138,7 @@ def format_report(session, step, mismatches, results=(), probe_res=None, notes=(
     lines = [bar, f"DIVERGENCE: seed {session.seed}, step {step.index}",
              f"  replay: {replay_command(session.seed, step.index)}",
              "  operations so far:"]
-    lines += [f"    {s.describe()}" for s in session.steps[:step.index + 1]]
+    lines += [f"    {s.describe(code=True)}" for s in session.steps[:step.index + 1]]
     lines += format_document(step.doc)
     lines.append("  differences:")
     for m in mismatches:
@@ -202,7 +202,7 @@ def run_session(seed, steps, verbose=False, timeout=60.0, log=None, kernel_facto
             driver = KernelDriver(kc, km, timeout=timeout)
             for step in session.steps:
                 if verbose:
-                    emit(f"[seed {seed}] {step.describe()}")
+                    emit(f"[seed {seed}] {step.describe(code=True)}")
                 results = []
                 try:
                     for action in step.actions:
@@ -220,7 +220,7 @@ def run_session(seed, steps, verbose=False, timeout=60.0, log=None, kernel_facto
                         result.divergent = True
                         result.report = format_report(
                             session, step, [Mismatch("kernel", text=str(exc))], results, None,
-                            driver.notes, stderr_tail=kernel_stderr_tail(km))
+                            driver_notes(driver), stderr_tail=kernel_stderr_tail(km))
                     return result
                 ref = cache.get([(c.id, c.code) for c in step.doc])
                 mismatches = check_step(step, results, driver, probe_res, ref)
@@ -233,7 +233,7 @@ def run_session(seed, steps, verbose=False, timeout=60.0, log=None, kernel_facto
                 if mismatches and not result.divergent:
                     result.divergent = True
                     result.report = format_report(session, step, mismatches, results,
-                                                  probe_res, driver.notes, expected=ref,
+                                                  probe_res, driver_notes(driver), expected=ref,
                                                   stderr_tail=kernel_stderr_tail(km))
                     if not keep_going:
                         return result
@@ -282,6 +282,18 @@ def _default_kernel():
     return factory()
 
 
+def driver_notes(driver):
+    """Protocol notes for a report: the driver's, plus iopub messages that arrived outside the
+    busy/idle window of the request that caused them (e.g. reruns published after idle)."""
+    notes = list(driver.notes)
+    if driver.stray:
+        kinds = ", ".join(f"{m['msg_type']} (parent {m['parent_header'].get('msg_type')})"
+                          for m in driver.stray[-5:])
+        notes.append(f"{len(driver.stray)} iopub message(s) arrived outside their request's "
+                     f"busy/idle window; last: {kinds}")
+    return notes
+
+
 def kernel_stderr_tail(km, lines=12):
     path = getattr(km, "ripple_stderr_path", None)
     if not path:
@@ -321,6 +333,9 @@ def main(argv=None):
     ap.add_argument("--verbose", action="store_true", help="log every step and every check")
     ap.add_argument("--stop-on-first", action="store_true",
                     help="stop after the first divergent session")
+    ap.add_argument("--max-reports", type=int, default=5,
+                    help="full reports printed (default 5); later divergent sessions get a "
+                         "one-line summary with their replay command")
     ap.add_argument("--keep-going", action="store_true",
                     help="run every step of a divergent session (still reported once), "
                          "e.g. to measure full-session runtime")
@@ -347,7 +362,12 @@ def main(argv=None):
         print(f"session seed {res.seed}: {verdict} ({res.steps_run} steps, "
               f"{res.oracle_runs} fresh runs, {res.elapsed:.1f}s)", flush=True)
         if res.report:
-            print(res.report, flush=True)
+            if divergent + errors < args.max_reports:
+                print(res.report, flush=True)
+            else:
+                head = res.report.strip("=\n").split("\n")
+                print(f"  {head[0]} (full report omitted: --max-reports {args.max_reports})\n"
+                      f"  {head[1].strip()}", flush=True)
         divergent += res.divergent
         errors += res.harness_error
         return res.divergent or res.harness_error

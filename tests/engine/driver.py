@@ -82,8 +82,11 @@ class KernelDriver:
         if t in ("display_data", "update_display_data"):
             did = display_id_of(msg)
             if did and did.startswith(DISPLAY_PREFIX):
-                self.shown[did[len(DISPLAY_PREFIX):]] = msg["content"].get("data", {}).get(
-                    "text/plain", "")
+                # A bundle without text/plain shows nothing: the empty composite.
+                text = msg["content"].get("data", {}).get("text/plain", "")
+                if isinstance(text, list):          # nbformat-style multiline string
+                    text = "".join(text)
+                self.shown[did[len(DISPLAY_PREFIX):]] = text
         elif t == "comm_close" and msg["content"].get("comm_id") == self.comm_id:
             self.notes.append("the kernel closed the 'ripple' comm")
             self.comm_id = None

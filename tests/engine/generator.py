@@ -293,10 +293,11 @@ class Action:
     deleted: tuple = ()             # metadata.deletedCells of an execute
     notebook: tuple = None          # tuple of Cell for "notebook"
 
-    def describe(self):
+    def describe(self, code=False):
         if self.kind == "execute":
             extra = f" deletedCells={list(self.deleted)}" if self.deleted else ""
-            return f"execute {self.cell_id}{extra}"
+            shown = f" {self.code!r}" if code else ""
+            return f"execute {self.cell_id}{shown}{extra}"
         return "comm notebook [" + ", ".join(c.id for c in self.notebook) + "]"
 
 
@@ -307,8 +308,9 @@ class Step:
     actions: list
     doc: tuple                      # document (tuple of Cell) after the step
 
-    def describe(self):
-        return f"step {self.index}: {self.op} -> " + "; ".join(a.describe() for a in self.actions)
+    def describe(self, code=False):
+        return (f"step {self.index}: {self.op} -> "
+                + "; ".join(a.describe(code) for a in self.actions))
 
 
 @dataclass

@@ -222,3 +222,20 @@ def test_console_agrees_on_generator_statements():
     repl = repl_outputs(stmts)
     for stmt, got, want in zip(stmts, ref, repl):
         assert got == want, f"{stmt!r}: oracle {got!r}, R console {want!r}"
+
+
+UNBOUND_STATEMENTS = [
+    "df$c <- df$a * 7", "df <- df[df$a != 4, ]", "nrow(df)", "df[df$a > 0, ]",
+    'message("x is ", zz)', 'l[["a"]] <- l$a * 2', "str(l)", 'names(v) <- c("a", "b", "c")',
+    'attr(v, "u") <- "gamma"', "v[2] <- 10", "v <- rev(v)", "m <- ginv(diag(2) * x)",
+    'cat("no newline", zzz)', "y <- g(4)", "g <- function(n) f(n) * 2", "y <- g(4)",
+    "f <- function(a) a + kk", "y <- g(4)", "x <- 1", "fractions(x / 4)", "r <- r + runif(1)",
+    "x <- x + 1", "rm(x)", "x", "f(nothere)", 'stop("bad ", x)',
+]
+
+
+def test_console_agrees_on_errors_of_unbound_names():
+    ref = composites(*UNBOUND_STATEMENTS)
+    repl = repl_outputs(UNBOUND_STATEMENTS)
+    for stmt, got, want in zip(UNBOUND_STATEMENTS, ref, repl):
+        assert got == want, f"{stmt!r}: oracle {got!r}, R console {want!r}"
