@@ -227,9 +227,13 @@ def run_session(seed, steps, verbose=False, timeout=60.0, log=None, kernel_facto
                 result.steps_run = step.index + 1
                 if verbose:
                     for c in step.doc:
-                        ok = driver.shown.get(c.id) == ref.composites[c.id]
-                        emit(f"    {'ok  ' if ok else 'DIFF'} {c.id}: "
-                             f"{ref.composites[c.id]!r}")
+                        shown = driver.shown.get(c.id)
+                        if shown == ref.composites[c.id]:
+                            emit(f"    ok   {c.id}: {shown!r}")
+                        else:
+                            emit(f"    DIFF {c.id}: expected {ref.composites[c.id]!r}, "
+                                 f"shown {shown!r}")
+                    emit(f"    probe {'ok' if not any(m.kind == 'probe' for m in mismatches) else 'DIFF'}")
                 if mismatches and not result.divergent:
                     result.divergent = True
                     result.report = format_report(session, step, mismatches, results,

@@ -116,6 +116,7 @@ class FakeKernelClient:
         self._pub("clear_output", {"wait": True}, msg)
         if self.mode != "silent":
             self._display("display_data", cell_id, text, msg)
+            self.published[cell_id] = fresh[cell_id][0]   # a corruption is never healed
         reran = self._update_others(fresh, msg, skip=cell_id)
         if reran:
             self._pub("stream", {"name": "stdout", "text": "↻ reran " + " ".join(reran) + "\n"},
