@@ -337,6 +337,17 @@ check("several effects", field("set.seed(1); options(warn = 1); library(x); setw
 check("effects in function body don't count", field("f <- function() options(digits = 1)", "effects"),
       character())
 
+# ---- other binding forms -------------------------------------------------------------------------------------
+
+check("data(iris)", field("data(iris, \"mtcars\", list = \"cars\")", "defs"), c("cars", "iris", "mtcars"))
+lacks("data(iris): not a use", "data(iris)", "uses", "iris")
+check("data(iris, envir = e)", field("data(iris, envir = e)", "defs"), character())
+check("magrittr %<>%", field("x %<>% sort()", "defs"), "x")
+check("magrittr %<>% chain", field("x %<>% sort() %>% rev()", "defs"), "x")
+has("magrittr %<>% uses x", "x %<>% sort()", "uses", c("x", "sort"))
+check("... and ..1 are not uses", field("f(...); g(..1)", "uses"), c("f", "g"))
+check("CRLF line endings", field("a <- 1\r\nb <- a\r\n", "defs"), c("a", "b"))
+
 # ---- data.table in-place updates --------------------------------------------------------------------------
 
 check("dt[, a := 1] defines dt", field("dt[, a := 1]", "defs"), "dt")
@@ -397,9 +408,34 @@ check("fingerprint: string change", fingerprint("'a b'") == fingerprint("'a  b'"
 long_a <- paste0("s <- \"", strrep("a", 2000), "\"")
 long_b <- paste0("s <- \"", strrep("a", 1999), "b\"")
 check("fingerprint: long strings compared in full", fingerprint(long_a) == fingerprint(long_b), FALSE)
+check("fingerprint: CRLF", fingerprint("a <- 1\r\nb <- 2\r\n"), fingerprint("a <- 1\nb <- 2"))
 check("fingerprint: parse error", fingerprint("x <- "), NA_character_)
 check("fingerprint: empty", fingerprint(""), "")
 check("fingerprint: comment only", fingerprint("# only"), "")
+
+# ---- deep code -----------------------------------------------------------------------------------------------
+
+long_sum <- paste0("total <- ", paste(sprintf("v%d", 1:5000), collapse = " + "))
+check("long operator chain: ok", field(long_sum, "ok"), TRUE)
+check("long operator chain: defs", field(long_sum, "defs"), "total")
+check("long operator chain: uses", length(setdiff(field(long_sum, "uses"), "+")), 5000L)
+layers <- paste0("p <- ggplot(d) + ", paste(rep("geom_point(aes(x, y))", 300), collapse = " + "))
+has("ggplot layers", layers, "uses", c("ggplot", "d", "geom_point", "aes", "x", "y"))
+mixed <- paste0("m <- v0", paste(sprintf(" %s v%d", c("-", "+", "*", "%>%"), 1:4000), collapse = ""))
+check("long mixed operator chain: ok", field(mixed, "ok"), TRUE)
+has("long mixed operator chain: uses", mixed, "uses", c("v0", "v3999", "v4000", "%>%", "-"))
+unary <- paste0("n <- ", strrep("-", 3000), "runif(k)")
+check("deep unary chain: ok", field(unary, "ok"), TRUE)
+check("deep unary chain: defs", field(unary, "defs"), c(".Random.seed", "n"))
+has("deep unary chain: uses", unary, "uses", c("k", ".Random.seed"))
+assignments <- paste0(paste(sprintf("a%d <- ", 1:300), collapse = ""), "Sys.time()")
+check("deep assignment chain: ok", field(assignments, "ok"), TRUE)
+has("deep assignment chain: outer defs", assignments, "defs", c("a1", "a50"))
+check("deep assignment chain: volatile", field(assignments, "volatile"), TRUE)
+members <- paste0("x", strrep("$a", 2000), " <- 1")
+check("deep member target", field(members, "defs"), "x")
+nested <- paste0("deep <- ", strrep("f(", 45), "x", strrep(")", 45))
+check("most nested calls R parses", field(nested, "defs"), "deep")
 
 # ---- speed ----------------------------------------------------------------------------------------------------
 

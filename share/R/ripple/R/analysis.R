@@ -36,6 +36,17 @@
   "set", "setnames", "setkey", "setkeyv", "setorder", "setorderv", "setattr", "setcolorder",
   "setDT", "setDF", "setindex", "setindexv")
 
+# Each nested call costs the walker about 25 kB of C stack; an embedded R may run without R's stack
+# check, so the depth is bounded explicitly.
+.max_walk_depth <- 100L
+
+.syntax_names <- c("{", "(", "<-", "<<-", "=", "if", "for", "while", "repeat", "function", "~",
+                   "break", "next", "::", ":::")
+
+# Left-associative binary operators whose (mixed) chains are walked without recursion.
+.chain_operators <- c("+", "-", "*", "/", "^", "%%", "%/%", "&", "|", "==", "!=", "<", ">", "<=",
+                      ">=", "%>%", "%<>%", "%T>%", "%in%", "%*%", "%o%", "%+%", "%+replace%")
+
 # fn name -> how the walker treats a call to it (whatever package it is qualified with).
 .call_kinds <- local({
   kinds <- new.env(hash = TRUE, parent = emptyenv())
@@ -53,6 +64,7 @@
   put("delayed_assign", "delayedAssign")
   put("active_binding", "makeActiveBinding")
   put("rm", c("rm", "remove"))
+  put("data", "data")
   put("library", c("library", "require"))
   put("try", "try")
   put("try_catch", "tryCatch")
@@ -80,7 +92,7 @@
 .analyze_cell <- function(code) {
   exprs <- tryCatch({
     if (!is.character(code) || anyNA(code)) stop("code must be a character string")
-    suppressWarnings(parse(text = paste(code, collapse = "\n"), keep.source = FALSE))
+    suppressWarnings(parse(text = .cell_text(code), keep.source = FALSE))
   }, error = function(e) NULL)
   if (is.null(exprs)) return(.analysis_result(FALSE))
   st <- .new_walk_state()
@@ -99,6 +111,9 @@
 .cell_fingerprint <- function(code) {
   tryCatch(.fingerprint_unsafe(code), error = function(e) NA_character_)
 }
+
+# One string; Windows line ends become "\n" (R's parser rejects a "\r").
+.cell_text <- function(code) gsub("\r\n", "\n", paste(code, collapse = "\n"), fixed = TRUE)
 
 # ---- Results ---------------------------------------------------------------------------------------
 
@@ -138,11 +153,14 @@
   st$bound <- character()
   st$local <- character()
   st$in_local <- FALSE
+  st$depth <- 0L
   st
 }
 
 .use <- function(name, st) {
-  if (!nzchar(name) || name == "..." || grepl("^\\.\\.[0-9]+$", name)) return(invisible())
+  if (!nzchar(name) || (startsWith(name, "..") && (name == "..." || grepl("^\\.\\.[0-9]+$", name)))) {
+    return(invisible())
+  }
   if (name %in% st$bound || (st$in_local && name %in% st$local)) return(invisible())
   st$uses <- c(st$uses, name)
   invisible()
@@ -283,6 +301,9 @@
 .walk <- function(e, st) {
   if (is.symbol(e)) return(.use(as.character(e), st))
   if (!is.call(e)) return(invisible())
+  if (st$depth >= .max_walk_depth) return(.walk_flat(e, st))
+  st$depth <- st$depth + 1L
+  on.exit(st$depth <- st$depth - 1L)
   head <- e[[1L]]
   pkg <- NULL
   if (is.symbol(head)) {
@@ -313,6 +334,10 @@
       },
       "~" = , "break" = , "next" = , "::" = , ":::" = return(invisible()))
     .use(fn, st)
+    if (length(e) == 3L && fn %in% .chain_operators &&
+        (fn == "%<>%" || .is_operator_call(e[[2L]]))) {
+      return(.walk_operator_chain(e, st))
+    }
   } else if (pkg %in% .volatile_packages) {
     st$volatile <- TRUE
   }
@@ -339,6 +364,7 @@
     delayed_assign = .walk_delayed_assign(e, st),
     active_binding = .walk_active_binding(e, st),
     rm = .walk_rm(e, st),
+    data = .walk_data(e, st),
     library = .walk_library(e, st, if (fn == "require") .require_formals else .library_formals),
     try = {
       m <- .match_args(e, c("expr", "silent", "outFile"))
@@ -373,6 +399,39 @@
       .walk_args(e, st)
       .note_call(kind, fn, e, st)
     })
+  invisible()
+}
+
+.is_operator_call <- function(x) {
+  is.call(x) && length(x) == 3L && is.symbol(x[[1L]]) && as.character(x[[1L]]) %in% .chain_operators
+}
+
+# a + b - c + ... nests to the left as deep as the chain is long (ggplot layers, long sums), while
+# R's parser bounds bracketed nesting: chains are walked iteratively, operands in evaluation order.
+.walk_operator_chain <- function(e, st) {
+  operands <- list()
+  compound <- FALSE
+  while (.is_operator_call(e)) {
+    op <- as.character(e[[1L]])
+    .use(op, st)
+    compound <- compound || op == "%<>%"
+    operands[length(operands) + 1L] <- list(e[[3L]])
+    e <- e[[2L]]
+  }
+  .walk(e, st)
+  for (i in rev(seq_along(operands))) .walk(operands[[i]], st)
+  # magrittr's x %<>% f() %>% g() assigns the result back to x.
+  if (compound) .modify_in_place(e, st)
+  invisible()
+}
+
+# Beyond .max_walk_depth nested calls, a subtree is scanned flat: every name in it counts as a use
+# (quoted parts included) and its draws and clock calls still count; bindings in it are missed.
+.walk_flat <- function(e, st) {
+  names <- unique(all.names(e))
+  for (name in setdiff(names, .syntax_names)) .use(name, st)
+  if (any(names %in% .rng_draw_functions)) .note_call("rng", "", e, st)
+  if (any(names %in% c(.volatile_functions, .volatile_packages))) st$volatile <- TRUE
   invisible()
 }
 
@@ -527,6 +586,24 @@
       st$deletes <- c(st$deletes, names)
     }
   }
+  invisible()
+}
+
+# data(iris, "mtcars", list = "cars") binds those data sets (names quoted, not uses).
+.walk_data <- function(e, st) {
+  m <- .match_args(e, c("...", "list", "package", "lib.loc", "verbose", "envir", "overwrite"))
+  frame <- .target_frame(e, m, "envir", st)
+  names <- character()
+  for (i in m$dots) {
+    arg <- e[[i]]
+    if (is.symbol(arg)) names <- c(names, as.character(arg))
+    else if (.is_string(arg)) names <- c(names, arg)
+    else .walk(arg, st)
+  }
+  for (i in setdiff(seq_len(length(e))[-1L], m$dots)) .walk(e[[i]], st)
+  list_at <- .arg_index(m, "list")
+  if (list_at > 0L) names <- c(names, .literal_strings(e[[list_at]]))
+  for (name in names) .bind(name, st, frame)
   invisible()
 }
 
@@ -700,7 +777,7 @@
 # and "x <- 1 -2" (one) have the same tokens.
 .fingerprint_unsafe <- function(code) {
   if (!is.character(code) || anyNA(code)) return(NA_character_)
-  exprs <- parse(text = paste(code, collapse = "\n"), keep.source = TRUE)
+  exprs <- parse(text = .cell_text(code), keep.source = TRUE)
   pd <- utils::getParseData(exprs, includeText = TRUE)
   if (is.null(pd) || !nrow(pd)) return("")
   brace_exprs <- pd$parent[pd$token == "'{'"]
