@@ -19,6 +19,10 @@ PACKAGES=(
   r-cran-irkernel r-cran-knitr r-cran-rmarkdown r-cran-digest
   # rendering and graphs
   pandoc graphviz
+  # deployment tests: local JupyterHub, k8s/z2jh validators, offline image build (kubectl is not in
+  # Debian; npm ships inside NodeSource's nodejs and conflicts with Debian's npm package, so not listed)
+  jupyterhub node-configurable-http-proxy python3-websocket python3-jsonschema python3-yaml nodejs
+  debootstrap buildah podman runc
 )
 
 missing=()

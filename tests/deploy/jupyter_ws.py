@@ -2,8 +2,10 @@
 # Must not know how the server was started (podman, JupyterHub, plain notebook); only Debian's Python packages.
 #
 # CLI: /usr/bin/python3 jupyter_ws.py --url http://127.0.0.1:PORT[/user/NAME] --token T [--kernel ripple]
+#                                     [--expect-default KERNEL] [--expect-file PATH]
 #                                     --cell CODE --expect TEXT [--cell CODE --expect TEXT ...]
 # Cells run in order in one kernel; each cell's text/plain result (or stream) must contain its TEXT.
+# --expect-default: the server's default kernel; --expect-file: a path the contents API must list.
 import argparse
 import datetime
 import json
@@ -133,6 +135,8 @@ def main():
     ap.add_argument("--url", required=True)
     ap.add_argument("--token", required=True)
     ap.add_argument("--kernel", default="ripple")
+    ap.add_argument("--expect-default")
+    ap.add_argument("--expect-file")
     ap.add_argument("--cell", action="append", default=[])
     ap.add_argument("--expect", action="append", default=[])
     ap.add_argument("--ready-timeout", type=float, default=60)
@@ -147,7 +151,18 @@ def main():
         print(f"FAIL kernel {args.kernel!r} not among {sorted(specs.get('kernelspecs', {}))}")
         return 1
     print(f"ok   kernelspec {args.kernel!r} listed (default: {specs.get('default')})")
-    problems = run_cells(server, args.kernel, list(zip(args.cell, args.expect)), args.cell_timeout)
+    problems = []
+    if args.expect_default and specs.get("default") != args.expect_default:
+        problems.append(f"default kernel is {specs.get('default')!r}, want {args.expect_default!r}")
+        print(f"FAIL {problems[-1]}")
+    if args.expect_file:
+        try:
+            server.request("GET", f"/api/contents/{args.expect_file}?content=0")
+            print(f"ok   {args.expect_file} is in the server's contents")
+        except urllib.error.HTTPError as e:
+            problems.append(f"{args.expect_file} not found by the contents API ({e.code})")
+            print(f"FAIL {problems[-1]}")
+    problems += run_cells(server, args.kernel, list(zip(args.cell, args.expect)), args.cell_timeout)
     return 1 if problems else 0
 
 

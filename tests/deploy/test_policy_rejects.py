@@ -1,7 +1,7 @@
 # test_policy_rejects.py: proves check_policy.py fails: each mutation of a good rendered manifest must be rejected.
-# Must not know how the manifests were rendered; it takes one rendered file that passes the policy.
+# Must not know how the manifests were rendered; it takes rendered files that pass the policy.
 #
-# usage: /usr/bin/python3 test_policy_rejects.py RENDERED.yaml
+# usage: /usr/bin/python3 test_policy_rejects.py RENDERED.yaml...
 import copy
 import os
 import sys
@@ -157,7 +157,11 @@ def main(rendered):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 2:
-        print("usage: test_policy_rejects.py RENDERED.yaml", file=sys.stderr)
+    if len(sys.argv) < 2:
+        print("usage: test_policy_rejects.py RENDERED.yaml...", file=sys.stderr)
         sys.exit(2)
-    sys.exit(main(sys.argv[1]))
+    results = []
+    for rendered in sys.argv[1:]:
+        print(f"== {rendered}")
+        results.append(main(rendered))
+    sys.exit(max(results))
