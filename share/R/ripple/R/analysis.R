@@ -1,5 +1,5 @@
-# analysis.R: static analysis of cell code (defs, uses, deletes, attaches, files, volatility, effects),
-# free symbols of top-level closures, and the cell fingerprint. Knows nothing of graphs, caches or the kernel.
+# analysis.R: static analysis of a cell's code (defs, uses, deletes, attaches, files, effects), the
+# free symbols of top-level closures, and cell fingerprints. Knows nothing of the graph, cache or kernel.
 
 # ---- Call tables ---------------------------------------------------------------------------------
 
@@ -778,7 +778,7 @@
 .fingerprint_unsafe <- function(code) {
   if (!is.character(code) || anyNA(code)) return(NA_character_)
   exprs <- parse(text = .cell_text(code), keep.source = TRUE)
-  pd <- utils::getParseData(exprs, includeText = TRUE)
+  pd <- utils::getParseData(exprs)
   if (is.null(pd) || !nrow(pd)) return("")
   brace_exprs <- pd$parent[pd$token == "'{'"]
   statements <- pd$id[!pd$terminal & (pd$parent <= 0L | pd$parent %in% brace_exprs)]
