@@ -1,0 +1,81 @@
+// cell_runtime.hpp: the one interface through which the engine reaches a language runtime (R).
+// Pure C++: must not know about R headers, Jupyter or sockets; kernel/ implements it over rbridge, tests fake it.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace ripple::dag {
+
+// A value held alive by the runtime on the engine's behalf (an R object reference). Ids are never
+// reused, so comparing two ids says whether two bindings are the same object. 0 means "unbound".
+using ValueId = std::uint64_t;
+inline constexpr ValueId kUnbound = 0;
+
+// Pseudo-symbols: session state that is not a variable but that cells read and change like one.
+inline const std::string kOptionsSymbol = "@options"; // options()
+inline const std::string kWorkdirSymbol = "@wd";      // getwd()
+inline const std::string kSearchSymbol = "@search";   // search(): attached packages
+inline const std::string kSeedSymbol = ".Random.seed";
+
+// What the runtime's parser says about a cell's code before it runs (SPEC section 3, static part).
+struct CellAnalysis {
+    bool parsed = true;
+    std::set<std::string> defs;     // global symbols the cell binds
+    std::set<std::string> uses;     // free symbols read before being bound
+    std::set<std::string> deletes;  // rm(x)
+    bool deletes_all = false;       // rm(list = ls())
+    std::set<std::string> attaches; // library(pkg)
+    std::set<std::string> files;    // literal paths read
+    std::set<std::string> effects;  // "options", "wd", "rng", "search", ...
+    bool is_volatile = false;       // clock, network, file system queries
+};
+
+// Which cell a run belongs to, so the runtime (the front end's side of it) can route the outputs.
+struct RunContext {
+    std::string cell_id;    // empty for an anonymous request
+    bool requested = false; // the cell the user asked to run (outputs stream live to it)
+    int execution_count = 0;
+};
+
+// What running a cell changed in the global state (SPEC section 3, dynamic part).
+struct RunOutcome {
+    bool failed = false;
+    bool interrupted = false;
+    std::map<std::string, ValueId> bound;     // symbols added or rebound (new object identity)
+    // Static definitions still bound to the very object they had before the run (the cell failed before
+    // binding them, or bound them to themselves): the engine records them as reads, not definitions.
+    std::set<std::string> passed_through;
+    std::set<std::string> removed;            // symbols that no longer exist
+    std::set<std::string> attached_packages;  // packages the run put on the search path
+};
+
+class CellRuntime {
+public:
+    virtual ~CellRuntime() = default;
+
+    virtual CellAnalysis analyze(const std::string& code) = 0;
+    // Free globals read by those of `names` that are functions defined in the global state (and by the
+    // functions they call), evaluated in the current state: a call site's hidden uses.
+    virtual std::set<std::string> closure_uses(const std::set<std::string>& names) = 0;
+    virtual std::set<std::string> package_exports(const std::string& package) = 0;
+    // Makes the global state hold exactly `state` for every symbol in `tracked`: a symbol in the map is
+    // bound to that value, one missing from it is removed (pseudo-symbols go back to the session's
+    // baseline). Symbols outside `tracked` are left alone.
+    virtual void restore(const std::map<std::string, ValueId>& state, const std::set<std::string>& tracked) = 0;
+    // Runs code at top level. `bound` lists the symbols whose binding changed identity; `passed_through`
+    // those of `report_bindings` (the cell's static definitions) bound afterwards to an unchanged object.
+    virtual RunOutcome run(const std::string& code, const RunContext& context,
+                           const std::set<std::string>& report_bindings) = 0;
+    // True for values that cannot be snapshotted (environments, external pointers, reference objects):
+    // running code can change them in place without changing their identity.
+    virtual bool is_opaque(ValueId value) = 0;
+    // A fresh id for the same object (a cell that touched an opaque value "redefines" it).
+    virtual ValueId rehold(ValueId value) = 0;
+    virtual void release(ValueId value) = 0;
+};
+
+} // namespace ripple::dag

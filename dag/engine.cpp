@@ -1,0 +1,398 @@
+// engine.cpp: reaching definitions over document order, staleness by recorded input versions, rerun planning.
+// Pure C++: must not know about R headers, Jupyter or sockets; it reaches R only through dag::CellRuntime.
+#include "dag/engine.hpp"
+
+#include <algorithm>
+#include <functional>
+
+namespace ripple::dag {
+
+namespace {
+
+// Names exported by an attached package get a version that depends only on the package, so rerunning
+// library(pkg) does not invalidate its users, while removing the attaching cell does.
+Version package_token(const std::string& package) {
+    return static_cast<Version>(std::hash<std::string>{}(package)) | (Version{1} << 63);
+}
+
+// Every cell reads these: printing depends on options(), file access on the working directory.
+const std::set<std::string>& implicit_uses() {
+    static const std::set<std::string> uses{kOptionsSymbol, kWorkdirSymbol};
+    return uses;
+}
+
+} // namespace
+
+Engine::~Engine() {
+    for (const auto& [id, execution] : executions_) release_outputs(execution);
+}
+
+const CellAnalysis& Engine::analysis_of(const std::string& code) {
+    auto found = analyses_.find(code);
+    if (found != analyses_.end()) return found->second;
+    if (analyses_.size() > 4096) analyses_.clear();
+    return analyses_.emplace(code, runtime_.analyze(code)).first->second;
+}
+
+const Execution* Engine::last_execution(const std::string& id) const {
+    auto found = executions_.find(id);
+    return found == executions_.end() ? nullptr : &found->second;
+}
+
+const std::set<std::string>& Engine::exports_of(const std::string& package) const {
+    auto found = exports_.find(package);
+    if (found != exports_.end()) return found->second;
+    return exports_.emplace(package, runtime_.package_exports(package)).first->second;
+}
+
+std::map<std::string, ValueId> Engine::state_before(size_t position) const {
+    std::map<std::string, ValueId> state;
+    const auto& cells = order_.cells();
+    for (size_t i = 0; i < position && i < cells.size(); ++i) {
+        const Execution* execution = last_execution(cells[i].id);
+        if (execution == nullptr) continue;
+        for (const auto& [symbol, value] : execution->outputs) {
+            if (value == kUnbound) state.erase(symbol);
+            else state[symbol] = value;
+        }
+    }
+    return state;
+}
+
+Version Engine::version_before(size_t position, const std::string& symbol) const {
+    const auto& cells = order_.cells();
+    for (size_t i = std::min(position, cells.size()); i-- > 0;) {
+        const Execution* execution = last_execution(cells[i].id);
+        if (execution == nullptr) continue;
+        auto bound = execution->outputs.find(symbol);
+        if (bound != execution->outputs.end()) return bound->second;
+        for (const auto& package : execution->attached) {
+            if (exports_of(package).count(symbol)) return package_token(package);
+        }
+    }
+    return kUnbound;
+}
+
+bool Engine::defines(size_t position, const std::string& symbol) const {
+    const Cell& cell = order_.cells()[position];
+    const Execution* execution = last_execution(cell.id);
+    if (execution != nullptr && execution->code == cell.code) {
+        if (execution->outputs.count(symbol)) return true;
+        for (const auto& package : execution->attached) {
+            if (exports_of(package).count(symbol)) return true;
+        }
+        return false;
+    }
+    // Never ran (or edited since): what its parser says it will define.
+    auto analysis = analyses_.find(cell.code);
+    if (analysis == analyses_.end()) return false;
+    if (analysis->second.defs.count(symbol)) return true;
+    for (const auto& package : analysis->second.attaches) {
+        if (exports_of(package).count(symbol)) return true;
+    }
+    return false;
+}
+
+std::optional<size_t> Engine::reaching_definition(size_t position, const std::string& symbol) const {
+    for (size_t i = std::min(position, order_.cells().size()); i-- > 0;) {
+        if (defines(i, symbol)) return i;
+    }
+    return std::nullopt;
+}
+
+Staleness Engine::direct_staleness(size_t position) const {
+    Staleness result;
+    const Cell& cell = order_.cells()[position];
+    const Execution* execution = last_execution(cell.id);
+    if (execution == nullptr) {
+        result.stale = result.never_ran = true;
+        return result;
+    }
+    result.edited = execution->code != cell.code;
+    for (const auto& [symbol, version] : execution->inputs) {
+        if (version_before(position, symbol) != version) result.changed.insert(symbol);
+    }
+    result.stale = result.edited || !result.changed.empty();
+    return result;
+}
+
+Staleness Engine::staleness(const std::string& id) const {
+    auto at = position(id);
+    if (!at) return Staleness{};
+    // Propagate through stale upstream cells (lazy mode leaves them stale until needed).
+    std::vector<Staleness> all(*at + 1);
+    for (size_t i = 0; i <= *at; ++i) {
+        all[i] = direct_staleness(i);
+        const Execution* execution = last_execution(order_.cells()[i].id);
+        if (execution == nullptr) continue;
+        for (const auto& symbol : execution->uses) {
+            auto source = reaching_definition(i, symbol);
+            if (source && all[*source].stale && last_execution(order_.cells()[*source].id) != nullptr) {
+                all[i].stale_upstream.insert(order_.cells()[*source].id);
+                all[i].stale = true;
+            }
+        }
+    }
+    return all[*at];
+}
+
+std::vector<std::string> Engine::upstream_plan(const std::string& id) const {
+    auto at = position(id);
+    if (!at) return {};
+    std::set<size_t> plan;
+    std::vector<std::pair<size_t, std::set<std::string>>> pending;
+    std::set<std::string> uses;
+    if (auto analysis = analyses_.find(order_.cells()[*at].code); analysis != analyses_.end()) {
+        uses = analysis->second.uses;
+    }
+    if (const Execution* execution = last_execution(id)) uses.insert(execution->uses.begin(), execution->uses.end());
+    pending.emplace_back(*at, uses);
+    std::set<size_t> visited{*at};
+    while (!pending.empty()) {
+        auto [reader, reads] = pending.back();
+        pending.pop_back();
+        for (const auto& symbol : reads) {
+            auto source = reaching_definition(reader, symbol);
+            if (!source || visited.count(*source)) continue;
+            visited.insert(*source);
+            const Cell& cell = order_.cells()[*source];
+            std::set<std::string> source_uses;
+            if (auto analysis = analyses_.find(cell.code); analysis != analyses_.end()) {
+                source_uses = analysis->second.uses;
+            }
+            if (const Execution* execution = last_execution(cell.id)) {
+                source_uses.insert(execution->uses.begin(), execution->uses.end());
+            }
+            if (direct_staleness(*source).stale) plan.insert(*source);
+            pending.emplace_back(*source, std::move(source_uses));
+        }
+    }
+    std::vector<std::string> ids;
+    for (size_t i : plan) ids.push_back(order_.cells()[i].id);
+    return ids;
+}
+
+void Engine::release_outputs(const Execution& execution) {
+    for (const auto& [symbol, value] : execution.outputs) {
+        if (value != kUnbound) runtime_.release(value);
+    }
+}
+
+void Engine::forget(const std::string& id) {
+    auto found = executions_.find(id);
+    if (found == executions_.end()) return;
+    release_outputs(found->second);
+    executions_.erase(found);
+}
+
+void Engine::run_cell(const std::string& id, const RunContext& context, ExecutionReport& report) {
+    auto at = position(id);
+    if (!at) return;
+    const std::string code = order_.cells()[*at].code;
+    const CellAnalysis analysis = analysis_of(code);
+
+    // Opaque values (environments, ...) that a later run changed in place cannot be restored:
+    // rebuild them by rerunning the cell that defined them.
+    for (const auto& symbol : analysis.uses) {
+        Version version = version_before(*at, symbol);
+        if (version == kUnbound || !spoiled_.count(version)) continue;
+        auto source = reaching_definition(*at, symbol);
+        if (!source) continue;
+        std::string source_id = order_.cells()[*source].id;
+        report.notices.push_back("ripple: reran [" + label(source_id) + "] to rebuild `" + symbol +
+                                 "`, which a later cell changed in place (it cannot be snapshotted)");
+        run_cell(source_id, RunContext{source_id, false, 0}, report);
+        report.reran_after.push_back(source_id);
+    }
+
+    std::map<std::string, ValueId> state = state_before(*at);
+    runtime_.restore(state, tracked_);
+
+    std::set<std::string> uses = analysis.uses;
+    std::set<std::string> known;
+    for (const auto& symbol : analysis.uses) {
+        if (state.count(symbol)) known.insert(symbol);
+    }
+    if (!known.empty()) {
+        std::set<std::string> hidden = runtime_.closure_uses(known);
+        uses.insert(hidden.begin(), hidden.end());
+    }
+    uses.insert(implicit_uses().begin(), implicit_uses().end());
+
+    RunOutcome outcome = runtime_.run(code, context, analysis.defs);
+
+    Execution execution;
+    execution.code = code;
+    execution.failed = outcome.failed;
+    execution.attached = outcome.attached_packages;
+    execution.serial = ++serial_;
+    execution.outputs = outcome.bound;
+    for (const auto& symbol : outcome.removed) execution.outputs[symbol] = kUnbound;
+    // A run that drew random numbers without seeding first read the incoming seed.
+    if (outcome.bound.count(kSeedSymbol) && !analysis.defs.count(kSeedSymbol)) uses.insert(kSeedSymbol);
+    uses.insert(outcome.passed_through.begin(), outcome.passed_through.end());
+    // rm(x) reads x (a missing x is a warning) and leaves it unbound, whether or not it was bound.
+    for (const auto& symbol : analysis.deletes) {
+        uses.insert(symbol);
+        if (!execution.outputs.count(symbol) && !outcome.failed) execution.outputs[symbol] = kUnbound;
+    }
+    // Touching an opaque value counts as redefining it: its readers below must rerun.
+    for (const auto& symbol : uses) {
+        auto bound = state.find(symbol);
+        if (bound == state.end() || execution.outputs.count(symbol)) continue;
+        if (runtime_.is_opaque(bound->second)) {
+            execution.outputs[symbol] = runtime_.rehold(bound->second);
+            spoiled_.insert(bound->second);
+        }
+    }
+    execution.uses = uses;
+    for (const auto& symbol : uses) execution.inputs[symbol] = version_before(*at, symbol);
+    for (const auto& [symbol, value] : execution.outputs) tracked_.insert(symbol);
+
+    if (auto previous = executions_.find(id); previous != executions_.end()) {
+        release_outputs(previous->second);
+        previous->second = std::move(execution);
+    } else {
+        executions_.emplace(id, std::move(execution));
+    }
+    if (context.requested) report.requested_failed = outcome.failed;
+    if (outcome.interrupted) report.interrupted = true;
+}
+
+void Engine::rerun_stale(const std::string& except, ExecutionReport& report) {
+    // Document order: each rerun may change versions that cells further down read.
+    for (size_t i = 0; i < order_.cells().size() && !report.interrupted; ++i) {
+        const std::string id = order_.cells()[i].id;
+        if (id == except || last_execution(id) == nullptr) continue;
+        Staleness staleness = direct_staleness(i);
+        if (staleness.changed.empty()) continue;
+        if (mode_ == EngineMode::Lazy) {
+            report.marked_stale.push_back(id);
+            report.reasons[id] = staleness.changed;
+            continue;
+        }
+        report.reasons[id] = staleness.changed;
+        run_cell(id, RunContext{id, false, 0}, report);
+        report.reran_after.push_back(id);
+    }
+}
+
+ExecutionReport Engine::execute(const CellRequest& request, int execution_count) {
+    ExecutionReport report;
+    std::vector<std::string> removed = order_.record(request);
+    for (const auto& id : removed) forget(id);
+    report.removed_cells = removed;
+
+    if (!request.cell_id) {
+        // Anonymous: as if appended after the last cell of the document.
+        runtime_.restore(state_before(order_.cells().size()), tracked_);
+        RunOutcome outcome = runtime_.run(request.code, RunContext{"", true, execution_count}, {});
+        report.requested_failed = outcome.failed;
+        report.interrupted = outcome.interrupted;
+        return report;
+    }
+
+    const std::string& id = *request.cell_id;
+    analysis_of(request.code);
+    for (const auto& cell : order_.cells()) analysis_of(cell.code);
+    for (const auto& upstream : upstream_plan(id)) {
+        if (report.interrupted) break;
+        run_cell(upstream, RunContext{upstream, false, 0}, report);
+        report.ran_before.push_back(upstream);
+    }
+    if (!report.interrupted) run_cell(id, RunContext{id, true, execution_count}, report);
+    if (!report.interrupted) rerun_stale(id, report);
+    return report;
+}
+
+ExecutionReport Engine::sync_notebook(std::vector<Cell> cells) {
+    ExecutionReport report;
+    std::set<std::string> present;
+    for (const auto& cell : cells) present.insert(cell.id);
+    std::vector<std::string> gone;
+    for (const auto& cell : order_.cells()) {
+        if (!present.count(cell.id)) gone.push_back(cell.id);
+    }
+    for (const auto& [id, execution] : executions_) {
+        if (!present.count(id) && std::find(gone.begin(), gone.end(), id) == gone.end()) gone.push_back(id);
+    }
+    order_.replace_all(std::move(cells));
+    for (const auto& id : gone) forget(id);
+    report.removed_cells = gone;
+    for (const auto& cell : order_.cells()) analysis_of(cell.code);
+    rerun_stale("", report);
+    return report;
+}
+
+std::vector<EdgeInfo> Engine::edges() const {
+    std::map<std::pair<std::string, std::string>, std::set<std::string>> grouped;
+    const auto& cells = order_.cells();
+    for (size_t i = 0; i < cells.size(); ++i) {
+        std::set<std::string> uses;
+        if (const Execution* execution = last_execution(cells[i].id)) uses = execution->uses;
+        if (auto analysis = analyses_.find(cells[i].code); analysis != analyses_.end()) {
+            uses.insert(analysis->second.uses.begin(), analysis->second.uses.end());
+        }
+        for (const auto& symbol : uses) {
+            if (auto source = reaching_definition(i, symbol)) {
+                grouped[{cells[*source].id, cells[i].id}].insert(symbol);
+            }
+        }
+    }
+    std::vector<EdgeInfo> result;
+    for (auto& [ends, symbols] : grouped) result.push_back(EdgeInfo{ends.first, ends.second, std::move(symbols)});
+    return result;
+}
+
+std::string Engine::label(const std::string& id) const {
+    auto at = position(id);
+    if (!at) return id;
+    const std::string& code = order_.cells()[*at].code;
+    size_t start = code.find_first_not_of(" \t\r\n");
+    if (start == std::string::npos) return "(empty)";
+    size_t end = code.find('\n', start);
+    std::string line = code.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (line.size() > 24) line = line.substr(0, 23) + "\u2026";
+    return line;
+}
+
+namespace {
+std::string join_symbols(const std::set<std::string>& symbols) {
+    std::string text;
+    for (const auto& symbol : symbols) {
+        if (!text.empty()) text += ", ";
+        text += symbol == kOptionsSymbol ? "options()" : symbol == kWorkdirSymbol ? "the working directory" : symbol;
+    }
+    return text;
+}
+} // namespace
+
+std::string Engine::why(const std::string& id) const {
+    auto at = position(id);
+    if (!at) return "No cell with id " + id + " is in the notebook.";
+    Staleness state = staleness(id);
+    std::string name = "[" + label(id) + "]";
+    if (state.never_ran) return name + " has not run yet.";
+    std::string uses;
+    std::set<std::string> sources;
+    for (const auto& edge : edges()) {
+        if (edge.to == id) sources.insert("[" + label(edge.from) + "] (" + join_symbols(edge.symbols) + ")");
+    }
+    std::string depends;
+    for (const auto& source : sources) depends += (depends.empty() ? "" : ", ") + source;
+    std::string tail = depends.empty() ? " It depends on no other cell." : " It depends on " + depends + ".";
+    if (!state.stale) return name + " is up to date." + tail;
+    std::string reason;
+    if (state.edited) reason = "its code changed since it ran";
+    if (!state.changed.empty()) {
+        reason += (reason.empty() ? "" : "; ") + join_symbols(state.changed) + " changed since it ran";
+    }
+    if (!state.stale_upstream.empty()) {
+        std::set<std::string> labels;
+        for (const auto& upstream : state.stale_upstream) labels.insert("[" + label(upstream) + "]");
+        reason += (reason.empty() ? "" : "; ") + std::string("it reads from stale ") + join_symbols(labels);
+    }
+    return name + " is stale: " + reason + "." + tail;
+}
+
+} // namespace ripple::dag

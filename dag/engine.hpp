@@ -1,0 +1,111 @@
+// engine.hpp: the no-hidden-state engine: per-cell executions, reaching definitions, staleness, reruns (SPEC 2-4).
+// Pure C++: must not know about R headers, Jupyter or sockets; it reaches R only through dag::CellRuntime.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "dag/cell_runtime.hpp"
+#include "dag/notebook_order.hpp"
+
+namespace ripple::dag {
+
+enum class EngineMode { Reactive, Lazy };
+
+// A symbol's version at a point of the document: the ValueId bound by its reaching definition,
+// a token for names exported by an attached package, or kUnbound.
+using Version = std::uint64_t;
+
+// What one cell execution produced and what it read: the basis of every staleness decision.
+struct Execution {
+    std::string code;
+    std::set<std::string> uses;
+    std::map<std::string, Version> inputs;   // version of each use when it ran
+    std::map<std::string, ValueId> outputs;  // symbols it bound (kUnbound: removed)
+    std::set<std::string> attached;          // packages it attached (their exports are soft definitions)
+    bool failed = false;
+    std::uint64_t serial = 0;                // order of executions, for display only
+};
+
+// Why a cell is stale, in words a user understands.
+struct Staleness {
+    bool stale = false;
+    bool never_ran = false;
+    bool edited = false;                     // code differs from what ran
+    std::set<std::string> changed;           // uses whose reaching value changed
+    std::set<std::string> stale_upstream;    // ids of stale cells it depends on
+};
+
+struct EdgeInfo {
+    std::string from, to;                    // cell ids, from defines what to uses
+    std::set<std::string> symbols;
+};
+
+struct ExecutionReport {
+    bool requested_failed = false;
+    bool interrupted = false;
+    std::vector<std::string> ran_before;     // upstream cells run first (stale or never run)
+    std::vector<std::string> reran_after;    // dependents rerun (reactive mode)
+    std::vector<std::string> marked_stale;   // dependents left stale (lazy mode)
+    std::map<std::string, std::set<std::string>> reasons;  // cell id -> changed symbols
+    std::vector<std::string> removed_cells;  // deleted by this request
+    std::vector<std::string> notices;        // one-line notices for the user (opaque state)
+};
+
+class Engine {
+public:
+    explicit Engine(CellRuntime& runtime) : runtime_(runtime) {}
+    ~Engine();
+    Engine(const Engine&) = delete;
+    Engine& operator=(const Engine&) = delete;
+
+    // Runs a request: a tracked cell (with id) with its upstream and dependents, or an anonymous one
+    // against the state at the end of the document.
+    ExecutionReport execute(const CellRequest& request, int execution_count = 0);
+    // A front end's full view of the notebook (order, code, deletions); reruns what became stale.
+    ExecutionReport sync_notebook(std::vector<Cell> cells);
+
+    void set_mode(EngineMode mode) { mode_ = mode; }
+    EngineMode mode() const { return mode_; }
+
+    const NotebookOrder& order() const { return order_; }
+    const Execution* last_execution(const std::string& id) const;
+    Staleness staleness(const std::string& id) const;
+    std::vector<EdgeInfo> edges() const;
+    // One or two sentences: is the cell up to date, and if not, why.
+    std::string why(const std::string& id) const;
+    // A short label for messages: the cell's first line of code, shortened.
+    std::string label(const std::string& id) const;
+
+private:
+    const CellAnalysis& analysis_of(const std::string& code);
+    std::optional<size_t> position(const std::string& id) const { return order_.position(id); }
+    std::map<std::string, ValueId> state_before(size_t position) const;
+    Version version_before(size_t position, const std::string& symbol) const;
+    std::optional<size_t> reaching_definition(size_t position, const std::string& symbol) const;
+    bool defines(size_t position, const std::string& symbol) const;
+    Staleness direct_staleness(size_t position) const;
+    std::vector<std::string> upstream_plan(const std::string& id) const;
+    const std::set<std::string>& exports_of(const std::string& package) const;
+
+    void run_cell(const std::string& id, const RunContext& context, ExecutionReport& report);
+    void rerun_stale(const std::string& except, ExecutionReport& report);
+    void forget(const std::string& id);
+    void release_outputs(const Execution& execution);
+
+    CellRuntime& runtime_;
+    NotebookOrder order_;
+    EngineMode mode_ = EngineMode::Reactive;
+    std::map<std::string, Execution> executions_;  // by cell id
+    std::map<std::string, CellAnalysis> analyses_; // by code
+    std::set<std::string> tracked_;                 // every symbol some tracked execution bound
+    std::set<ValueId> spoiled_;                     // opaque values a later cell changed in place
+    mutable std::map<std::string, std::set<std::string>> exports_;
+    std::uint64_t serial_ = 0;
+};
+
+} // namespace ripple::dag

@@ -1,0 +1,202 @@
+// fake_runtime.hpp: a tiny pretend language implementing dag::CellRuntime, for unit tests of the engine.
+// Must not know about R: values are strings built from their inputs, so a wrong binding shows in the text.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "dag/cell_runtime.hpp"
+
+namespace ripple::dag::testing {
+
+// Statements, one per line:
+//   x <- a b      binds x to "x(<a's value>,<b's value>)"; reading an unbound name fails the run
+//   x += a        uses and binds x (a replacement form): "x(<x>,<a>)"
+//   rm x          removes x
+//   lib P         attaches package P (exports in `packages`)
+//   env e         binds e to a new opaque value; `poke e` changes it in place
+//   out a         reads a (prints it: recorded in `printed`)
+class FakeRuntime final : public CellRuntime {
+public:
+    std::map<std::string, std::set<std::string>> packages{{"P", {"pf", "pg"}}};
+    std::vector<std::string> run_log;                 // code of every run, in order
+    std::map<std::string, std::string> printed;       // cell id -> what its `out` lines printed
+
+    CellAnalysis analyze(const std::string& code) override {
+        CellAnalysis analysis;
+        std::set<std::string> bound;
+        for (const auto& words : statements(code)) {
+            const std::string& head = words[0];
+            if (words.size() >= 2 && (words[1] == "<-" || words[1] == "+=")) {
+                for (size_t i = 2; i < words.size(); ++i) read(analysis, bound, words[i]);
+                if (words[1] == "+=") read(analysis, bound, head);
+                analysis.defs.insert(head);
+                bound.insert(head);
+            } else if (head == "rm" && words.size() == 2) {
+                analysis.deletes.insert(words[1]);
+            } else if (head == "lib" && words.size() == 2) {
+                analysis.attaches.insert(words[1]);
+            } else if (head == "env" && words.size() == 2) {
+                analysis.defs.insert(words[1]);
+                bound.insert(words[1]);
+            } else if ((head == "poke" || head == "out") && words.size() == 2) {
+                read(analysis, bound, words[1]);
+            }
+        }
+        return analysis;
+    }
+
+    std::set<std::string> closure_uses(const std::set<std::string>&) override { return {}; }
+
+    std::set<std::string> package_exports(const std::string& package) override { return packages[package]; }
+
+    void restore(const std::map<std::string, ValueId>& state, const std::set<std::string>& tracked) override {
+        for (const auto& symbol : tracked) {
+            auto bound = state.find(symbol);
+            if (bound == state.end()) globals_.erase(symbol);
+            else globals_[symbol] = bound->second;
+        }
+        attached_.clear();
+        for (const auto& [symbol, value] : state) {
+            if (symbol == kSearchSymbol) attached_ = split(objects_.at(value).text);
+        }
+    }
+
+    RunOutcome run(const std::string& code, const RunContext& context,
+                   const std::set<std::string>& report_bindings) override {
+        run_log.push_back(code);
+        std::map<std::string, ValueId> before = globals_;
+        std::set<std::string> attached_before = attached_;
+        RunOutcome outcome;
+        std::string printed_text;
+        for (const auto& words : statements(code)) {
+            const std::string& head = words[0];
+            if (words.size() >= 2 && (words[1] == "<-" || words[1] == "+=")) {
+                std::string text = head + "(";
+                std::vector<std::string> inputs(words.begin() + 2, words.end());
+                if (words[1] == "+=") inputs.insert(inputs.begin(), head);
+                bool ok = true;
+                for (size_t i = 0; i < inputs.size(); ++i) {
+                    auto value = lookup(inputs[i]);
+                    if (!value) { ok = false; break; }
+                    text += (i ? "," : "") + *value;
+                }
+                if (!ok) { outcome.failed = true; break; }
+                globals_[head] = hold(text + ")", false);
+            } else if (head == "rm") {
+                globals_.erase(words[1]);
+            } else if (head == "lib") {
+                attached_.insert(words[1]);
+            } else if (head == "env") {
+                globals_[words[1]] = hold("env", true);
+            } else if (head == "poke") {
+                auto found = globals_.find(words[1]);
+                if (found == globals_.end()) { outcome.failed = true; break; }
+                const_cast<Object&>(resolve(found->second)).text += "+poke";
+            } else if (head == "out") {
+                auto value = lookup(words[1]);
+                if (!value) { outcome.failed = true; break; }
+                printed_text += *value + ";";
+            }
+        }
+        printed[context.cell_id] = printed_text + (outcome.failed ? "ERROR" : "");
+        for (const auto& [symbol, value] : globals_) {
+            auto old = before.find(symbol);
+            if (old == before.end() || old->second != value) outcome.bound[symbol] = value;
+            else if (report_bindings.count(symbol)) outcome.passed_through.insert(symbol);
+        }
+        for (const auto& [symbol, value] : before) {
+            if (!globals_.count(symbol)) outcome.removed.insert(symbol);
+        }
+        if (attached_ != attached_before) {
+            std::string text;
+            for (const auto& package : attached_) text += package + " ";
+            outcome.bound[kSearchSymbol] = hold(text, false);
+            for (const auto& package : attached_) {
+                if (!attached_before.count(package)) outcome.attached_packages.insert(package);
+            }
+        }
+        return outcome;
+    }
+
+    bool is_opaque(ValueId value) override { return objects_.count(value) && objects_[value].opaque; }
+    ValueId rehold(ValueId value) override {
+        ValueId id = ++next_id_;
+        objects_[id] = objects_[value];
+        objects_[id].shared_with = value;
+        return id;
+    }
+    void release(ValueId value) override { released_.insert(value); }
+
+    // The current text of a global, or "<unbound>".
+    std::string global(const std::string& symbol) {
+        auto value = lookup(symbol);
+        return value ? *value : "<unbound>";
+    }
+    size_t live_values() const { return objects_.size() - released_.size(); }
+
+private:
+    struct Object {
+        std::string text;
+        bool opaque = false;
+        ValueId shared_with = 0;  // rehold: the same object under another id
+    };
+
+    static std::vector<std::vector<std::string>> statements(const std::string& code) {
+        std::vector<std::vector<std::string>> result;
+        std::istringstream lines(code);
+        std::string line;
+        while (std::getline(lines, line)) {
+            std::vector<std::string> words = split_vector(line);
+            if (!words.empty()) result.push_back(words);
+        }
+        return result;
+    }
+    static std::vector<std::string> split_vector(const std::string& text) {
+        std::istringstream in(text);
+        std::vector<std::string> words;
+        for (std::string word; in >> word;) words.push_back(word);
+        return words;
+    }
+    static std::set<std::string> split(const std::string& text) {
+        auto words = split_vector(text);
+        return {words.begin(), words.end()};
+    }
+    static void read(CellAnalysis& analysis, const std::set<std::string>& bound, const std::string& symbol) {
+        if (!bound.count(symbol)) analysis.uses.insert(symbol);
+    }
+    ValueId hold(const std::string& text, bool opaque) {
+        ValueId id = ++next_id_;
+        objects_[id] = Object{text, opaque, 0};
+        return id;
+    }
+    // Opaque objects are shared between ids: follow to the original to see in-place changes.
+    const Object& resolve(ValueId id) {
+        const Object* object = &objects_.at(id);
+        while (object->shared_with != 0) object = &objects_.at(object->shared_with);
+        return *object;
+    }
+    std::optional<std::string> lookup(const std::string& symbol) {
+        auto found = globals_.find(symbol);
+        if (found != globals_.end()) {
+            const Object& object = objects_.at(found->second);
+            return object.opaque ? resolve(found->second).text : object.text;
+        }
+        for (const auto& package : attached_) {
+            if (packages[package].count(symbol)) return package + "::" + symbol;
+        }
+        return std::nullopt;
+    }
+
+    std::map<std::string, ValueId> globals_;
+    std::set<std::string> attached_;
+    std::map<ValueId, Object> objects_;
+    std::set<ValueId> released_;
+    ValueId next_id_ = 0;
+};
+
+} // namespace ripple::dag::testing
