@@ -190,6 +190,15 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     if (!at) return;
     const std::string code = order_.cells()[*at].code;
     const CellAnalysis analysis = analysis_of(code);
+    if (!analysis.parsed) {
+        // A parse error shows its message and changes nothing: the cell keeps its last good execution,
+        // so nothing below becomes stale.
+        runtime_.restore(state_before(*at), tracked_);
+        RunOutcome outcome = runtime_.run(code, context, {});
+        if (context.requested) report.requested_failed = true;
+        if (outcome.interrupted) report.interrupted = true;
+        return;
+    }
 
     // Opaque values (environments, ...) that a later run changed in place cannot be restored:
     // rebuild them by rerunning the cell that defined them.
@@ -218,6 +227,8 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
         uses.insert(hidden.begin(), hidden.end());
     }
     uses.insert(implicit_uses().begin(), implicit_uses().end());
+    // library() reads the search path: whether it attaches anything depends on what is attached above.
+    if (!analysis.attaches.empty() || analysis.effects.count("search")) uses.insert(kSearchSymbol);
 
     RunOutcome outcome = runtime_.run(code, context, analysis.defs);
 

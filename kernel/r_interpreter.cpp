@@ -5,6 +5,8 @@
 #include <xeus/xhelper.hpp>
 #include <xeus/xinput.hpp>
 
+#include <set>
+
 #include "rbridge/r_session.hpp"
 
 #ifndef RIPPLE_VERSION
@@ -78,7 +80,100 @@ public:
     std::optional<rbridge::ErrorInfo> error_;
 };
 
+std::string join_labels(const dag::Engine& engine, const std::vector<std::string>& ids) {
+    std::string text;
+    for (const auto& id : ids) text += (text.empty() ? "[" : " [") + engine.label(id) + "]";
+    return text;
+}
+
+std::string symbol_name(const std::string& symbol) {
+    if (symbol == dag::kOptionsSymbol) return "options()";
+    if (symbol == dag::kWorkdirSymbol) return "the working directory";
+    if (symbol == dag::kSearchSymbol) return "the attached packages";
+    return symbol;
+}
+
+std::string changed_symbols(const dag::ExecutionReport& report, const std::vector<std::string>& ids) {
+    std::set<std::string> symbols;
+    for (const auto& id : ids) {
+        if (auto found = report.reasons.find(id); found != report.reasons.end()) {
+            for (const auto& symbol : found->second) symbols.insert(symbol_name(symbol));
+        }
+    }
+    std::string text;
+    for (const auto& symbol : symbols) text += (text.empty() ? "" : ", ") + symbol;
+    return text;
+}
+
 } // namespace
+
+// Routes each run's outputs: anonymous requests speak plain Jupyter (streams, execute_result, error);
+// tracked cells get one updatable display each (CellDisplay). Remembers what the reply needs.
+class RInterpreter::Outputs final : public RunOutputs {
+public:
+    explicit Outputs(xeus::xinterpreter& interpreter) : interpreter_(interpreter) {}
+
+    void begin_request(int execution_count, bool silent) {
+        execution_count_ = execution_count;
+        silent_ = silent;
+        error_.reset();
+        payload_ = nl::json::array();
+        result_text_.clear();
+    }
+
+    rbridge::OutputSink& open(const dag::RunContext& context) override {
+        if (context.cell_id.empty()) {
+            anonymous_ = std::make_unique<JupyterSink>(interpreter_, execution_count_, silent_);
+            return *anonymous_;
+        }
+        display_ = std::make_unique<CellDisplay>(interpreter_, context.cell_id, !context.requested, silent_);
+        return *display_;
+    }
+
+    void close(const dag::RunContext& context, rbridge::EvalStatus) override {
+        if (context.cell_id.empty()) {
+            if (context.requested && anonymous_) {
+                error_ = anonymous_->error_info();
+                payload_ = anonymous_->payload();
+                result_text_ = anonymous_->result_text();
+            }
+            anonymous_.reset();
+            return;
+        }
+        display_->finish();
+        shown_[context.cell_id] = display_->bundle();
+        if (context.requested) {
+            error_ = display_->error_info();
+            payload_ = display_->payload();
+            result_text_ = display_->result_text();
+        }
+        display_.reset();
+    }
+
+    // What a cell shows now (to re-show it with a note in lazy mode).
+    const rbridge::MimeBundle* shown(const std::string& cell_id) const {
+        auto found = shown_.find(cell_id);
+        return found == shown_.end() ? nullptr : &found->second;
+    }
+    void forget(const std::string& cell_id) { shown_.erase(cell_id); }
+
+    const std::optional<rbridge::ErrorInfo>& error_info() const { return error_; }
+    const nl::json& payload() const { return payload_; }
+    const std::string& result_text() const { return result_text_; }
+
+private:
+    xeus::xinterpreter& interpreter_;
+    int execution_count_ = 0;
+    bool silent_ = false;
+    std::unique_ptr<JupyterSink> anonymous_;
+    std::unique_ptr<CellDisplay> display_;
+    std::map<std::string, rbridge::MimeBundle> shown_;
+    std::optional<rbridge::ErrorInfo> error_;
+    nl::json payload_ = nl::json::array();
+    std::string result_text_;
+};
+
+RInterpreter::~RInterpreter() = default;
 
 void RInterpreter::observe_request(const xeus::xmessage& request) {
     if (request.header().value("msg_type", std::string()) != "execute_request") return;
@@ -94,9 +189,22 @@ void RInterpreter::observe_request(const xeus::xmessage& request) {
     }
 }
 
-RInterpreter::RInterpreter() { xeus::register_interpreter(this); }
+RInterpreter::RInterpreter() : outputs_(std::make_unique<Outputs>(*this)) { xeus::register_interpreter(this); }
 
 void RInterpreter::configure_impl() {
+    runtime_ = std::make_unique<EngineRuntime>(evaluator_, *outputs_);
+    engine_ = std::make_unique<dag::Engine>(*runtime_);
+    rbridge::RSession::get().set_engine_query_handler([this](const nl::json& request) { return engine_query(request); });
+    comm_manager().register_comm_target("ripple", [this](xeus::xcomm&& comm, xeus::xmessage request) {
+        std::string id(comm.id().c_str());
+        comm.on_message([this](xeus::xmessage message) { on_comm_message(message); });
+        comm.on_close([this, id](xeus::xmessage) { comms_.erase(id); });
+        auto [where, added] = comms_.insert_or_assign(id, std::move(comm));
+        const nl::json& data = request.content().value("data", nl::json::object());
+        if (data.is_object() && !data.empty()) {
+            where->second.send(nl::json::object(), sync_notebook(data), {});
+        }
+    });
     rbridge::RSession::get().set_input_handler(
         [this](const std::string& prompt, bool password) -> std::optional<std::string> {
             if (!allow_stdin_) return std::nullopt;
@@ -113,22 +221,122 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     allow_stdin_ = allow_stdin;
     dag::CellRequest cell{code, std::nullopt, request_.deleted_cells};
     if (!request_.cell_id.empty()) cell.cell_id = request_.cell_id;
-    notebook_.record(cell);
-    JupyterSink sink(*this, execution_counter, silent);
-    evaluator_.execute(code, sink);
+    outputs_->begin_request(execution_counter, silent);
+    dag::ExecutionReport report = engine_->execute(cell, execution_counter);
     allow_stdin_ = false;
-    if (history_recorder_ && !silent && store_history) history_recorder_(execution_counter, code, sink.result_text());
+    if (!silent) announce(report);
+    if (history_recorder_ && !silent && store_history) history_recorder_(execution_counter, code, outputs_->result_text());
 
-    if (const auto& error = sink.error_info()) {
+    std::optional<rbridge::ErrorInfo> error = outputs_->error_info();
+    if (!error && report.requested_failed) error = rbridge::ErrorInfo{"Error", "the cell failed", {}};
+    if (error) {
         // Built by hand: xeus 2.4.1's create_error_reply stores ename and evalue swapped.
         nl::json reply = {{"status", "error"}, {"ename", error->ename}, {"evalue", error->evalue},
                           {"traceback", error->traceback}};
-        reply["payload"] = sink.payload();
+        reply["payload"] = outputs_->payload();
         reply["user_expressions"] = nl::json::object();
         return reply;
     }
     nl::json expressions = evaluate_user_expressions(user_expressions);
-    return xeus::create_successful_reply(sink.payload(), expressions);
+    return xeus::create_successful_reply(outputs_->payload(), expressions);
+}
+
+void RInterpreter::announce(const dag::ExecutionReport& report) {
+    std::string text;
+    if (!report.ran_before.empty()) {
+        text += "\u21bb ran first " + join_labels(*engine_, report.ran_before) + ": stale cells it reads from\n";
+    }
+    if (!report.reran_after.empty()) {
+        std::string why = changed_symbols(report, report.reran_after);
+        text += "\u21bb reran " + join_labels(*engine_, report.reran_after) + (why.empty() ? "" : ": " + why + " changed") +
+                "\n";
+    }
+    if (!report.marked_stale.empty()) {
+        std::string why = changed_symbols(report, report.marked_stale);
+        text += "\u26a0 stale now " + join_labels(*engine_, report.marked_stale) +
+                (why.empty() ? "" : ": " + why + " changed") + " (lazy mode: run them to update)\n";
+        for (const auto& id : report.marked_stale) {
+            const rbridge::MimeBundle* shown = outputs_->shown(id);
+            if (shown == nullptr) continue;
+            rbridge::MimeBundle marked = with_note(
+                *shown, "\u26a0 stale: " + (why.empty() ? std::string("its inputs") : why) + " changed above; run this cell to update");
+            update_display_data(marked.data, marked.metadata, nl::json{{"display_id", display_id_for(id)}});
+        }
+    }
+    for (const auto& id : report.removed_cells) outputs_->forget(id);
+    for (const auto& notice : report.notices) text += notice + "\n";
+    if (!text.empty()) publish_stream("stdout", text);
+}
+
+nl::json RInterpreter::sync_notebook(const nl::json& data) {
+    if (!data.is_object() || !data.contains("notebook")) {
+        return engine_query(data);
+    }
+    const nl::json& cells = data["notebook"];
+    if (!cells.is_array()) return {{"status", "error"}, {"message", "\"notebook\" must be a list of {\"id\", \"code\"} cells."}};
+    std::vector<dag::Cell> order;
+    std::set<std::string> seen;
+    for (const auto& cell : cells) {
+        if (!cell.is_object() || !cell.contains("id") || !cell["id"].is_string() || !cell.contains("code") ||
+            !cell["code"].is_string()) {
+            return {{"status", "error"}, {"message", "every cell of \"notebook\" needs a string \"id\" and a string \"code\"."}};
+        }
+        std::string id = cell["id"];
+        if (!seen.insert(id).second) return {{"status", "error"}, {"message", "cell id " + id + " appears twice in \"notebook\"."}};
+        order.push_back(dag::Cell{id, cell["code"]});
+    }
+    outputs_->begin_request(0, false);
+    dag::ExecutionReport report = engine_->sync_notebook(std::move(order));
+    announce(report);
+    return {{"status", "ok"}, {"reran", report.reran_after}, {"stale", report.marked_stale}, {"removed", report.removed_cells}};
+}
+
+void RInterpreter::on_comm_message(const xeus::xmessage& message) {
+    const nl::json& content = message.content();
+    std::string comm_id = content.value("comm_id", std::string());
+    nl::json reply;
+    try {
+        reply = sync_notebook(content.value("data", nl::json::object()));
+    } catch (const std::exception& e) {
+        reply = {{"status", "error"}, {"message", std::string("the ripple comm message failed: ") + e.what()}};
+    }
+    if (auto found = comms_.find(comm_id); found != comms_.end()) found->second.send(nl::json::object(), reply, {});
+}
+
+nl::json RInterpreter::engine_query(const nl::json& request) {
+    auto bad = [](const std::string& message) { return nl::json{{"status", "error"}, {"message", message}}; };
+    if (!request.is_object() || !request.contains("request") || !request["request"].is_string()) {
+        return bad("a ripple request needs \"request\": \"why\", \"graph\" or \"mode\" (or \"notebook\": [...]).");
+    }
+    const std::string what = request["request"];
+    if (what == "why") {
+        if (!request.contains("cell") || !request["cell"].is_string()) return bad("\"why\" needs a \"cell\" id.");
+        return {{"status", "ok"}, {"text", engine_->why(request["cell"])}};
+    }
+    if (what == "mode") {
+        if (request.contains("mode") && request["mode"].is_string()) {
+            std::string mode = request["mode"];
+            if (mode == "lazy") engine_->set_mode(dag::EngineMode::Lazy);
+            else if (mode == "reactive") engine_->set_mode(dag::EngineMode::Reactive);
+            else return bad("mode must be \"reactive\" or \"lazy\", not \"" + mode + "\".");
+        }
+        return {{"status", "ok"}, {"mode", engine_->mode() == dag::EngineMode::Lazy ? "lazy" : "reactive"}};
+    }
+    if (what == "graph") {
+        nl::json cells = nl::json::array();
+        for (const auto& cell : engine_->order().cells()) {
+            dag::Staleness staleness = engine_->staleness(cell.id);
+            cells.push_back({{"id", cell.id}, {"label", engine_->label(cell.id)}, {"stale", staleness.stale}});
+        }
+        nl::json edges = nl::json::array();
+        for (const auto& edge : engine_->edges()) {
+            nl::json symbols = nl::json::array();
+            for (const auto& symbol : edge.symbols) symbols.push_back(symbol_name(symbol));
+            edges.push_back({{"from", edge.from}, {"to", edge.to}, {"symbols", symbols}});
+        }
+        return {{"status", "ok"}, {"cells", cells}, {"edges", edges}};
+    }
+    return bad("unknown ripple request \"" + what + "\" (use why, graph or mode).");
 }
 
 nl::json RInterpreter::evaluate_user_expressions(const nl::json& expressions) {

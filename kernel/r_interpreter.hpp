@@ -3,12 +3,18 @@
 #pragma once
 
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 
+#include <xeus/xcomm.hpp>
 #include <xeus/xinterpreter.hpp>
 #include <xeus/xmessage.hpp>
 
+#include "dag/engine.hpp"
 #include "dag/notebook_order.hpp"
+#include "kernel/cell_display.hpp"
+#include "kernel/engine_runtime.hpp"
 #include "rbridge/cell_evaluator.hpp"
 
 namespace ripple::kernel {
@@ -28,11 +34,14 @@ public:
 
     // Registers itself as xeus's global interpreter: xeus::blocking_input_request (stdin) needs it.
     RInterpreter();
+    ~RInterpreter() override;
     // Called by the server on the main thread before each shell request reaches xeus.
     void observe_request(const xeus::xmessage& request);
     const RequestContext& current_request() const { return request_; }
-    // The cells seen so far, in the kernel's document order (the engine builds on this).
-    const dag::NotebookOrder& notebook() const { return notebook_; }
+    // The cells seen so far, in the kernel's document order.
+    const dag::NotebookOrder& notebook() const { return engine_->order(); }
+    // Answers the R functions ripple::why(), ripple::graph(), ripple::mode() and the comm's requests.
+    nl::json engine_query(const nl::json& request);
     // Receives the text/plain of each execute_result (for history with output=True).
     void set_history_recorder(HistoryRecorder recorder) { history_recorder_ = std::move(recorder); }
 
@@ -47,10 +56,18 @@ private:
     void shutdown_request_impl() override;
 
     nl::json evaluate_user_expressions(const nl::json& expressions);
+    // Publishes what an engine request did beyond the requested cell: the reran line, notices, stale marks.
+    void announce(const dag::ExecutionReport& report);
+    void on_comm_message(const xeus::xmessage& message);
+    nl::json sync_notebook(const nl::json& data);
 
+    class Outputs;
     rbridge::CellEvaluator evaluator_;
     RequestContext request_;
-    dag::NotebookOrder notebook_;
+    std::unique_ptr<Outputs> outputs_;
+    std::unique_ptr<EngineRuntime> runtime_;
+    std::unique_ptr<dag::Engine> engine_;
+    std::map<std::string, xeus::xcomm> comms_;
     HistoryRecorder history_recorder_;
     bool allow_stdin_ = false;
 };

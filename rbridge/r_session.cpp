@@ -134,6 +134,12 @@ SEXP native_page(SEXP data) {
     return R_NilValue;
 }
 
+SEXP native_engine_query(SEXP request) {
+    nlohmann::json answer = {{"status", "error"}, {"message", "this R session is not run by a ripple engine."}};
+    if (g_session != nullptr) answer = g_session->engine_query(to_json(request));
+    return from_json(answer);
+}
+
 // R's registration table stores every routine as DL_FUNC; void(*)() is the sanctioned detour.
 template <class F>
 DL_FUNC as_dl_func(F* fn) {
@@ -145,6 +151,7 @@ const R_CallMethodDef kCallMethods[] = {
     {"ripple_clear_output", as_dl_func(&native_clear_output), 1},
     {"ripple_request_metadata", as_dl_func(&native_request_metadata), 0},
     {"ripple_page", as_dl_func(&native_page), 1},
+    {"ripple_engine_query", as_dl_func(&native_engine_query), 1},
     {nullptr, nullptr, 0},
 };
 
@@ -183,6 +190,15 @@ RSession::RSession(const SessionOptions& options) : embedded_(std::make_unique<E
     restore_stack_limit();
     register_native_routines();
     load_support_code(options);
+}
+
+nlohmann::json RSession::engine_query(const nlohmann::json& request) const {
+    if (!query_handler_) return {{"status", "error"}, {"message", "this R session is not run by a ripple engine."}};
+    try {
+        return query_handler_(request);
+    } catch (const std::exception& e) {
+        return {{"status", "error"}, {"message", std::string("the engine could not answer: ") + e.what()}};
+    }
 }
 
 RSession::~RSession() {

@@ -39,6 +39,10 @@ public:
     OutputSink* sink() const { return sink_; }
     void set_input_handler(InputHandler handler) { input_handler_ = std::move(handler); }
     void set_exit_handler(ExitHandler handler) { exit_handler_ = std::move(handler); }
+    // Answers R's questions to the front door (ripple::why(), graph(), mode()): JSON in, JSON out.
+    using QueryHandler = std::function<nlohmann::json(const nlohmann::json& request)>;
+    void set_engine_query_handler(QueryHandler handler) { query_handler_ = std::move(handler); }
+    nlohmann::json engine_query(const nlohmann::json& request) const;
     // The request's metadata (JSON text) that R code can read back with ripple::request_metadata().
     void set_request_metadata(std::string json) { request_metadata_ = std::move(json); }
     const std::string& request_metadata() const { return request_metadata_; }
@@ -80,6 +84,7 @@ private:
     OutputSink* sink_ = nullptr;
     InputHandler input_handler_;
     ExitHandler exit_handler_;
+    QueryHandler query_handler_;
     std::string request_metadata_ = "{}";
     std::string buffer_;
     StreamName buffered_name_ = StreamName::Stdout;

@@ -127,4 +127,38 @@ nlohmann::json to_json(SEXP value) {
     }
 }
 
+SEXP from_json(const nlohmann::json& value) {
+    if (value.is_null()) return R_NilValue;
+    if (value.is_boolean()) return Rf_ScalarLogical(value.get<bool>() ? TRUE : FALSE);
+    if (value.is_number_integer()) return Rf_ScalarInteger(value.get<int>());
+    if (value.is_number()) return Rf_ScalarReal(value.get<double>());
+    if (value.is_string()) return Rf_mkString(value.get<std::string>().c_str());
+    if (value.is_array()) {
+        bool strings = !value.empty();
+        for (const auto& item : value) strings = strings && item.is_string();
+        if (strings || value.empty()) {
+            SEXP out = PROTECT(Rf_allocVector(STRSXP, static_cast<R_xlen_t>(value.size())));
+            for (size_t i = 0; i < value.size(); ++i) {
+                SET_STRING_ELT(out, static_cast<R_xlen_t>(i), Rf_mkCharCE(value[i].get<std::string>().c_str(), CE_UTF8));
+            }
+            UNPROTECT(1);
+            return out;
+        }
+        SEXP out = PROTECT(Rf_allocVector(VECSXP, static_cast<R_xlen_t>(value.size())));
+        for (size_t i = 0; i < value.size(); ++i) SET_VECTOR_ELT(out, static_cast<R_xlen_t>(i), from_json(value[i]));
+        UNPROTECT(1);
+        return out;
+    }
+    SEXP out = PROTECT(Rf_allocVector(VECSXP, static_cast<R_xlen_t>(value.size())));
+    SEXP names = PROTECT(Rf_allocVector(STRSXP, static_cast<R_xlen_t>(value.size())));
+    R_xlen_t i = 0;
+    for (const auto& [key, item] : value.items()) {
+        SET_STRING_ELT(names, i, Rf_mkCharCE(key.c_str(), CE_UTF8));
+        SET_VECTOR_ELT(out, i++, from_json(item));
+    }
+    Rf_setAttrib(out, R_NamesSymbol, names);
+    UNPROTECT(2);
+    return out;
+}
+
 } // namespace ripple::rbridge

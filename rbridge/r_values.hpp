@@ -62,5 +62,8 @@ bool as_bool(SEXP value, bool fallback = false);
 // Converts plain R data (NULL, atomic vectors, lists) into JSON: length-one vectors become
 // scalars unless they carry the class "AsIs"; named lists become objects.
 nlohmann::json to_json(SEXP value);
+// The reverse, for answers sent to R code: objects become named lists, arrays of strings character
+// vectors, other arrays lists. The result is not protected.
+SEXP from_json(const nlohmann::json& value);
 
 } // namespace ripple::rbridge

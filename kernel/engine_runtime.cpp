@@ -1,0 +1,65 @@
+// engine_runtime.cpp: translates between the engine's runtime interface and rbridge's R session.
+// Must not know about sockets; no engine decisions here.
+#include "engine_runtime.hpp"
+
+namespace ripple::kernel {
+
+static_assert(sizeof(dag::ValueId) == sizeof(rbridge::ValueHandle), "value handles and ids are the same numbers");
+
+EngineRuntime::EngineRuntime(rbridge::CellEvaluator& evaluator, RunOutputs& outputs)
+    : evaluator_(evaluator), outputs_(outputs) {
+    // The pseudo-symbols are spelled the same on both sides of the interface.
+    if (dag::kOptionsSymbol != rbridge::kOptionsState || dag::kWorkdirSymbol != rbridge::kWorkdirState ||
+        dag::kSearchSymbol != rbridge::kSearchState) {
+        throw std::logic_error("dag and rbridge disagree on the names of session state");
+    }
+}
+
+dag::CellAnalysis EngineRuntime::analyze(const std::string& code) {
+    rbridge::StaticAnalysis found = state_.analyze(code);
+    dag::CellAnalysis analysis;
+    analysis.parsed = found.parsed;
+    analysis.defs = std::move(found.defs);
+    analysis.uses = std::move(found.uses);
+    analysis.deletes = std::move(found.deletes);
+    analysis.deletes_all = found.deletes_all;
+    analysis.attaches = std::move(found.attaches);
+    analysis.files = std::move(found.files);
+    analysis.effects = std::move(found.effects);
+    analysis.is_volatile = found.is_volatile;
+    return analysis;
+}
+
+std::set<std::string> EngineRuntime::closure_uses(const std::set<std::string>& names) {
+    return state_.closure_uses(names);
+}
+
+std::set<std::string> EngineRuntime::package_exports(const std::string& package) {
+    return state_.package_exports(package);
+}
+
+void EngineRuntime::restore(const std::map<std::string, dag::ValueId>& state, const std::set<std::string>& tracked) {
+    state_.restore(state, tracked);
+}
+
+dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContext& context,
+                                   const std::set<std::string>& report_bindings) {
+    rbridge::OutputSink& sink = outputs_.open(context);
+    const bool tracked = !context.cell_id.empty();
+    if (tracked) state_.begin_watch();
+    rbridge::EvalStatus status = evaluator_.execute(code, sink);
+    dag::RunOutcome outcome;
+    outcome.failed = status != rbridge::EvalStatus::Ok;
+    outcome.interrupted = status == rbridge::EvalStatus::Interrupted;
+    if (tracked) {
+        rbridge::StateChange change = state_.end_watch(report_bindings);
+        outcome.bound = std::move(change.bound);
+        outcome.passed_through = std::move(change.passed_through);
+        outcome.removed = std::move(change.removed);
+        outcome.attached_packages = std::move(change.attached_packages);
+    }
+    outputs_.close(context, status);
+    return outcome;
+}
+
+} // namespace ripple::kernel

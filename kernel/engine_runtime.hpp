@@ -1,0 +1,42 @@
+// engine_runtime.hpp: dag::CellRuntime over the embedded R session (rbridge), with a front-door hook that
+// decides where each run's outputs go. Must not know about sockets; the engine's logic stays in dag/.
+#pragma once
+
+#include <functional>
+#include <memory>
+
+#include "dag/cell_runtime.hpp"
+#include "rbridge/cell_evaluator.hpp"
+#include "rbridge/global_state.hpp"
+
+namespace ripple::kernel {
+
+// Where the outputs of one run go: `open` gives the sink before the run, `close` is told how it ended.
+class RunOutputs {
+public:
+    virtual ~RunOutputs() = default;
+    virtual rbridge::OutputSink& open(const dag::RunContext& context) = 0;
+    virtual void close(const dag::RunContext& context, rbridge::EvalStatus status) = 0;
+};
+
+class EngineRuntime final : public dag::CellRuntime {
+public:
+    EngineRuntime(rbridge::CellEvaluator& evaluator, RunOutputs& outputs);
+
+    dag::CellAnalysis analyze(const std::string& code) override;
+    std::set<std::string> closure_uses(const std::set<std::string>& names) override;
+    std::set<std::string> package_exports(const std::string& package) override;
+    void restore(const std::map<std::string, dag::ValueId>& state, const std::set<std::string>& tracked) override;
+    dag::RunOutcome run(const std::string& code, const dag::RunContext& context,
+                        const std::set<std::string>& report_bindings) override;
+    bool is_opaque(dag::ValueId value) override { return state_.is_opaque(value); }
+    dag::ValueId rehold(dag::ValueId value) override { return state_.rehold(value); }
+    void release(dag::ValueId value) override { state_.release(value); }
+
+private:
+    rbridge::CellEvaluator& evaluator_;
+    RunOutputs& outputs_;
+    rbridge::GlobalState state_;
+};
+
+} // namespace ripple::kernel

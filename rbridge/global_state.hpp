@@ -1,0 +1,64 @@
+// global_state.hpp: the R global state as the engine sees it: static cell analysis, values held by handle,
+// restoring bindings/options/working directory/search path, and what running a cell changed. No dag/ or Jupyter.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+
+namespace ripple::rbridge {
+
+// A value kept alive on the engine's behalf. Handles are never reused; 0 means "unbound".
+using ValueHandle = std::uint64_t;
+
+// Session state that is not a variable, tracked like one (names shared with the engine's pseudo-symbols).
+inline const char* const kOptionsState = "@options";  // options()
+inline const char* const kWorkdirState = "@wd";       // getwd()
+inline const char* const kSearchState = "@search";    // search()
+
+struct StaticAnalysis {
+    bool parsed = true;
+    std::set<std::string> defs, uses, deletes, attaches, files, effects;
+    bool deletes_all = false;
+    bool is_volatile = false;
+};
+
+struct StateChange {
+    std::map<std::string, ValueHandle> bound;   // new or rebound (new object identity), incl. pseudo-state
+    std::set<std::string> passed_through;       // watched names still bound to the same object
+    std::set<std::string> removed;              // bindings that disappeared
+    std::set<std::string> attached_packages;    // "MASS" for a new "package:MASS" on the search path
+};
+
+class GlobalState {
+public:
+    // Captures the session's baseline (options, working directory, search path) at construction.
+    GlobalState();
+    ~GlobalState();
+    GlobalState(const GlobalState&) = delete;
+    GlobalState& operator=(const GlobalState&) = delete;
+
+    StaticAnalysis analyze(const std::string& code);
+    std::set<std::string> closure_uses(const std::set<std::string>& names);
+    std::set<std::string> package_exports(const std::string& package);
+
+    // Binds every name of `tracked` to its value in `state`, or removes it (pseudo-state: baseline).
+    void restore(const std::map<std::string, ValueHandle>& state, const std::set<std::string>& tracked);
+
+    // Call around a cell's evaluation: begin_watch snapshots object identities, end_watch reports changes.
+    void begin_watch();
+    StateChange end_watch(const std::set<std::string>& watched_names);
+
+    bool is_opaque(ValueHandle value) const;
+    ValueHandle rehold(ValueHandle value);
+    void release(ValueHandle value);
+    std::size_t held_values() const;
+
+private:
+    struct Store;
+    std::unique_ptr<Store> store_;
+};
+
+} // namespace ripple::rbridge

@@ -1,0 +1,48 @@
+# state.R: session state that the engine tracks like variables (options, working directory, search
+# path): restoring a snapshot exactly. Knows nothing of the graph or the kernel; rbridge calls it.
+
+# Sets options() to exactly `target`: changed ones back, options added since then removed.
+.restore_options <- function(target) {
+  current <- options()
+  if (identical(current, target)) return(invisible(FALSE))
+  differs <- vapply(names(target), function(n) !identical(current[[n]], target[[n]]), NA)
+  changes <- target[differs]
+  extra <- setdiff(names(current), names(target))
+  if (length(extra)) changes[extra] <- list(NULL)
+  for (n in names(changes)) {
+    tryCatch(options(changes[n]), error = function(e) NULL, warning = function(w) NULL)
+  }
+  invisible(TRUE)
+}
+
+# Makes search() equal `target`: detaches packages not in it, attaches missing ones at their place.
+.restore_search <- function(target) {
+  if (identical(search(), target)) return(invisible(FALSE))
+  for (name in setdiff(search(), target)) {
+    if (startsWith(name, "package:")) {
+      tryCatch(detach(name, character.only = TRUE, unload = FALSE), error = function(e) NULL)
+    }
+  }
+  for (i in seq_along(target)) {
+    name <- target[[i]]
+    if (name %in% search() || !startsWith(name, "package:")) next
+    tryCatch(suppressPackageStartupMessages(
+      library(substring(name, 9L), character.only = TRUE, pos = i, warn.conflicts = FALSE,
+              quietly = TRUE)), error = function(e) NULL)
+  }
+  invisible(TRUE)
+}
+
+.restore_wd <- function(target) {
+  if (!identical(getwd(), target)) tryCatch(setwd(target), error = function(e) NULL)
+  invisible()
+}
+
+.package_exports <- function(package) {
+  tryCatch(getNamespaceExports(package), error = function(e) character())
+}
+
+# Environments, external pointers and reference objects change in place: they cannot be snapshotted.
+.is_opaque <- function(x) {
+  is.environment(x) || typeof(x) %in% c("externalptr", "weakref") || inherits(x, "data.table")
+}
