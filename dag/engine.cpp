@@ -231,6 +231,16 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     if (!analysis.attaches.empty() || analysis.effects.count("search")) uses.insert(kSearchSymbol);
 
     RunOutcome outcome = runtime_.run(code, context, analysis.defs);
+    // Functions the cell defines and may call (`f <- function(a) a + y; f(5)`) read their free variables.
+    std::set<std::string> defined_here;
+    for (const auto& symbol : analysis.defs) {
+        if (!state.count(symbol) || outcome.bound.count(symbol)) defined_here.insert(symbol);
+    }
+    if (!defined_here.empty()) {
+        for (const auto& symbol : runtime_.closure_uses(defined_here)) {
+            if (!analysis.defs.count(symbol)) uses.insert(symbol);
+        }
+    }
 
     Execution execution;
     execution.code = code;
@@ -276,6 +286,16 @@ void Engine::rerun_stale(const std::string& except, ExecutionReport& report) {
         const std::string id = order_.cells()[i].id;
         if (id == except || last_execution(id) == nullptr) continue;
         Staleness staleness = direct_staleness(i);
+        if (mode_ == EngineMode::Lazy) {
+            // Readers of a cell left stale are stale too (they would see its new values once it runs).
+            for (const auto& symbol : last_execution(id)->uses) {
+                auto source = reaching_definition(i, symbol);
+                if (source && std::find(report.marked_stale.begin(), report.marked_stale.end(),
+                                        order_.cells()[*source].id) != report.marked_stale.end()) {
+                    staleness.changed.insert(symbol);
+                }
+            }
+        }
         if (staleness.changed.empty()) continue;
         if (mode_ == EngineMode::Lazy) {
             report.marked_stale.push_back(id);

@@ -2,6 +2,9 @@
 // Must not know about sockets; no engine decisions here.
 #include "engine_runtime.hpp"
 
+#include <chrono>
+#include <stdexcept>
+
 namespace ripple::kernel {
 
 static_assert(sizeof(dag::ValueId) == sizeof(rbridge::ValueHandle), "value handles and ids are the same numbers");
@@ -47,7 +50,9 @@ dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContex
     rbridge::OutputSink& sink = outputs_.open(context);
     const bool tracked = !context.cell_id.empty();
     if (tracked) state_.begin_watch();
+    auto started = std::chrono::steady_clock::now();
     rbridge::EvalStatus status = evaluator_.execute(code, sink);
+    eval_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     dag::RunOutcome outcome;
     outcome.failed = status != rbridge::EvalStatus::Ok;
     outcome.interrupted = status == rbridge::EvalStatus::Interrupted;
@@ -60,6 +65,12 @@ dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContex
     }
     outputs_.close(context, status);
     return outcome;
+}
+
+double EngineRuntime::take_eval_seconds() {
+    double seconds = eval_seconds_;
+    eval_seconds_ = 0;
+    return seconds;
 }
 
 } // namespace ripple::kernel

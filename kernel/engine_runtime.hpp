@@ -33,10 +33,14 @@ public:
     dag::ValueId rehold(dag::ValueId value) override { return state_.rehold(value); }
     void release(dag::ValueId value) override { state_.release(value); }
 
+    // Seconds spent evaluating user code since the last call (the rest of a request is engine overhead).
+    double take_eval_seconds();
+
 private:
     rbridge::CellEvaluator& evaluator_;
     RunOutputs& outputs_;
     rbridge::GlobalState state_;
+    double eval_seconds_ = 0;
 };
 
 } // namespace ripple::kernel

@@ -5,6 +5,8 @@
 #include <xeus/xhelper.hpp>
 #include <xeus/xinput.hpp>
 
+#include <chrono>
+#include <cstdlib>
 #include <set>
 
 #include "rbridge/r_session.hpp"
@@ -93,12 +95,24 @@ std::string symbol_name(const std::string& symbol) {
     return symbol;
 }
 
-std::string changed_symbols(const dag::ExecutionReport& report, const std::vector<std::string>& ids) {
-    std::set<std::string> symbols;
+// The root causes: what changed for these cells, minus what they changed for each other.
+std::string changed_symbols(const dag::Engine& engine, const dag::ExecutionReport& report,
+                            const std::vector<std::string>& ids) {
+    std::set<std::string> changed, passed_on;
     for (const auto& id : ids) {
         if (auto found = report.reasons.find(id); found != report.reasons.end()) {
-            for (const auto& symbol : found->second) symbols.insert(symbol_name(symbol));
+            changed.insert(found->second.begin(), found->second.end());
         }
+        if (const dag::Execution* execution = engine.last_execution(id)) {
+            for (const auto& [symbol, value] : execution->outputs) passed_on.insert(symbol);
+        }
+    }
+    std::set<std::string> symbols;
+    for (const auto& symbol : changed) {
+        if (!passed_on.count(symbol)) symbols.insert(symbol_name(symbol));
+    }
+    if (symbols.empty()) {
+        for (const auto& symbol : changed) symbols.insert(symbol_name(symbol));
     }
     std::string text;
     for (const auto& symbol : symbols) text += (text.empty() ? "" : ", ") + symbol;
@@ -192,6 +206,8 @@ void RInterpreter::observe_request(const xeus::xmessage& request) {
 RInterpreter::RInterpreter() : outputs_(std::make_unique<Outputs>(*this)) { xeus::register_interpreter(this); }
 
 void RInterpreter::configure_impl() {
+    const char* engine_switch = std::getenv("RIPPLE_ENGINE");
+    engine_enabled_ = engine_switch == nullptr || std::string(engine_switch) != "off";
     runtime_ = std::make_unique<EngineRuntime>(evaluator_, *outputs_);
     engine_ = std::make_unique<dag::Engine>(*runtime_);
     rbridge::RSession::get().set_engine_query_handler([this](const nl::json& request) { return engine_query(request); });
@@ -222,7 +238,19 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     dag::CellRequest cell{code, std::nullopt, request_.deleted_cells};
     if (!request_.cell_id.empty()) cell.cell_id = request_.cell_id;
     outputs_->begin_request(execution_counter, silent);
-    dag::ExecutionReport report = engine_->execute(cell, execution_counter);
+    auto started = std::chrono::steady_clock::now();
+    dag::ExecutionReport report;
+    if (engine_enabled_) {
+        runtime_->take_eval_seconds();
+        report = engine_->execute(cell, execution_counter);
+    } else {
+        // RIPPLE_ENGINE=off: a plain R kernel (for measuring the engine's overhead).
+        dag::RunContext context{"", true, execution_counter};
+        rbridge::EvalStatus status = evaluator_.execute(code, outputs_->open(context));
+        outputs_->close(context, status);
+    }
+    double total = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    double overhead_ms = engine_enabled_ ? 1000.0 * (total - runtime_->take_eval_seconds()) : 0.0;
     allow_stdin_ = false;
     if (!silent) announce(report);
     if (history_recorder_ && !silent && store_history) history_recorder_(execution_counter, code, outputs_->result_text());
@@ -235,10 +263,14 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
                           {"traceback", error->traceback}};
         reply["payload"] = outputs_->payload();
         reply["user_expressions"] = nl::json::object();
+        reply["ripple_overhead_ms"] = overhead_ms;
         return reply;
     }
     nl::json expressions = evaluate_user_expressions(user_expressions);
-    return xeus::create_successful_reply(outputs_->payload(), expressions);
+    nl::json reply = xeus::create_successful_reply(outputs_->payload(), expressions);
+    // Time spent on analysis, planning and state restore (not in user code): read by bench/engine_bench.py.
+    reply["ripple_overhead_ms"] = overhead_ms;
+    return reply;
 }
 
 void RInterpreter::announce(const dag::ExecutionReport& report) {
@@ -247,12 +279,12 @@ void RInterpreter::announce(const dag::ExecutionReport& report) {
         text += "\u21bb ran first " + join_labels(*engine_, report.ran_before) + ": stale cells it reads from\n";
     }
     if (!report.reran_after.empty()) {
-        std::string why = changed_symbols(report, report.reran_after);
+        std::string why = changed_symbols(*engine_, report, report.reran_after);
         text += "\u21bb reran " + join_labels(*engine_, report.reran_after) + (why.empty() ? "" : ": " + why + " changed") +
                 "\n";
     }
     if (!report.marked_stale.empty()) {
-        std::string why = changed_symbols(report, report.marked_stale);
+        std::string why = changed_symbols(*engine_, report, report.marked_stale);
         text += "\u26a0 stale now " + join_labels(*engine_, report.marked_stale) +
                 (why.empty() ? "" : ": " + why + " changed") + " (lazy mode: run them to update)\n";
         for (const auto& id : report.marked_stale) {

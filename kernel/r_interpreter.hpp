@@ -68,6 +68,7 @@ private:
     std::unique_ptr<EngineRuntime> runtime_;
     std::unique_ptr<dag::Engine> engine_;
     std::map<std::string, xeus::xcomm> comms_;
+    bool engine_enabled_ = true;  // RIPPLE_ENGINE=off runs every request as a plain R kernel would
     HistoryRecorder history_recorder_;
     bool allow_stdin_ = false;
 };

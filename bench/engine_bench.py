@@ -1,0 +1,148 @@
+#!/usr/bin/python3
+# engine_bench.py: what the no-hidden-state engine buys and costs, side by side in one run: edit one cell of a 60-cell notebook (ripple's reruns vs IRkernel's restart-and-run-all through nbclient), and the engine's per-cell overhead.
+# Knows the kernel protocol and nbclient; prints ratios, asserts nothing about time (benchmarks are not tests).
+"""Engine benchmark.
+
+    /usr/bin/python3 bench/engine_bench.py [--repeats 3] [--n 100]
+
+Notebook: 60 cells, each sleeping 50 ms; cell 10 defines `x10`, read by cells 11, 12 and 13 (its 3
+dependents); every other cell defines its own variable.
+- edit: ripple runs all cells once, then cell 10 is edited and executed; timed from the
+  execute_request until its reply and idle (reactive reruns happen inside that request). The
+  number of cells run is counted from the displays updated. IRkernel: "restart kernel and run all"
+  with nbclient (kernel start + 60 cells). Ratio IRkernel / ripple (higher is better).
+- overhead: ripple's own accounting per tracked cell (`ripple_overhead_ms` in execute_reply:
+  analysis, planning, state restore, i.e. everything but user code), median over the 60 cells;
+  and the round trip of a trivial tracked cell `x <- 1` with the engine vs RIPPLE_ENGINE=off.
+Writes bench/results/engine_bench.json.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "kernel"))
+sys.path.insert(0, str(HERE.parent / "tests" / "engine"))
+
+from driver import DISPLAY_PREFIX, KernelDriver, display_id_of  # noqa: E402
+from kernel_env import KernelEnv, install_irkernel  # noqa: E402
+
+N_CELLS = 60
+EDITED = 10
+
+
+def cells(edit_value=None):
+    out = []
+    for i in range(N_CELLS):
+        if i == EDITED:
+            code = f"x10 <- {edit_value if edit_value is not None else 10}\nSys.sleep(0.05)"
+        elif EDITED < i <= EDITED + 3:
+            code = f"d{i} <- x10 + {i}\nSys.sleep(0.05)\nd{i}"
+        else:
+            code = f"v{i} <- {i}\nSys.sleep(0.05)"
+        out.append((f"cell-{i}", code))
+    return out
+
+
+def ripple_edit(repeats):
+    with KernelEnv(["ripple"]) as kenv, kenv.start("ripple") as (km, kc):
+        nb = KernelDriver(kc, km, timeout=120)
+        overheads = []
+        for cid, code in cells():
+            res = nb.execute_cell(cid, code)
+            overheads.append(res.reply["content"].get("ripple_overhead_ms", float("nan")))
+        times, ran = [], []
+        for r in range(repeats):
+            cid, code = cells(edit_value=100 + r)[EDITED]
+            t0 = time.perf_counter()
+            res = nb.execute_cell(cid, code)
+            times.append(time.perf_counter() - t0)
+            ran.append(len({display_id_of(m) for m in res.iopub
+                            if m["msg_type"] in ("display_data", "update_display_data")
+                            and (display_id_of(m) or "").startswith(DISPLAY_PREFIX)}))
+            expected = f"[1] {100 + r + EDITED + 3}\n"
+            if nb.shown.get(f"cell-{EDITED + 3}") != expected:
+                print(f"WARNING: cell {EDITED + 3} shows {nb.shown.get(f'cell-{EDITED + 3}')!r}, "
+                      f"expected {expected!r}")
+        return times, ran, overheads
+
+
+def irkernel_restart_run_all(repeats):
+    import nbformat
+    from nbclient import NotebookClient
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code) for _, code in cells()]
+    times = []
+    with tempfile.TemporaryDirectory(prefix="ripple-bench-ir-") as prefix:
+        install_irkernel(Path(prefix))
+        os.environ["JUPYTER_PATH"] = str(Path(prefix) / "share" / "jupyter")
+        for _ in range(repeats):
+            copy = nbformat.from_dict(json.loads(json.dumps(nb)))
+            t0 = time.perf_counter()
+            NotebookClient(copy, kernel_name="ir", timeout=120, startup_timeout=60).execute()
+            times.append(time.perf_counter() - t0)
+    return times
+
+
+def trivial_round_trip(n, engine):
+    env = None if engine else {"RIPPLE_ENGINE": "off"}
+    with KernelEnv(["ripple"]) as kenv, kenv.start("ripple", env=env) as (km, kc):
+        nb = KernelDriver(kc, km, timeout=60)
+        for _ in range(10):
+            nb.execute_cell("trivial", "x <- 1")
+        samples = []
+        for _ in range(n):
+            t0 = time.perf_counter()
+            nb.execute_cell("trivial", "x <- 1")
+            samples.append(time.perf_counter() - t0)
+        return samples
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--n", type=int, default=100)
+    args = ap.parse_args()
+
+    r_times, r_ran, overheads = ripple_edit(args.repeats)
+    ir_times = irkernel_restart_run_all(args.repeats)
+    on = trivial_round_trip(args.n, True)
+    off = trivial_round_trip(args.n, False)
+
+    edit_ripple = statistics.median(r_times)
+    edit_ir = statistics.median(ir_times)
+    results = {
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "cpus": os.cpu_count(),
+        "edit_one_cell_ripple_s": edit_ripple,
+        "edit_one_cell_cells_run": r_ran,
+        "restart_run_all_irkernel_s": edit_ir,
+        "speedup_irkernel_over_ripple": edit_ir / edit_ripple,
+        "overhead_per_cell_ms_median": statistics.median(overheads),
+        "overhead_per_cell_ms_max": max(overheads),
+        "trivial_rt_engine_ms": 1000 * statistics.median(on),
+        "trivial_rt_no_engine_ms": 1000 * statistics.median(off),
+        "trivial_rt_overhead_ratio": statistics.median(on) / statistics.median(off) - 1,
+        "samples": {"ripple_edit_s": r_times, "irkernel_restart_run_all_s": ir_times},
+    }
+    print(f"edit one cell (60 cells x 50 ms, 3 dependents): ripple {edit_ripple:.3f} s "
+          f"(cells run per edit: {r_ran}), IRkernel restart+run all {edit_ir:.3f} s, "
+          f"ratio {edit_ir / edit_ripple:.1f}x")
+    print(f"engine overhead per cell (analysis+planning+restore): median "
+          f"{results['overhead_per_cell_ms_median']:.3f} ms, max {results['overhead_per_cell_ms_max']:.3f} ms")
+    print(f"trivial tracked cell round trip: engine {results['trivial_rt_engine_ms']:.2f} ms, "
+          f"engine off {results['trivial_rt_no_engine_ms']:.2f} ms, overhead "
+          f"{100 * results['trivial_rt_overhead_ratio']:.0f}%")
+    out = HERE / "results" / "engine_bench.json"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(results, indent=1))
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

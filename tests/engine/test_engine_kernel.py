@@ -1,0 +1,158 @@
+# test_engine_kernel.py: the engine's user-visible behaviour through the real kernel and jupyter_client: minimal reruns (counted), updatable displays, bad input, comm, lazy mode, why/graph, opaque state.
+# Knows the kernel protocol (driver.py) and R; must not know how the engine decides inside.
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent / "kernel"))
+
+from driver import DISPLAY_PREFIX, KernelDriver, display_id_of  # noqa: E402
+from kernel_env import running_kernel  # noqa: E402
+
+
+@pytest.fixture()
+def nb():
+    with running_kernel("ripple") as (km, kc):
+        yield KernelDriver(kc, km, timeout=60)
+
+
+def run_all(nb, cells):
+    for cell_id, code in cells:
+        res = nb.execute_cell(cell_id, code)
+        assert res.status in ("ok", "error"), res.summary()
+
+
+def touched(res):
+    """Cell ids whose display this request published or updated."""
+    ids = set()
+    for m in res.iopub:
+        if m["msg_type"] in ("display_data", "update_display_data"):
+            did = display_id_of(m) or ""
+            if did.startswith(DISPLAY_PREFIX):
+                ids.add(did[len(DISPLAY_PREFIX):])
+    return ids
+
+
+def probe(nb, code):
+    res = nb.probe(code)
+    return "".join(m["content"]["data"]["text/plain"] for m in res.iopub if m["msg_type"] == "execute_result")
+
+
+def test_an_edit_reruns_exactly_the_edited_cell_and_its_transitive_dependents(nb):
+    run_all(nb, [("a", "x <- 1"), ("b", "y <- 2"), ("c", "z <- x + 1"), ("d", "w <- z * 2"),
+                 ("e", "y + 1"), ("f", "print(w)"), ("g", "f <- function(n) n + y"), ("h", "f(1)")])
+    assert nb.shown["f"] == "[1] 4\n"
+    res = nb.execute_cell("a", "x <- 10")
+    assert touched(res) == {"a", "c", "d", "f"}
+    assert nb.shown["f"] == "[1] 22\n"
+    assert "\u21bb reran [z <- x + 1] [w <- z * 2] [print(w)]: x changed" in res.stream_text()
+    # A function's free variables count: editing y reruns e and h (which calls f, which reads y).
+    res = nb.execute_cell("b", "y <- 5")
+    assert touched(res) == {"b", "e", "g", "h"} or touched(res) == {"b", "e", "h"}
+    assert nb.shown["h"] == "[1] 6\n" and nb.shown["e"] == "[1] 6\n"
+
+
+def test_reruns_stay_updatable_when_they_fail_recover_and_change_their_number_of_outputs(nb):
+    run_all(nb, [("a", "x <- 2"), ("b", "stopifnot(x < 5)\nfor (i in seq_len(x)) print(i)")])
+    assert nb.shown["b"] == "[1] 1\n[1] 2\n"
+    res = nb.execute_cell("a", "x <- 9")
+    assert res.status == "ok"
+    assert nb.shown["b"] == "Error: x < 5 is not TRUE\n"
+    assert not [m for m in res.iopub if m["msg_type"] == "error"], "an error output could not be updated later"
+    nb.execute_cell("a", "x <- 3")
+    assert nb.shown["b"] == "[1] 1\n[1] 2\n[1] 3\n"
+    nb.execute_cell("a", "x <- 0")
+    assert nb.shown["b"] == ""
+
+
+def test_the_requested_cell_that_fails_replies_error_and_shows_its_error_in_place(nb):
+    res = nb.execute_cell("a", "cat('before\\n'); stop('boom')")
+    assert res.status == "error"
+    assert res.reply["content"]["ename"] == "simpleError" and res.reply["content"]["evalue"] == "boom"
+    assert nb.shown["a"] == "before\nError: boom\n"
+    assert len(res.displays_for(DISPLAY_PREFIX + "a")) == 1
+
+
+def test_a_parse_error_marks_nothing_stale_and_changes_no_state(nb):
+    run_all(nb, [("a", "x <- 1"), ("b", "x + 1")])
+    res = nb.execute_cell("a", "x <- (")
+    assert res.status == "error"
+    assert touched(res) == {"a"}
+    assert "unexpected" in nb.shown["a"]
+    assert nb.shown["b"] == "[1] 2\n"
+    assert probe(nb, "x") == "[1] 1"
+    res = nb.execute_cell("b", "x + 1")
+    assert nb.shown["b"] == "[1] 2\n"
+
+
+def test_deleted_cells_leave_nothing_behind_and_unknown_ids_are_ignored(nb):
+    run_all(nb, [("a", "k <- 3"), ("b", "k * 2")])
+    res = nb.execute_cell("c", "1", deleted=["no-such-cell"])
+    assert res.status == "ok"
+    res = nb.execute_cell("b", "k * 2", deleted=["a"])
+    assert res.status == "error"
+    assert nb.shown["b"] == "Error: object 'k' not found\n"
+    assert probe(nb, "exists('k')") == "[1] FALSE"
+
+
+def test_requests_without_cell_id_behave_like_a_plain_r_kernel(nb):
+    res = nb.probe("v <- 1:3\nv * 2")
+    assert res.status == "ok"
+    results = [m for m in res.iopub if m["msg_type"] == "execute_result"]
+    assert results and results[0]["content"]["data"]["text/plain"] == "[1] 2 4 6"
+    res = nb.probe("stop('plain')")
+    assert res.status == "error"
+    assert [m for m in res.iopub if m["msg_type"] == "error"]
+
+
+def test_the_comm_replaces_the_order_and_rejects_malformed_messages(nb):
+    run_all(nb, [("a", "x <- 1"), ("b", "x <- 2"), ("c", "x")])
+    assert nb.shown["c"] == "[1] 2\n"
+    # Move b above a: c now reads a's x.
+    res = nb.send_notebook([("b", "x <- 2"), ("a", "x <- 1"), ("c", "x")])
+    assert nb.shown["c"] == "[1] 1\n"
+    replies = [m for m in res.iopub if m["msg_type"] == "comm_msg"]
+    assert replies and replies[-1]["content"]["data"]["status"] == "ok"
+    assert "c" in replies[-1]["content"]["data"]["reran"]
+    # Malformed: one clear sentence back, nothing changes.
+    msg_id = nb._send_shell("comm_msg", {"comm_id": nb.comm_id, "data": {"notebook": [{"id": 3}]}})
+    res = nb._wait(msg_id, "comm_msg", want_reply=False)
+    replies = [m for m in res.iopub if m["msg_type"] == "comm_msg"]
+    assert replies and replies[-1]["content"]["data"]["status"] == "error"
+    assert "needs a string" in replies[-1]["content"]["data"]["message"]
+    assert nb.shown["c"] == "[1] 1\n"
+
+
+def test_lazy_mode_marks_dependents_stale_and_runs_stale_upstream_first(nb):
+    run_all(nb, [("a", "x <- 1"), ("b", "y <- x * 10"), ("c", "y + 1")])
+    assert nb.probe("ripple::mode('lazy')").status == "ok"
+    res = nb.execute_cell("a", "x <- 2")
+    assert touched(res) == {"a", "b", "c"}
+    assert "stale now" in res.stream_text()
+    assert nb.shown["b"].endswith("run this cell to update\n")
+    assert nb.shown["c"].startswith("[1] 11\n")
+    res = nb.execute_cell("c", "y + 1")
+    assert nb.shown["c"] == "[1] 21\n"
+    assert "ran first [y <- x * 10]" in res.stream_text()
+
+
+def test_why_and_graph_explain_the_dependencies(nb):
+    run_all(nb, [("a", "x <- 1"), ("b", "y <- x + 1")])
+    res = nb.probe('ripple::why("b")')
+    assert "[y <- x + 1] is up to date. It depends on [x <- 1] (x)." in res.stream_text()
+    res = nb.probe("ripple::graph()")
+    shown = [m for m in res.iopub if m["msg_type"] == "display_data"]
+    assert shown, res.summary()
+    assert "[x <- 1] -> [y <- x + 1]: x" in shown[0]["content"]["data"]["text/plain"]
+    assert "<svg" in shown[0]["content"]["data"].get("image/svg+xml", "")
+
+
+def test_opaque_state_changed_in_place_is_rebuilt_from_its_defining_cell_with_a_notice(nb):
+    run_all(nb, [("a", "e <- new.env()\ne$v <- 1"), ("b", "e$v <- e$v + 1\ne$v"), ("c", "e$v")])
+    assert nb.shown["b"] == "[1] 2\n" and nb.shown["c"] == "[1] 2\n"
+    res = nb.execute_cell("b", "e$v <- e$v + 1\ne$v")
+    assert "cannot be snapshotted" in res.stream_text()
+    assert nb.shown["b"] == "[1] 2\n" and nb.shown["c"] == "[1] 2\n"
