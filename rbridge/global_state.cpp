@@ -25,7 +25,8 @@ SEXP make_strings(const std::set<std::string>& items) {
 
 // The binding of `name` in the global environment without forcing promises or calling active bindings.
 SEXP global_binding(SEXP symbol) {
-    if (R_BindingIsActive(symbol, R_GlobalEnv)) return nullptr;
+    // R_BindingIsActive raises an R error (a longjmp) for a missing binding: ask first.
+    if (!R_existsVarInFrame(R_GlobalEnv, symbol) || R_BindingIsActive(symbol, R_GlobalEnv)) return nullptr;
     SEXP value = Rf_findVarInFrame(R_GlobalEnv, symbol);
     return value == R_UnboundValue ? nullptr : value;
 }
@@ -52,7 +53,9 @@ struct GlobalState::Store {
     PreservedObject before_options, before_wd, before_search;
 
     ValueHandle hold(SEXP value) {
-        bool opaque = as_bool(call_ripple(".is_opaque", {value}));
+        // Environments (R6, reference classes), external pointers and data.table change in place.
+        int type = TYPEOF(value);
+        bool opaque = type == ENVSXP || type == EXTPTRSXP || type == WEAKREFSXP || Rf_inherits(value, "data.table");
         // A snapshot must never change: any later modification of it copies first.
         if (!opaque) MARK_NOT_MUTABLE(value);
         ValueHandle handle = ++next;
@@ -97,8 +100,16 @@ StaticAnalysis GlobalState::analyze(const std::string& code) {
 }
 
 std::set<std::string> GlobalState::closure_uses(const std::set<std::string>& names) {
+    // Only functions have free variables: skip the R walk when none of the names is one.
+    std::set<std::string> functions;
+    for (const auto& name : names) {
+        if (name.empty() || name[0] == '@') continue;
+        SEXP value = global_binding(Rf_install(name.c_str()));
+        if (value != nullptr && TYPEOF(value) == CLOSXP) functions.insert(name);
+    }
+    if (functions.empty()) return {};
     ProtectScope protect;
-    SEXP result = call_ripple(".closure_uses", {protect(make_strings(names))});
+    SEXP result = call_ripple(".closure_uses", {protect(make_strings(functions))});
     return result == nullptr ? std::set<std::string>{} : string_set(result);
 }
 
@@ -129,8 +140,8 @@ void GlobalState::restore(const std::map<std::string, ValueHandle>& state, const
         SEXP symbol = Rf_install(name.c_str());
         auto found = state.find(name);
         SEXP wanted = found == state.end() ? nullptr : store_->get(found->second);
-        SEXP current = Rf_findVarInFrame(R_GlobalEnv, symbol);
-        bool bound = current != R_UnboundValue;
+        bool bound = R_existsVarInFrame(R_GlobalEnv, symbol);
+        SEXP current = bound ? Rf_findVarInFrame(R_GlobalEnv, symbol) : R_UnboundValue;
         if (bound && R_BindingIsLocked(symbol, R_GlobalEnv)) continue;
         if (wanted != nullptr) {
             if (current != wanted) Rf_defineVar(symbol, wanted, R_GlobalEnv);

@@ -354,17 +354,26 @@ def test_error_in_apply_one_message(kc):
     assert len(res.of_type("error")) == 1, res.summary()
 
 
+def _cell_shows(res, cell_id):
+    """A tracked cell's output: the latest state of its display (display_id ripple-<cellId>)."""
+    shown = [m["content"]["data"]["text/plain"] for m in res.iopub
+             if m["msg_type"] in ("display_data", "update_display_data")
+             and (m["content"].get("transient") or {}).get("display_id") == "ripple-" + cell_id]
+    assert shown, res.summary()
+    return shown[-1]
+
+
 def test_request_metadata_capture(kc):
     md = {"cellId": "abc", "deletedCells": []}
     res = run(kc, "cat(ripple::request_metadata())", metadata=md)
     assert_ok(res)
-    got = json.loads(res.stream_text())
+    got = json.loads(_cell_shows(res, "abc"))
     assert got.get("cellId") == "abc", got
     assert got.get("deletedCells") == [], got
     md2 = {"cellId": "def", "deletedCells": ["abc"]}
     res = run(kc, "cat(ripple::request_metadata())", metadata=md2)
     assert_ok(res)
-    got = json.loads(res.stream_text())
+    got = json.loads(_cell_shows(res, "def"))
     assert got.get("cellId") == "def" and got.get("deletedCells") == ["abc"], got
 
 

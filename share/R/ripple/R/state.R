@@ -41,8 +41,3 @@
 .package_exports <- function(package) {
   tryCatch(getNamespaceExports(package), error = function(e) character())
 }
-
-# Environments, external pointers and reference objects change in place: they cannot be snapshotted.
-.is_opaque <- function(x) {
-  is.environment(x) || typeof(x) %in% c("externalptr", "weakref") || inherits(x, "data.table")
-}
