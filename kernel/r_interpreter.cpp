@@ -123,7 +123,7 @@ std::string changed_symbols(const dag::Engine& engine, const dag::ExecutionRepor
 
 // Routes each run's outputs: anonymous requests speak plain Jupyter (streams, execute_result, error);
 // tracked cells get one updatable display each (CellDisplay). Remembers what the reply needs.
-class RInterpreter::Outputs final : public RunOutputs {
+class RInterpreter::Outputs final : public rbridge::RunOutputs {
 public:
     explicit Outputs(xeus::xinterpreter& interpreter) : interpreter_(interpreter) {}
 
@@ -208,7 +208,7 @@ RInterpreter::RInterpreter() : outputs_(std::make_unique<Outputs>(*this)) { xeus
 void RInterpreter::configure_impl() {
     const char* engine_switch = std::getenv("RIPPLE_ENGINE");
     engine_enabled_ = engine_switch == nullptr || std::string(engine_switch) != "off";
-    runtime_ = std::make_unique<EngineRuntime>(evaluator_, *outputs_);
+    runtime_ = std::make_unique<rbridge::EngineRuntime>(evaluator_, *outputs_);
     engine_ = std::make_unique<dag::Engine>(*runtime_);
     rbridge::RSession::get().set_engine_query_handler([this](const nl::json& request) { return engine_query(request); });
     comm_manager().register_comm_target("ripple", [this](xeus::xcomm&& comm, xeus::xmessage request) {

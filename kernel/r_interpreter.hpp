@@ -14,7 +14,7 @@
 #include "dag/engine.hpp"
 #include "dag/notebook_order.hpp"
 #include "kernel/cell_display.hpp"
-#include "kernel/engine_runtime.hpp"
+#include "rbridge/engine_runtime.hpp"
 #include "rbridge/cell_evaluator.hpp"
 
 namespace ripple::kernel {
@@ -65,7 +65,7 @@ private:
     rbridge::CellEvaluator evaluator_;
     RequestContext request_;
     std::unique_ptr<Outputs> outputs_;
-    std::unique_ptr<EngineRuntime> runtime_;
+    std::unique_ptr<rbridge::EngineRuntime> runtime_;
     std::unique_ptr<dag::Engine> engine_;
     std::map<std::string, xeus::xcomm> comms_;
     bool engine_enabled_ = true;  // RIPPLE_ENGINE=off runs every request as a plain R kernel would

@@ -5,21 +5,21 @@
 #include <chrono>
 #include <stdexcept>
 
-namespace ripple::kernel {
+namespace ripple::rbridge {
 
-static_assert(sizeof(dag::ValueId) == sizeof(rbridge::ValueHandle), "value handles and ids are the same numbers");
+static_assert(sizeof(dag::ValueId) == sizeof(ValueHandle), "value handles and ids are the same numbers");
 
-EngineRuntime::EngineRuntime(rbridge::CellEvaluator& evaluator, RunOutputs& outputs)
+EngineRuntime::EngineRuntime(CellEvaluator& evaluator, RunOutputs& outputs)
     : evaluator_(evaluator), outputs_(outputs) {
     // The pseudo-symbols are spelled the same on both sides of the interface.
-    if (dag::kOptionsSymbol != rbridge::kOptionsState || dag::kWorkdirSymbol != rbridge::kWorkdirState ||
-        dag::kSearchSymbol != rbridge::kSearchState) {
+    if (dag::kOptionsSymbol != kOptionsState || dag::kWorkdirSymbol != kWorkdirState ||
+        dag::kSearchSymbol != kSearchState) {
         throw std::logic_error("dag and rbridge disagree on the names of session state");
     }
 }
 
 dag::CellAnalysis EngineRuntime::analyze(const std::string& code) {
-    rbridge::StaticAnalysis found = state_.analyze(code);
+    StaticAnalysis found = state_.analyze(code);
     dag::CellAnalysis analysis;
     analysis.parsed = found.parsed;
     analysis.defs = std::move(found.defs);
@@ -47,17 +47,17 @@ void EngineRuntime::restore(const std::map<std::string, dag::ValueId>& state, co
 
 dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContext& context,
                                    const std::set<std::string>& report_bindings) {
-    rbridge::OutputSink& sink = outputs_.open(context);
+    OutputSink& sink = outputs_.open(context);
     const bool tracked = !context.cell_id.empty();
     if (tracked) state_.begin_watch();
     auto started = std::chrono::steady_clock::now();
-    rbridge::EvalStatus status = evaluator_.execute(code, sink);
+    EvalStatus status = evaluator_.execute(code, sink);
     eval_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     dag::RunOutcome outcome;
-    outcome.failed = status != rbridge::EvalStatus::Ok;
-    outcome.interrupted = status == rbridge::EvalStatus::Interrupted;
+    outcome.failed = status != EvalStatus::Ok;
+    outcome.interrupted = status == EvalStatus::Interrupted;
     if (tracked) {
-        rbridge::StateChange change = state_.end_watch(report_bindings);
+        StateChange change = state_.end_watch(report_bindings);
         outcome.bound = std::move(change.bound);
         outcome.passed_through = std::move(change.passed_through);
         outcome.removed = std::move(change.removed);
@@ -73,4 +73,4 @@ double EngineRuntime::take_eval_seconds() {
     return seconds;
 }
 
-} // namespace ripple::kernel
+} // namespace ripple::rbridge

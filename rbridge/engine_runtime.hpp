@@ -1,5 +1,5 @@
-// engine_runtime.hpp: dag::CellRuntime over the embedded R session (rbridge), with a front-door hook that
-// decides where each run's outputs go. Must not know about sockets; the engine's logic stays in dag/.
+// engine_runtime.hpp: dag::CellRuntime over the embedded R session, with a hook that lets each front door
+// (kernel, run-notebook) decide where a run's outputs go. Knows dag only via dag/cell_runtime.hpp; no engine logic.
 #pragma once
 
 #include <functional>
@@ -9,19 +9,19 @@
 #include "rbridge/cell_evaluator.hpp"
 #include "rbridge/global_state.hpp"
 
-namespace ripple::kernel {
+namespace ripple::rbridge {
 
 // Where the outputs of one run go: `open` gives the sink before the run, `close` is told how it ended.
 class RunOutputs {
 public:
     virtual ~RunOutputs() = default;
-    virtual rbridge::OutputSink& open(const dag::RunContext& context) = 0;
-    virtual void close(const dag::RunContext& context, rbridge::EvalStatus status) = 0;
+    virtual OutputSink& open(const dag::RunContext& context) = 0;
+    virtual void close(const dag::RunContext& context, EvalStatus status) = 0;
 };
 
 class EngineRuntime final : public dag::CellRuntime {
 public:
-    EngineRuntime(rbridge::CellEvaluator& evaluator, RunOutputs& outputs);
+    EngineRuntime(CellEvaluator& evaluator, RunOutputs& outputs);
 
     dag::CellAnalysis analyze(const std::string& code) override;
     std::set<std::string> closure_uses(const std::set<std::string>& names) override;
@@ -37,10 +37,10 @@ public:
     double take_eval_seconds();
 
 private:
-    rbridge::CellEvaluator& evaluator_;
+    CellEvaluator& evaluator_;
     RunOutputs& outputs_;
-    rbridge::GlobalState state_;
+    GlobalState state_;
     double eval_seconds_ = 0;
 };
 
-} // namespace ripple::kernel
+} // namespace ripple::rbridge
