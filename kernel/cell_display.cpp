@@ -55,9 +55,7 @@ std::string display_id_for(const std::string& cell_id) { return "ripple-" + cell
 
 CellDisplay::CellDisplay(xeus::xinterpreter& interpreter, std::string cell_id, bool update_existing, bool silent)
     : interpreter_(interpreter), display_id_(display_id_for(cell_id)), silent_(silent), live_(!update_existing),
-      published_(update_existing) {
-    if (!update_existing) publish();
-}
+      published_(update_existing) {}
 
 void CellDisplay::add_text(std::string_view text) {
     if (text.empty()) return;
@@ -152,6 +150,8 @@ rbridge::MimeBundle CellDisplay::bundle() const {
 void CellDisplay::publish() {
     if (silent_) return;
     rbridge::MimeBundle current = bundle();
+    // Every message costs the front end a round of work: resend only what changed.
+    if (published_ && current.data == last_published_.data && current.metadata == last_published_.metadata) return;
     nl::json transient = {{"display_id", display_id_}};
     if (!published_) {
         interpreter_.display_data(current.data, current.metadata, transient);
@@ -159,8 +159,11 @@ void CellDisplay::publish() {
     } else {
         interpreter_.update_display_data(current.data, current.metadata, transient);
     }
+    last_published_ = std::move(current);
 }
 
+// A rerun's display exists already and what it showed is not known here: last_published_ is empty, and
+// every bundle has text/plain, so the rerun's state is always sent.
 void CellDisplay::finish() { publish(); }
 
 rbridge::MimeBundle with_note(const rbridge::MimeBundle& bundle, const std::string& note) {

@@ -21,7 +21,8 @@ std::string display_id_for(const std::string& cell_id);
 class CellDisplay final : public rbridge::OutputSink {
 public:
     // update_existing: the cell is being rerun, its display exists already (update_display_data);
-    // otherwise this is the requested cell and a display_data is published at once.
+    // otherwise this is the requested cell: its display_data goes out with its first output, or at
+    // finish() if it printed nothing (so a later rerun that prints has a display to update).
     CellDisplay(xeus::xinterpreter& interpreter, std::string cell_id, bool update_existing, bool silent);
 
     void stream(rbridge::StreamName name, std::string_view text) override;
@@ -55,6 +56,7 @@ private:
     bool silent_;
     bool live_;              // the requested cell: its display follows the output as it comes
     bool published_ = false;
+    rbridge::MimeBundle last_published_;  // what the front end shows now (when published_ by us)
     std::vector<Part> parts_;
     std::size_t text_size_ = 0;
     std::optional<rbridge::ErrorInfo> error_;

@@ -2,6 +2,9 @@
 // restoring bindings and pseudo-state through the ripple R package. No dag/ or Jupyter.
 #include "global_state.hpp"
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <unordered_map>
 #include <vector>
 
@@ -35,6 +38,80 @@ SEXP call_ripple(const char* function, const std::vector<SEXP>& args) {
     return call_guarded(ripple_function(function), args);
 }
 
+// Cheap probes of the pseudo-state, so that watching and restoring a cell costs no R-level call unless
+// something changed. options() itself sorts ~70 names with the locale's collator on every call.
+
+// R keeps options in the pairlist `.Options` and changes it in place: a snapshot copies its spine.
+SEXP options_pairlist() { return Rf_findVarInFrame(R_BaseEnv, Rf_install(".Options")); }
+
+bool same_value(SEXP a, SEXP b) { return a == b || R_compute_identical(a, b, 16); }  // identical()'s defaults
+
+// Same options (names and values), whatever their order in either list. `a`, `b`: pairlists or named lists.
+bool same_options(SEXP a, SEXP b) {
+    if (TYPEOF(a) == LISTSXP && TYPEOF(b) == LISTSXP) {
+        SEXP x = a, y = b;
+        for (; x != R_NilValue && y != R_NilValue; x = CDR(x), y = CDR(y)) {
+            if (TAG(x) != TAG(y) || !same_value(CAR(x), CAR(y))) break;
+        }
+        if (x == R_NilValue && y == R_NilValue) return true;
+    }
+    auto entries = [](SEXP list) {
+        std::map<std::string, SEXP> out;
+        if (TYPEOF(list) == LISTSXP) {
+            for (SEXP x = list; x != R_NilValue; x = CDR(x)) {
+                if (TAG(x) != R_NilValue) out[CHAR(PRINTNAME(TAG(x)))] = CAR(x);
+            }
+        } else if (TYPEOF(list) == VECSXP) {
+            SEXP names = Rf_getAttrib(list, R_NamesSymbol);
+            for (R_xlen_t i = 0; names != R_NilValue && i < Rf_xlength(list); ++i) {
+                out[CHAR(STRING_ELT(names, i))] = VECTOR_ELT(list, i);
+            }
+        }
+        return out;
+    };
+    std::map<std::string, SEXP> left = entries(a), right = entries(b);
+    if (left.size() != right.size()) return false;
+    for (const auto& [name, value] : left) {
+        auto other = right.find(name);
+        if (other == right.end() || !same_value(value, other->second)) return false;
+    }
+    return true;
+}
+
+std::string current_directory() {
+    std::vector<char> buffer(4096);
+    while (getcwd(buffer.data(), buffer.size()) == nullptr) {
+        if (errno != ERANGE) return std::string();
+        buffer.resize(buffer.size() * 2);
+    }
+    return buffer.data();
+}
+
+// The environments on the search path after the global one (what search() names), in order.
+std::vector<SEXP> search_path() {
+    std::vector<SEXP> path;
+    for (SEXP env = ENCLOS(R_GlobalEnv); env != R_EmptyEnv; env = ENCLOS(env)) path.push_back(env);
+    return path;
+}
+
+// search()'s entry for an environment of the search path.
+std::string search_name(SEXP env) {
+    if (env == R_BaseEnv) return "package:base";
+    SEXP name = Rf_getAttrib(env, R_NameSymbol);
+    return TYPEOF(name) == STRSXP && Rf_xlength(name) > 0 ? Rf_translateCharUTF8(STRING_ELT(name, 0)) : std::string();
+}
+
+bool search_path_is(SEXP target) {
+    if (TYPEOF(target) != STRSXP) return false;
+    std::vector<SEXP> path = search_path();
+    if (static_cast<R_xlen_t>(path.size()) + 1 != Rf_xlength(target)) return false;
+    if (std::string(Rf_translateCharUTF8(STRING_ELT(target, 0))) != ".GlobalEnv") return false;
+    for (size_t i = 0; i < path.size(); ++i) {
+        if (search_name(path[i]) != Rf_translateCharUTF8(STRING_ELT(target, static_cast<R_xlen_t>(i + 1)))) return false;
+    }
+    return true;
+}
+
 } // namespace
 
 struct GlobalState::Store {
@@ -50,7 +127,15 @@ struct GlobalState::Store {
     // The watch in progress: names and objects of the global environment before the cell ran.
     std::map<std::string, SEXP> before;
     PreservedObject before_objects;  // a list keeping `before` alive (and its values copy-on-modify)
-    PreservedObject before_options, before_wd, before_search;
+    PreservedObject before_options;  // a copy of the `.Options` spine (its values are shared, not copied)
+    std::string before_wd;
+    std::vector<SEXP> before_search;
+    PreservedObject before_search_alive;  // keeps the environments of before_search alive
+
+    // The options snapshot the session is known to equal (a held value or the baseline), and the
+    // `.Options` spine at that moment: if the spine has not changed since, restoring it is a no-op.
+    PreservedObject known_options;  // kept alive: a freed address could come back as another value
+    PreservedObject known_options_spine;
 
     ValueHandle hold(SEXP value) {
         // Environments (R6, reference classes), external pointers and data.table change in place.
@@ -72,6 +157,8 @@ GlobalState::GlobalState() : store_(std::make_unique<Store>()) {
     store_->baseline_options = PreservedObject(call_guarded(Rf_install("options"), {}));
     store_->baseline_wd = PreservedObject(call_guarded(Rf_install("getwd"), {}));
     store_->baseline_search = PreservedObject(call_guarded(Rf_install("search"), {}));
+    store_->known_options = PreservedObject(store_->baseline_options.get());
+    store_->known_options_spine = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
 }
 
 GlobalState::~GlobalState() = default;
@@ -125,15 +212,26 @@ void GlobalState::restore(const std::map<std::string, ValueHandle>& state, const
         SEXP value = found == state.end() ? nullptr : store_->get(found->second);
         return value != nullptr ? value : baseline.get();
     };
+    Store& s = *store_;
     // The search path first: attaching a package must not mask a variable restored below.
-    if (tracked.count(kSearchState) && store_->baseline_search.get()) {
-        call_ripple(".restore_search", {target(kSearchState, store_->baseline_search)});
+    if (tracked.count(kSearchState) && s.baseline_search.get()) {
+        SEXP wanted = target(kSearchState, s.baseline_search);
+        if (!search_path_is(wanted)) call_ripple(".restore_search", {wanted});
     }
-    if (tracked.count(kOptionsState) && store_->baseline_options.get()) {
-        call_ripple(".restore_options", {target(kOptionsState, store_->baseline_options)});
+    if (tracked.count(kOptionsState) && s.baseline_options.get()) {
+        SEXP wanted = target(kOptionsState, s.baseline_options);
+        bool known = wanted == s.known_options.get() && s.known_options_spine.get() != nullptr &&
+                     same_options(options_pairlist(), s.known_options_spine.get());
+        if (!known && !same_options(options_pairlist(), wanted)) call_ripple(".restore_options", {wanted});
+        s.known_options = PreservedObject(wanted);
+        s.known_options_spine = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
     }
-    if (tracked.count(kWorkdirState) && store_->baseline_wd.get()) {
-        call_ripple(".restore_wd", {target(kWorkdirState, store_->baseline_wd)});
+    if (tracked.count(kWorkdirState) && s.baseline_wd.get()) {
+        SEXP wanted = target(kWorkdirState, s.baseline_wd);
+        if (TYPEOF(wanted) != STRSXP || Rf_xlength(wanted) != 1 ||
+            current_directory() != Rf_translateCharUTF8(STRING_ELT(wanted, 0))) {
+            call_ripple(".restore_wd", {wanted});
+        }
     }
     for (const auto& name : tracked) {
         if (name.empty() || name[0] == '@') continue;
@@ -166,9 +264,12 @@ void GlobalState::begin_watch() {
         s.before.emplace(name, value);
     }
     s.before_objects = PreservedObject(objects);
-    s.before_options = PreservedObject(call_guarded(Rf_install("options"), {}));
-    s.before_wd = PreservedObject(call_guarded(Rf_install("getwd"), {}));
-    s.before_search = PreservedObject(call_guarded(Rf_install("search"), {}));
+    s.before_options = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
+    s.before_wd = current_directory();
+    s.before_search = search_path();
+    SEXP alive = protect(Rf_allocVector(VECSXP, static_cast<R_xlen_t>(s.before_search.size())));
+    for (size_t i = 0; i < s.before_search.size(); ++i) SET_VECTOR_ELT(alive, static_cast<R_xlen_t>(i), s.before_search[i]);
+    s.before_search_alive = PreservedObject(alive);
 }
 
 StateChange GlobalState::end_watch(const std::set<std::string>& watched_names) {
@@ -189,24 +290,32 @@ StateChange GlobalState::end_watch(const std::set<std::string>& watched_names) {
     for (const auto& [name, value] : s.before) {
         if (!present.count(name)) change.removed.insert(name);
     }
-    SEXP identical = Rf_install("identical");
-    auto compare = [&](const char* state, const char* getter, PreservedObject& before) {
+    // Pseudo-state: compared in C; R is asked for a snapshot (options(), getwd(), search()) only on a change.
+    auto snapshot = [&](const char* state, const char* getter) {
         SEXP now = call_guarded(Rf_install(getter), {});
-        if (now == nullptr || before.get() == nullptr) return;
-        protect(now);
-        if (!as_bool(call_guarded(identical, {before.get(), now}), true)) change.bound[state] = s.hold(now);
+        if (now != nullptr) change.bound[state] = s.hold(now);
+        return now;
     };
-    compare(kOptionsState, "options", s.before_options);
-    compare(kWorkdirState, "getwd", s.before_wd);
-    compare(kSearchState, "search", s.before_search);
-    if (change.bound.count(kSearchState)) {
-        std::set<std::string> old_path = string_set(s.before_search.get());
-        for (const auto& entry : as_strings(s.get(change.bound[kSearchState]))) {
-            if (entry.rfind("package:", 0) == 0 && !old_path.count(entry)) change.attached_packages.insert(entry.substr(8));
+    if (s.before_options.get() != nullptr && !same_options(s.before_options.get(), options_pairlist())) {
+        if (SEXP now = snapshot(kOptionsState, "options")) {
+            s.known_options = PreservedObject(now);
+            s.known_options_spine = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
+        }
+    }
+    if (current_directory() != s.before_wd) snapshot(kWorkdirState, "getwd");
+    if (search_path() != s.before_search) {
+        std::set<std::string> old_path;
+        for (SEXP env : s.before_search) old_path.insert(search_name(env));
+        if (SEXP now = snapshot(kSearchState, "search")) {
+            for (const auto& entry : as_strings(now)) {
+                if (entry.rfind("package:", 0) == 0 && !old_path.count(entry)) change.attached_packages.insert(entry.substr(8));
+            }
         }
     }
     s.before.clear();
     s.before_objects = PreservedObject();
+    s.before_options = PreservedObject();
+    s.before_search_alive = PreservedObject();
     return change;
 }
 

@@ -68,6 +68,23 @@ def test_reruns_stay_updatable_when_they_fail_recover_and_change_their_number_of
     assert nb.shown["b"] == ""
 
 
+
+def test_a_cell_that_prints_nothing_gets_one_display_that_a_later_failing_rerun_fills(nb):
+    res = nb.execute_cell("a", "x <- 1")
+    kinds = [(m["msg_type"], display_id_of(m)) for m in res.iopub
+             if m["msg_type"] in ("display_data", "update_display_data", "stream", "execute_result")]
+    assert kinds == [("display_data", DISPLAY_PREFIX + "a")], kinds
+    res = nb.execute_cell("b", "y <- x + 1")
+    assert [m["msg_type"] for m in res.iopub if display_id_of(m) == DISPLAY_PREFIX + "b"] == ["display_data"]
+    nb.execute_cell("a", "x <- 'one'")
+    assert nb.shown["b"].startswith("Error in x + 1"), nb.shown["b"]
+    # Output streamed live: one display_data, then updates only while the text changes.
+    res = nb.execute_cell("c", "cat('one\\n'); Sys.sleep(0.01); cat('two\\n')")
+    mine = [m for m in res.iopub if display_id_of(m) == DISPLAY_PREFIX + "c"]
+    assert mine[0]["msg_type"] == "display_data" and nb.shown["c"] == "one\ntwo\n"
+    texts = [m["content"]["data"]["text/plain"] for m in mine]
+    assert len(texts) == len(set(texts)), texts
+
 def test_the_requested_cell_that_fails_replies_error_and_shows_its_error_in_place(nb):
     res = nb.execute_cell("a", "cat('before\\n'); stop('boom')")
     assert res.status == "error"
