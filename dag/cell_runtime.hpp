@@ -4,9 +4,12 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
+
+#include "dag/cache_key.hpp"
 
 namespace ripple::dag {
 
@@ -32,6 +35,7 @@ struct CellAnalysis {
     std::set<std::string> files;    // literal paths read
     std::set<std::string> effects;  // "options", "wd", "rng", "search", ...
     bool is_volatile = false;       // clock, network, file system queries
+    std::string fingerprint;        // the code's tokens without comments or layout ("" if unknown)
 };
 
 // Which cell a run belongs to, so the runtime (the front end's side of it) can route the outputs.
@@ -39,6 +43,7 @@ struct RunContext {
     std::string cell_id;    // empty for an anonymous request
     bool requested = false; // the cell the user asked to run (outputs stream live to it)
     int execution_count = 0;
+    bool record_outputs = false; // keep the outputs as data (RunOutcome::recorded_outputs) for the cache
 };
 
 // What running a cell changed in the global state (SPEC section 3, dynamic part).
@@ -51,6 +56,7 @@ struct RunOutcome {
     std::set<std::string> passed_through;
     std::set<std::string> removed;            // symbols that no longer exist
     std::set<std::string> attached_packages;  // packages the run put on the search path
+    std::string recorded_outputs;             // the run's outputs as replayable data (JSON), when recorded
 };
 
 class CellRuntime {
@@ -76,6 +82,23 @@ public:
     // A fresh id for the same object (a cell that touched an opaque value "redefines" it).
     virtual ValueId rehold(ValueId value) = 0;
     virtual void release(ValueId value) = 0;
+
+    // --- What the content-hash cache needs (SPEC section 5). A runtime without these never caches. ---
+    // SHA-256 of a held value's content; nullopt when it has none (opaque values, failures).
+    virtual std::optional<std::string> value_hash(ValueId) { return std::nullopt; }
+    // The value's bytes for the store, and a held value rebuilt from them (kUnbound on failure). The
+    // hash is the one the bytes were stored under: the rebuilt value keeps it without rehashing.
+    virtual std::optional<std::string> serialize_value(ValueId) { return std::nullopt; }
+    virtual ValueId unserialize_value(const std::string& /*bytes*/, const std::string& /*hash*/) { return kUnbound; }
+    // Sends recorded outputs to the front end as if the cell had just produced them; false if they are damaged.
+    virtual bool replay(const std::string& /*recorded_outputs*/, const RunContext&) { return false; }
+    // R version, attached packages, output options, locale: the key's environment part.
+    virtual std::optional<KeyEnvironment> key_environment() { return std::nullopt; }
+    virtual std::string package_version(const std::string& /*package*/) { return std::string(); }
+    // Content hash of a file a cell reads (relative to the working directory); nullopt if it is missing.
+    virtual std::optional<std::string> file_hash(const std::string& /*path*/) { return std::nullopt; }
+    // RNG kind and the hash of the current .Random.seed ("" when there is none yet).
+    virtual std::pair<std::string, std::string> rng_state() { return {}; }
 };
 
 } // namespace ripple::dag

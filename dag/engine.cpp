@@ -3,6 +3,7 @@
 #include "dag/engine.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 
 namespace ripple::dag {
@@ -21,7 +22,28 @@ const std::set<std::string>& implicit_uses() {
     return uses;
 }
 
+bool is_pseudo_symbol(const std::string& symbol) { return !symbol.empty() && symbol[0] == '@'; }
+
 } // namespace
+
+CellCacheChoice cell_cache_choice(const std::string& code) {
+    // Only the leading `#|` lines count, as in knitr and Quarto.
+    size_t at = 0;
+    while (at < code.size()) {
+        size_t end = code.find('\n', at);
+        std::string line = code.substr(at, end == std::string::npos ? std::string::npos : end - at);
+        at = end == std::string::npos ? code.size() : end + 1;
+        size_t start = line.find_first_not_of(" \t\r");
+        if (start == std::string::npos) continue;
+        if (line.compare(start, 2, "#|") != 0) break;
+        std::string option = line.substr(start + 2);
+        option.erase(std::remove_if(option.begin(), option.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; }),
+                     option.end());
+        if (option == "cache:true" || option == "cache=TRUE") return CellCacheChoice::Always;
+        if (option == "cache:false" || option == "cache=FALSE") return CellCacheChoice::Never;
+    }
+    return CellCacheChoice::Default;
+}
 
 Engine::~Engine() {
     for (const auto& [id, execution] : executions_) release_outputs(execution);
@@ -230,7 +252,26 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     // library() reads the search path: whether it attaches anything depends on what is attached above.
     if (!analysis.attaches.empty() || analysis.effects.count("search")) uses.insert(kSearchSymbol);
 
-    RunOutcome outcome = runtime_.run(code, context, analysis.defs);
+    std::optional<CacheKey> key = cache_key_for(*at, analysis, code, uses, state);
+    std::optional<RunOutcome> cached;
+    if (key && cache_use_ == CacheUse::ReadWrite) cached = serve_from_cache(*key, state, context);
+    RunOutcome outcome;
+    if (cached) {
+        outcome = std::move(*cached);
+        report.from_cache.push_back(id);
+    } else {
+        RunContext recording = context;
+        recording.record_outputs = key.has_value();
+        auto started = std::chrono::steady_clock::now();
+        outcome = runtime_.run(code, recording, analysis.defs);
+        if (key) {
+            bool reads_seed = outcome.bound.count(kSeedSymbol) && !analysis.defs.count(kSeedSymbol);
+            double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            store_in_cache(*key, outcome, reads_seed || uses.count(kSeedSymbol), state, seconds);
+        }
+    }
+    if (key) last_keys_[id] = *key;
+    else last_keys_.erase(id);
     // Functions the cell defines and may call (`f <- function(a) a + y; f(5)`) read their free variables.
     std::set<std::string> defined_here;
     for (const auto& symbol : analysis.defs) {
@@ -271,7 +312,27 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     for (const auto& [symbol, value] : execution.outputs) tracked_.insert(symbol);
 
     if (auto previous = executions_.find(id); previous != executions_.end()) {
-        release_outputs(previous->second);
+        // Early cutoff: a rerun that reproduced a value with the same content keeps the old version, so
+        // the cells reading it stay up to date. Content is only known when the cache hashes values.
+        std::set<ValueId> kept;
+        if (key) {
+            for (auto& [symbol, value] : execution.outputs) {
+                auto old = previous->second.outputs.find(symbol);
+                if (value == kUnbound || old == previous->second.outputs.end() || old->second == kUnbound ||
+                    old->second == value || runtime_.is_opaque(old->second)) {
+                    continue;
+                }
+                std::optional<std::string> before = runtime_.value_hash(old->second);
+                if (before && before == runtime_.value_hash(value)) {
+                    runtime_.release(value);
+                    value = old->second;
+                    kept.insert(value);
+                }
+            }
+        }
+        for (const auto& [symbol, value] : previous->second.outputs) {
+            if (value != kUnbound && !kept.count(value)) runtime_.release(value);
+        }
         previous->second = std::move(execution);
     } else {
         executions_.emplace(id, std::move(execution));
@@ -373,6 +434,136 @@ std::vector<EdgeInfo> Engine::edges() const {
     std::vector<EdgeInfo> result;
     for (auto& [ends, symbols] : grouped) result.push_back(EdgeInfo{ends.first, ends.second, std::move(symbols)});
     return result;
+}
+
+std::optional<CacheKey> Engine::last_key(const std::string& id) const {
+    auto found = last_keys_.find(id);
+    if (found == last_keys_.end()) return std::nullopt;
+    return found->second;
+}
+
+std::optional<std::string> Engine::package_exporting(size_t position, const std::string& symbol) const {
+    const auto& cells = order_.cells();
+    for (size_t i = std::min(position, cells.size()); i-- > 0;) {
+        const Execution* execution = last_execution(cells[i].id);
+        if (execution == nullptr) continue;
+        if (execution->outputs.count(symbol)) return std::nullopt;
+        for (const auto& package : execution->attached) {
+            if (exports_of(package).count(symbol)) return package;
+        }
+    }
+    return std::nullopt;
+}
+
+std::string Engine::seed_hash(const std::map<std::string, ValueId>& state) {
+    auto seed = state.find(kSeedSymbol);
+    if (seed == state.end()) return "none";
+    return runtime_.value_hash(seed->second).value_or("unhashable");
+}
+
+// The cell's cache key before it runs, or nullopt if its results may not be cached: it opted out, is
+// volatile, changes session state the cache does not snapshot (packages, options, directory), or reads a
+// value without content (an environment, a connection).
+std::optional<CacheKey> Engine::cache_key_for(size_t position, const CellAnalysis& analysis, const std::string& code,
+                                              const std::set<std::string>& uses,
+                                              const std::map<std::string, ValueId>& state) {
+    if (cache_ == nullptr || cache_use_ == CacheUse::Off || analysis.fingerprint.empty()) return std::nullopt;
+    CellCacheChoice choice = cell_cache_choice(code);
+    if (choice == CellCacheChoice::Never || (analysis.is_volatile && choice != CellCacheChoice::Always)) {
+        return std::nullopt;
+    }
+    if (!analysis.attaches.empty() || analysis.effects.count("search") || analysis.effects.count("options") ||
+        analysis.effects.count("wd") || analysis.deletes_all) {
+        return std::nullopt;
+    }
+    std::optional<KeyEnvironment> environment = runtime_.key_environment();
+    if (!environment) return std::nullopt;
+    CacheKey key;
+    key.set_code(analysis.fingerprint);
+    key.set_environment(*environment);
+    for (const auto& symbol : uses) {
+        if (symbol == kSeedSymbol) continue;  // the RNG part below
+        auto bound = state.find(symbol);
+        if (bound != state.end()) {
+            // A pseudo-symbol in the state: an upstream cell changed options/directory/search path.
+            std::optional<std::string> hash = runtime_.value_hash(bound->second);
+            if (!hash) return std::nullopt;
+            key.add_value_use(symbol, *hash);
+        } else if (is_pseudo_symbol(symbol)) {
+            continue;  // the session's baseline: covered by the environment part
+        } else if (auto package = package_exporting(position, symbol)) {
+            key.add_package_use(symbol, *package, runtime_.package_version(*package));
+        } else {
+            key.add_unbound_use(symbol);  // base R, a default package, or nothing: the R version decides
+        }
+    }
+    for (const auto& file : analysis.files) key.add_file(file, runtime_.file_hash(file));
+    if (analysis.effects.count("rng") || uses.count(kSeedSymbol)) {
+        std::string seed = seed_hash(state);
+        if (seed == "none" && !analysis.defs.count(kSeedSymbol)) return std::nullopt;  // seeded by the clock
+        key.set_rng(runtime_.rng_state().first, seed);
+    }
+    return key;
+}
+
+std::optional<RunOutcome> Engine::serve_from_cache(const CacheKey& key, const std::map<std::string, ValueId>& state,
+                                                   const RunContext& context) {
+    std::optional<CachedRun> entry = cache_->find(key.digest());
+    if (!entry) return std::nullopt;
+    // Parts learnt only when the entry's run happened (it drew random numbers) must still hold.
+    for (const auto& [name, value] : entry->key.parts()) {
+        if (key.part(name)) continue;
+        if (name == "rng:seed" ? seed_hash(state) != value : name != "rng:kind") return std::nullopt;
+    }
+    RunOutcome outcome;
+    auto give_back = [&] {
+        for (const auto& [symbol, value] : outcome.bound) runtime_.release(value);
+        return std::nullopt;
+    };
+    for (const auto& [symbol, hash] : entry->values) {
+        if (hash.empty()) {
+            outcome.removed.insert(symbol);
+            continue;
+        }
+        std::optional<std::string> bytes = cache_->load_value(hash);
+        ValueId value = bytes ? runtime_.unserialize_value(*bytes, hash) : kUnbound;
+        if (value == kUnbound) return give_back();
+        outcome.bound[symbol] = value;
+    }
+    if (!runtime_.replay(entry->outputs, context)) return give_back();
+    // The global state as the run would have left it.
+    std::set<std::string> touched;
+    for (const auto& [symbol, hash] : entry->values) touched.insert(symbol);
+    runtime_.restore(outcome.bound, touched);
+    return outcome;
+}
+
+void Engine::store_in_cache(CacheKey key, const RunOutcome& outcome, bool reads_seed,
+                            const std::map<std::string, ValueId>& state, double seconds) {
+    if (outcome.failed || outcome.interrupted || !outcome.attached_packages.empty()) return;
+    CachedRun entry;
+    const std::string digest = key.digest();  // the key as looked up, before the parts learnt by running
+    if (reads_seed && !key.part("rng:seed")) {
+        std::string seed = seed_hash(state);
+        if (seed == "none") return;  // seeded by the clock: not reproducible
+        key.set_rng(runtime_.rng_state().first, seed);
+    }
+    for (const auto& [symbol, value] : outcome.bound) {
+        if (is_pseudo_symbol(symbol)) return;
+        std::optional<std::string> hash = runtime_.value_hash(value);
+        if (!hash) return;
+        if (!cache_->has_value(*hash)) {
+            std::optional<std::string> bytes = runtime_.serialize_value(value);
+            if (!bytes) return;
+            cache_->store_value(*hash, *bytes);
+        }
+        entry.values[symbol] = *hash;
+    }
+    for (const auto& symbol : outcome.removed) entry.values[symbol] = "";
+    entry.key = std::move(key);
+    entry.outputs = outcome.recorded_outputs;
+    entry.seconds = seconds;
+    cache_->store(digest, entry);
 }
 
 std::string Engine::label(const std::string& id) const {

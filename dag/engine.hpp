@@ -9,7 +9,9 @@
 #include <string>
 #include <vector>
 
+#include "dag/cache_key.hpp"
 #include "dag/cell_runtime.hpp"
+#include "dag/execution_cache.hpp"
 #include "dag/notebook_order.hpp"
 
 namespace ripple::dag {
@@ -54,7 +56,12 @@ struct ExecutionReport {
     std::map<std::string, std::set<std::string>> reasons;  // cell id -> changed symbols
     std::vector<std::string> removed_cells;  // deleted by this request
     std::vector<std::string> notices;        // one-line notices for the user (opaque state)
+    std::vector<std::string> from_cache;     // cells whose run was served by the cache (outputs replayed)
 };
+
+// A cell's own cache choice, from a `#| cache: true|false` line at its top (knitr/Quarto style).
+enum class CellCacheChoice { Default, Always, Never };
+CellCacheChoice cell_cache_choice(const std::string& code);
 
 class Engine {
 public:
@@ -68,6 +75,11 @@ public:
     ExecutionReport execute(const CellRequest& request, int execution_count = 0);
     // A front end's full view of the notebook (order, code, deletions); reruns what became stale.
     ExecutionReport sync_notebook(std::vector<Cell> cells);
+
+    // The persistent cache of executions (nullptr or CacheUse::Off: none). Not owned.
+    void set_cache(ExecutionCache* cache, CacheUse use) { cache_ = cache; cache_use_ = cache ? use : CacheUse::Off; }
+    // The key of a cell's last execution (nullopt: it did not run, or could not be cached).
+    std::optional<CacheKey> last_key(const std::string& id) const;
 
     void set_mode(EngineMode mode) { mode_ = mode; }
     EngineMode mode() const { return mode_; }
@@ -93,6 +105,14 @@ private:
     const std::set<std::string>& exports_of(const std::string& package) const;
 
     void run_cell(const std::string& id, const RunContext& context, ExecutionReport& report);
+    std::optional<std::string> package_exporting(size_t position, const std::string& symbol) const;
+    std::optional<CacheKey> cache_key_for(size_t position, const CellAnalysis& analysis, const std::string& code,
+                                          const std::set<std::string>& uses, const std::map<std::string, ValueId>& state);
+    std::optional<RunOutcome> serve_from_cache(const CacheKey& key, const std::map<std::string, ValueId>& state,
+                                               const RunContext& context);
+    void store_in_cache(CacheKey key, const RunOutcome& outcome, bool reads_seed,
+                        const std::map<std::string, ValueId>& state, double seconds);
+    std::string seed_hash(const std::map<std::string, ValueId>& state);
     void rerun_stale(const std::string& except, ExecutionReport& report);
     void forget(const std::string& id);
     void release_outputs(const Execution& execution);
@@ -106,6 +126,9 @@ private:
     std::set<ValueId> spoiled_;                     // opaque values a later cell changed in place
     mutable std::map<std::string, std::set<std::string>> exports_;
     std::uint64_t serial_ = 0;
+    ExecutionCache* cache_ = nullptr;
+    CacheUse cache_use_ = CacheUse::Off;
+    std::map<std::string, CacheKey> last_keys_;     // by cell id
 };
 
 } // namespace ripple::dag

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "dag/cell_runtime.hpp"
+#include "dag/execution_cache.hpp"
 
 namespace ripple::dag::testing {
 
@@ -25,10 +26,18 @@ public:
     std::map<std::string, std::set<std::string>> packages{{"P", {"pf", "pg"}}};
     std::vector<std::string> run_log;                 // code of every run, in order
     std::map<std::string, std::string> printed;       // cell id -> what its `out` lines printed
+    bool supports_cache = false;                      // hash, serialize and replay like rbridge does
 
     CellAnalysis analyze(const std::string& code) override {
         CellAnalysis analysis;
         std::set<std::string> bound;
+        if (supports_cache) {
+            // Tokens without comments or layout, like R's parser gives them.
+            for (const auto& words : statements(code)) {
+                for (const auto& word : words) analysis.fingerprint += word + " ";
+                analysis.fingerprint += ";";
+            }
+        }
         for (const auto& words : statements(code)) {
             const std::string& head = words[0];
             if (words.size() >= 2 && (words[1] == "<-" || words[1] == "+=")) {
@@ -104,6 +113,7 @@ public:
             }
         }
         printed[context.cell_id] = printed_text + (outcome.failed ? "ERROR" : "");
+        if (context.record_outputs) outcome.recorded_outputs = printed[context.cell_id];
         for (const auto& [symbol, value] : globals_) {
             auto old = before.find(symbol);
             if (old == before.end() || old->second != value) outcome.bound[symbol] = value;
@@ -132,6 +142,25 @@ public:
     }
     void release(ValueId value) override { released_.insert(value); }
 
+    std::optional<std::string> value_hash(ValueId value) override {
+        if (!supports_cache || !objects_.count(value) || objects_[value].opaque) return std::nullopt;
+        return "hash(" + objects_[value].text + ")";
+    }
+    std::optional<std::string> serialize_value(ValueId value) override {
+        if (!supports_cache || !objects_.count(value)) return std::nullopt;
+        return objects_[value].text;
+    }
+    ValueId unserialize_value(const std::string& bytes, const std::string&) override { return hold(bytes, false); }
+    bool replay(const std::string& recorded, const RunContext& context) override {
+        printed[context.cell_id] = recorded;
+        return true;
+    }
+    std::optional<KeyEnvironment> key_environment() override {
+        if (!supports_cache) return std::nullopt;
+        return KeyEnvironment{"4.2", {}, {}, "C", "fake-1"};
+    }
+    std::string package_version(const std::string&) override { return "1.0"; }
+
     // The current text of a global, or "<unbound>".
     std::string global(const std::string& symbol) {
         auto value = lookup(symbol);
@@ -151,6 +180,7 @@ private:
         std::istringstream lines(code);
         std::string line;
         while (std::getline(lines, line)) {
+            line = line.substr(0, line.find('#'));  // comments
             std::vector<std::string> words = split_vector(line);
             if (!words.empty()) result.push_back(words);
         }
@@ -197,6 +227,30 @@ private:
     std::map<ValueId, Object> objects_;
     std::set<ValueId> released_;
     ValueId next_id_ = 0;
+};
+
+// An in-memory ExecutionCache (the real one is SQLite-backed, tested in tests/dag/test_cache_store.cpp).
+class MemoryCache final : public ExecutionCache {
+public:
+    std::map<std::string, CachedRun> entries;
+    std::map<std::string, std::string> values;
+    int finds = 0, hits = 0;
+
+    std::optional<CachedRun> find(const std::string& digest) override {
+        ++finds;
+        auto found = entries.find(digest);
+        if (found == entries.end()) return std::nullopt;
+        ++hits;
+        return found->second;
+    }
+    void store(const std::string& digest, const CachedRun& run) override { entries[digest] = run; }
+    bool has_value(const std::string& hash) override { return values.count(hash) > 0; }
+    std::optional<std::string> load_value(const std::string& hash) override {
+        auto found = values.find(hash);
+        if (found == values.end()) return std::nullopt;
+        return found->second;
+    }
+    void store_value(const std::string& hash, const std::string& bytes) override { values[hash] = bytes; }
 };
 
 } // namespace ripple::dag::testing

@@ -163,7 +163,10 @@ TEST_CASE("released values: every value the engine stops needing is released") {
 // fresh top-to-bottom run of the current document. The seed is in the failure message.
 TEST_CASE("differential: random edit sessions match a fresh run after every step") {
     const std::vector<std::string> names{"a", "b", "c"};
-    for (unsigned seed = 1; seed <= 300; ++seed) {
+    // Second pass: every session shares one cache, so a wrong key shows up as a wrong output or value.
+    ripple::dag::testing::MemoryCache shared_cache;
+    for (unsigned seed = 1; seed <= 600; ++seed) {
+        const bool cached = seed > 300;
         std::mt19937 random(seed);
         auto pick = [&](size_t n) { return static_cast<size_t>(random() % n); };
         auto random_code = [&]() {
@@ -183,6 +186,10 @@ TEST_CASE("differential: random edit sessions match a fresh run after every step
         };
         FakeRuntime runtime;
         Engine engine(runtime);
+        if (cached) {
+            runtime.supports_cache = true;
+            engine.set_cache(&shared_cache, ripple::dag::CacheUse::ReadWrite);
+        }
         std::vector<Cell> document;
         std::map<std::string, std::string> shown;
         int next_id = 0;
@@ -227,14 +234,114 @@ TEST_CASE("differential: random edit sessions match a fresh run after every step
             FakeRuntime fresh;
             std::map<std::string, std::string> expected = fresh_run(document, fresh);
             for (const auto& c : document) {
-                INFO("seed " << seed << ", cell " << c.id << "\n" << trail);
+                INFO("seed " << seed << (cached ? " (cached)" : "") << ", cell " << c.id << "\n" << trail);
                 CHECK(shown[c.id] == expected[c.id]);
             }
             for (const auto& name : names) {
                 engine.execute(CellRequest{"out " + name, std::nullopt, {}});
-                INFO("seed " << seed << ", probe " << name << "\n" << trail);
+                INFO("seed " << seed << (cached ? " (cached)" : "") << ", probe " << name << "\n" << trail);
                 CHECK(runtime.global(name) == fresh.global(name));
             }
         }
     }
+    CHECK(shared_cache.hits > 100);  // the cached pass really was served from the cache
+}
+
+// ---- the content-hash cache, as the engine uses it --------------------------------------------------
+
+namespace {
+
+using ripple::dag::CacheUse;
+using ripple::dag::testing::MemoryCache;
+
+struct CachedSession {
+    FakeRuntime runtime;
+    Engine engine{runtime};
+    explicit CachedSession(MemoryCache& cache, CacheUse use = CacheUse::ReadWrite) {
+        runtime.supports_cache = true;
+        engine.set_cache(&cache, use);
+    }
+};
+
+} // namespace
+
+TEST_CASE("cache: a restarted session re-executes cached cells without running them, values and outputs restored") {
+    MemoryCache cache;
+    std::vector<std::pair<std::string, std::string>> cells{{"a", "x <- "}, {"b", "y <- x"}, {"c", "out y"}};
+    std::map<std::string, std::string> first_printed;
+    {
+        CachedSession first(cache);
+        for (const auto& [id, code] : cells) first.engine.execute(cell(id, code));
+        CHECK(first.runtime.run_log.size() == 3);
+        first_printed = first.runtime.printed;
+    }
+    CachedSession second(cache);
+    std::vector<std::string> served;
+    for (const auto& [id, code] : cells) {
+        ExecutionReport report = second.engine.execute(cell(id, code));
+        served.insert(served.end(), report.from_cache.begin(), report.from_cache.end());
+    }
+    CHECK(second.runtime.run_log.empty());
+    CHECK(served == std::vector<std::string>{"a", "b", "c"});
+    CHECK(second.runtime.printed["c"] == first_printed["c"]);
+    CHECK(second.runtime.global("y") == "y(x())");
+    // The restored values are real inputs: a new cell reading them runs against them.
+    second.engine.execute(cell("d", "z <- y"));
+    CHECK(second.runtime.global("z") == "z(y(x()))");
+}
+
+TEST_CASE("cache: layout and comment edits hit; a changed upstream value or code misses") {
+    MemoryCache cache;
+    CachedSession session(cache);
+    session.engine.execute(cell("w", "w <- "));
+    session.engine.execute(cell("a", "x <- "));
+    session.engine.execute(cell("b", "y <- x"));
+    session.runtime.run_log.clear();
+    ExecutionReport report = session.engine.execute(cell("b", "y   <-   x   # the same work"));
+    CHECK(report.from_cache == std::vector<std::string>{"b"});
+    CHECK(session.runtime.run_log.empty());
+    // An upstream edit changes x's content: b's key changes and it really reruns.
+    report = session.engine.execute(cell("a", "x <- w"));
+    CHECK(report.reran_after == std::vector<std::string>{"b"});
+    CHECK(report.from_cache.empty());
+    CHECK(session.runtime.run_log == std::vector<std::string>{"x <- w", "y   <-   x   # the same work"});
+    CHECK(session.runtime.global("y") == "y(x(w()))");
+    // Back to the old code: both come from the cache, with the old values.
+    session.runtime.run_log.clear();
+    report = session.engine.execute(cell("a", "x <- "));
+    CHECK(session.runtime.run_log.empty());
+    CHECK(report.from_cache == std::vector<std::string>{"a", "b"});
+    CHECK(session.runtime.global("y") == "y(x())");
+}
+
+TEST_CASE("cache: --force recomputes and refreshes; opted-out, volatile and failing cells are never served") {
+    MemoryCache cache;
+    {
+        CachedSession first(cache);
+        first.engine.execute(cell("a", "x <- "));
+        first.engine.execute(cell("b", "#| cache: false\ny <- x"));
+        first.engine.execute(cell("c", "out nothing"));  // fails: nothing is unbound
+    }
+    CachedSession forced(cache, CacheUse::WriteOnly);
+    forced.engine.execute(cell("a", "x <- "));
+    CHECK(forced.runtime.run_log.size() == 1);
+    CachedSession again(cache);
+    again.engine.execute(cell("a", "x <- "));
+    again.engine.execute(cell("b", "#| cache: false\ny <- x"));
+    again.engine.execute(cell("c", "out nothing"));
+    CHECK(again.runtime.run_log == std::vector<std::string>{"#| cache: false\ny <- x", "out nothing"});
+    CHECK(ripple::dag::cell_cache_choice("  #| cache: true\nx <- 1") == ripple::dag::CellCacheChoice::Always);
+    CHECK(ripple::dag::cell_cache_choice("x <- 1\n#| cache: false") == ripple::dag::CellCacheChoice::Default);
+}
+
+TEST_CASE("cache: early cutoff: a rerun that reproduces the same value leaves its readers up to date") {
+    MemoryCache cache;
+    CachedSession session(cache, CacheUse::WriteOnly);  // every run really runs: only the cutoff can spare b
+    session.engine.execute(cell("a", "x <- "));
+    session.engine.execute(cell("b", "y <- x"));
+    session.runtime.run_log.clear();
+    ExecutionReport report = session.engine.execute(cell("a", "x <-   "));  // same tokens, same value
+    CHECK(session.runtime.run_log == std::vector<std::string>{"x <-   "});
+    CHECK(report.reran_after.empty());
+    CHECK_FALSE(session.engine.staleness("b").stale);
 }

@@ -1,0 +1,40 @@
+// execution_cache.hpp: what the engine asks of a persistent cache of cell executions (SPEC section 5):
+// entries by key digest and values by content hash. Pure C++; the SQLite store implements it.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+
+#include "dag/cache_key.hpp"
+
+namespace ripple::dag {
+
+// One cached execution: everything needed to reproduce it without running the code.
+struct CachedRun {
+    CacheKey key;                               // the full key, incl. parts known only after the run (RNG use)
+    std::string outputs;                        // recorded outputs, replayed in order (JSON)
+    std::map<std::string, std::string> values;  // symbol -> value hash of what it bound; "" = it removed it
+    double seconds = 0;                         // how long the run took
+};
+
+class ExecutionCache {
+public:
+    virtual ~ExecutionCache() = default;
+    // nullopt on a miss, including a damaged entry (which the cache drops and warns about).
+    virtual std::optional<CachedRun> find(const std::string& digest) = 0;
+    virtual void store(const std::string& digest, const CachedRun& execution) = 0;
+    virtual bool has_value(const std::string& hash) = 0;
+    // The bytes stored under `hash`, verified; nullopt if missing or damaged.
+    virtual std::optional<std::string> load_value(const std::string& hash) = 0;
+    virtual void store_value(const std::string& hash, const std::string& bytes) = 0;
+};
+
+// How a front door wants the cache used.
+enum class CacheUse {
+    Off,      // neither read nor write (--no-cache, RIPPLE_CACHE=off)
+    ReadWrite,
+    WriteOnly // --force: recompute everything, refresh the entries
+};
+
+} // namespace ripple::dag
