@@ -1,0 +1,1173 @@
+// cache_store.cpp: the cache's SQLite database (WAL, busy timeout, schema version), value blobs published by
+// atomic rename, verification on load, LRU gc. Must not know about R or cells: it stores opaque bytes and JSON.
+#include "dag/cache_store.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <set>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "dag/sha256.hpp"
+
+namespace ripple::dag {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kStoreSchemaVersion = 1;
+constexpr const char* kDatabaseFile = "cache.sqlite";
+constexpr const char* kValuesFolder = "values";
+constexpr const char* kTempFolder = "tmp";
+constexpr int kTouchBusyTimeoutMs = 100;          // LRU bookkeeping never makes a hit wait long
+constexpr std::int64_t kTouchIntervalMs = 60'000;  // a value's last use is refreshed at most this often
+// A file hashed less than this long after its last modification may still change within the same mtime tick.
+constexpr std::int64_t kRacyFileWindowNs = 2'000'000'000;
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS entries (
+    key          TEXT PRIMARY KEY,
+    outputs      TEXT NOT NULL,
+    metadata     TEXT NOT NULL,
+    key_parts    TEXT NOT NULL,
+    run_seconds  REAL NOT NULL,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL,
+    hit_count    INTEGER NOT NULL DEFAULT 0,
+    size         INTEGER NOT NULL,
+    checksum     TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS entries_by_last_use ON entries (last_used_at);
+CREATE TABLE IF NOT EXISTS entry_values (
+    key    TEXT NOT NULL REFERENCES entries (key) ON DELETE CASCADE,
+    symbol TEXT NOT NULL,
+    hash   TEXT NOT NULL,
+    PRIMARY KEY (key, symbol)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS entry_values_by_hash ON entry_values (hash);
+CREATE TABLE IF NOT EXISTS blobs (
+    hash         TEXT PRIMARY KEY,
+    size         INTEGER NOT NULL,
+    inline_data  BLOB,
+    created_at   INTEGER NOT NULL,
+    last_used_at INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS cell_keys (
+    scope      TEXT NOT NULL,
+    cell       TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    key_parts  TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (scope, cell)
+);
+CREATE TABLE IF NOT EXISTS file_digests (
+    path       TEXT PRIMARY KEY,
+    size       INTEGER NOT NULL,
+    mtime_ns   INTEGER NOT NULL,
+    inode      INTEGER NOT NULL,
+    hash       TEXT NOT NULL,
+    hashed_at_ns INTEGER NOT NULL
+);
+)sql";
+
+std::int64_t now_ms() {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::int64_t now_ns() {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::system_clock::now().time_since_epoch())
+        .count();
+}
+
+std::string short_hash(const std::string& hash) { return hash.substr(0, 12); }
+
+// --- errors --------------------------------------------------------------------------------------
+
+enum class Trouble { Other, Full, ReadOnly, Busy, Corrupt };
+
+// A failed SQLite or file operation, with a reason a user can act on.
+class StoreError : public std::runtime_error {
+public:
+    StoreError(Trouble trouble, const std::string& reason) : std::runtime_error(reason), trouble_(trouble) {}
+    Trouble trouble() const { return trouble_; }
+private:
+    Trouble trouble_;
+};
+
+StoreError sqlite_error(sqlite3* database, int code) {
+    const int primary = code & 0xff;
+    std::string detail = database != nullptr ? sqlite3_errmsg(database) : sqlite3_errstr(code);
+    switch (primary) {
+    case SQLITE_FULL: return {Trouble::Full, "the disk is full"};
+    case SQLITE_READONLY: return {Trouble::ReadOnly, "the cache directory is read-only"};
+    case SQLITE_PERM:
+    case SQLITE_AUTH: return {Trouble::ReadOnly, "permission denied"};
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED: return {Trouble::Busy, "another process held the database lock too long"};
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB: return {Trouble::Corrupt, "the database is damaged (" + detail + ")"};
+    case SQLITE_IOERR:
+        if (int system = database != nullptr ? sqlite3_system_errno(database) : 0; system != 0) {
+            if (system == ENOSPC || system == EDQUOT) return {Trouble::Full, "the disk is full"};
+            if (system == EFBIG) return {Trouble::Full, "the file size limit was reached"};
+            if (system == EROFS) return {Trouble::ReadOnly, "the cache directory is read-only"};
+        }
+        return {Trouble::Other, "database I/O error (" + detail + ")"};
+    case SQLITE_CANTOPEN: return {Trouble::ReadOnly, "the database cannot be opened (" + detail + ")"};
+    default: return {Trouble::Other, "database error (" + detail + ")"};
+    }
+}
+
+StoreError file_error(int error, const std::string& doing) {
+    switch (error) {
+    case ENOSPC:
+    case EDQUOT: return {Trouble::Full, "the disk is full"};
+    case EFBIG: return {Trouble::Full, "the file size limit was reached"};
+    case EROFS: return {Trouble::ReadOnly, "the cache directory is read-only"};
+    case EACCES:
+    case EPERM: return {Trouble::ReadOnly, "permission denied " + doing};
+    default: return {Trouble::Other, std::string(std::strerror(error)) + " " + doing};
+    }
+}
+
+// --- SQLite handles (RAII) -----------------------------------------------------------------------
+
+struct DatabaseCloser {
+    void operator()(sqlite3* database) const noexcept { sqlite3_close_v2(database); }
+};
+using DatabaseHandle = std::unique_ptr<sqlite3, DatabaseCloser>;
+
+struct StatementFinalizer {
+    void operator()(sqlite3_stmt* statement) const noexcept { sqlite3_finalize(statement); }
+};
+
+// One prepared statement: bind parameters (1-based), step through rows, read columns (0-based).
+class Statement {
+public:
+    Statement(sqlite3* database, std::string_view sql) : database_(database) {
+        sqlite3_stmt* raw = nullptr;
+        const int code = sqlite3_prepare_v2(database, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
+        statement_.reset(raw);
+        if (code != SQLITE_OK) throw sqlite_error(database, code);
+    }
+    Statement& bind(int index, std::int64_t value) { return check(sqlite3_bind_int64(get(), index, value)); }
+    Statement& bind(int index, double value) { return check(sqlite3_bind_double(get(), index, value)); }
+    Statement& bind(int index, std::string_view text) {
+        return check(sqlite3_bind_text64(get(), index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
+    }
+    Statement& bind_blob(int index, std::string_view bytes) {
+        // A zero-length blob must still be a blob, not NULL (NULL marks a value kept as a file).
+        static const char kEmpty = 0;
+        return check(sqlite3_bind_blob64(get(), index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(),
+                                         SQLITE_TRANSIENT));
+    }
+    Statement& bind_null(int index) { return check(sqlite3_bind_null(get(), index)); }
+
+    // True while a row is ready to read; false once the statement is done.
+    bool step() {
+        const int code = sqlite3_step(get());
+        if (code == SQLITE_ROW) return true;
+        if (code == SQLITE_DONE) return false;
+        throw sqlite_error(database_, code);
+    }
+    void run() {
+        while (step()) {
+        }
+    }
+    std::int64_t integer(int column) { return sqlite3_column_int64(get(), column); }
+    double real(int column) { return sqlite3_column_double(get(), column); }
+    bool is_null(int column) { return sqlite3_column_type(get(), column) == SQLITE_NULL; }
+    std::string text(int column) {
+        const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(get(), column));
+        return std::string(bytes != nullptr ? bytes : "", static_cast<std::size_t>(sqlite3_column_bytes(get(), column)));
+    }
+    std::string blob(int column) {
+        const auto* bytes = static_cast<const char*>(sqlite3_column_blob(get(), column));
+        return std::string(bytes != nullptr ? bytes : "", static_cast<std::size_t>(sqlite3_column_bytes(get(), column)));
+    }
+
+private:
+    sqlite3_stmt* get() const { return statement_.get(); }
+    Statement& check(int code) {
+        if (code != SQLITE_OK) throw sqlite_error(database_, code);
+        return *this;
+    }
+    sqlite3* database_;
+    std::unique_ptr<sqlite3_stmt, StatementFinalizer> statement_;
+};
+
+void execute(sqlite3* database, const char* sql) {
+    const int code = sqlite3_exec(database, sql, nullptr, nullptr, nullptr);
+    if (code != SQLITE_OK) throw sqlite_error(database, code);
+}
+
+std::int64_t query_integer(sqlite3* database, const char* sql) {
+    Statement query(database, sql);
+    return query.step() ? query.integer(0) : 0;
+}
+
+// A transaction that rolls back unless committed. Writers take the write lock up front (BEGIN IMMEDIATE), so a
+// busy database makes them wait for busy_timeout instead of failing when they first write.
+class Transaction {
+public:
+    enum class Kind { Read, Write };
+    Transaction(sqlite3* database, Kind kind) : database_(database) {
+        execute(database, kind == Kind::Write ? "BEGIN IMMEDIATE" : "BEGIN");
+    }
+    ~Transaction() {
+        if (open_) sqlite3_exec(database_, "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+    Transaction(const Transaction&) = delete;
+    Transaction& operator=(const Transaction&) = delete;
+    void commit() {
+        execute(database_, "COMMIT");
+        open_ = false;
+    }
+private:
+    sqlite3* database_;
+    bool open_ = true;
+};
+
+// Sets a shorter busy timeout for the scope (bookkeeping writes that may be skipped).
+class BusyTimeoutScope {
+public:
+    BusyTimeoutScope(sqlite3* database, int scoped_ms, int normal_ms) : database_(database), normal_ms_(normal_ms) {
+        sqlite3_busy_timeout(database_, scoped_ms);
+    }
+    ~BusyTimeoutScope() { sqlite3_busy_timeout(database_, normal_ms_); }
+    BusyTimeoutScope(const BusyTimeoutScope&) = delete;
+    BusyTimeoutScope& operator=(const BusyTimeoutScope&) = delete;
+private:
+    sqlite3* database_;
+    int normal_ms_;
+};
+
+// --- files (RAII) --------------------------------------------------------------------------------
+
+class FileDescriptor {
+public:
+    explicit FileDescriptor(int fd = -1) : fd_(fd) {}
+    ~FileDescriptor() { reset(); }
+    FileDescriptor(const FileDescriptor&) = delete;
+    FileDescriptor& operator=(const FileDescriptor&) = delete;
+    int get() const { return fd_; }
+    // Closes now and reports close()'s own error (a delayed write error on some file systems).
+    int close() {
+        int result = fd_ >= 0 ? ::close(fd_) : 0;
+        fd_ = -1;
+        return result;
+    }
+private:
+    void reset() {
+        if (fd_ >= 0) ::close(fd_);
+        fd_ = -1;
+    }
+    int fd_;
+};
+
+// A temporary file that is removed unless it was published (renamed to its final place).
+class TempFile {
+public:
+    TempFile() = default;
+    explicit TempFile(fs::path path) : path_(std::move(path)) {}
+    ~TempFile() {
+        if (!path_.empty()) ::unlink(path_.c_str());
+    }
+    TempFile(const TempFile&) = delete;
+    TempFile& operator=(const TempFile&) = delete;
+    TempFile(TempFile&& other) noexcept : path_(std::exchange(other.path_, {})) {}
+    TempFile& operator=(TempFile&&) = delete;
+    const fs::path& path() const { return path_; }
+    void published() { path_.clear(); }
+private:
+    fs::path path_;
+};
+
+void write_all(int fd, std::string_view bytes) {
+    const char* cursor = bytes.data();
+    std::size_t left = bytes.size();
+    while (left > 0) {
+        ssize_t n = ::write(fd, cursor, std::min<std::size_t>(left, std::size_t{1} << 30U));
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw file_error(errno, "writing a value file");
+        cursor += n;
+        left -= static_cast<std::size_t>(n);
+    }
+}
+
+// Writes bytes to a new temporary file in `folder` and fsyncs it.
+TempFile write_temp_file(const fs::path& folder, std::string_view bytes) {
+    std::error_code ignored;
+    fs::create_directories(folder, ignored);
+    std::string pattern = (folder / "value-XXXXXX").string();
+    int fd = ::mkstemp(pattern.data());
+    if (fd < 0) throw file_error(errno, "creating a temporary file");
+    FileDescriptor file(fd);
+    TempFile temp{fs::path(pattern)};
+    write_all(file.get(), bytes);
+    if (::fsync(file.get()) != 0) throw file_error(errno, "flushing a value file");
+    if (file.close() != 0) throw file_error(errno, "closing a value file");
+    return temp;
+}
+
+struct FileRead {
+    enum class Status { Ok, Missing, Failed } status = Status::Failed;
+    std::string bytes;
+    std::uint64_t size_on_disk = 0;
+    int error = 0;
+};
+
+// Reads a whole file; reads at most `limit` + 1 bytes so an overlong file is noticed without reading it all.
+FileRead read_file(const fs::path& path, std::uint64_t limit) {
+    FileRead out;
+    FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (file.get() < 0) {
+        out.status = errno == ENOENT ? FileRead::Status::Missing : FileRead::Status::Failed;
+        out.error = errno;
+        return out;
+    }
+    struct stat info {};
+    if (::fstat(file.get(), &info) != 0) {
+        out.error = errno;
+        return out;
+    }
+    out.size_on_disk = static_cast<std::uint64_t>(info.st_size);
+    if (out.size_on_disk != limit) {
+        out.status = FileRead::Status::Ok;
+        return out;  // the caller sees the size mismatch
+    }
+    out.bytes.resize(limit);
+    std::size_t done = 0;
+    while (done < limit) {
+        ssize_t n = ::read(file.get(), out.bytes.data() + done, limit - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) {
+            out.error = errno;
+            return out;
+        }
+        if (n == 0) break;
+        done += static_cast<std::size_t>(n);
+    }
+    out.bytes.resize(done);
+    out.status = FileRead::Status::Ok;
+    return out;
+}
+
+// Percent-encodes a path for an SQLite URI filename.
+std::string uri_path(const fs::path& path) {
+    static constexpr char kHex[] = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : path.string()) {
+        if (std::isalnum(c) != 0 || c == '/' || c == '-' || c == '_' || c == '.' || c == '~') {
+            out.push_back(static_cast<char>(c));
+        } else {
+            out.push_back('%');
+            out.push_back(kHex[c >> 4U]);
+            out.push_back(kHex[c & 0x0fU]);
+        }
+    }
+    return out;
+}
+
+std::string entry_checksum(const CacheEntry& entry) {
+    Sha256 digest;
+    digest.update_framed("ripple-cache-entry");
+    digest.update_framed(entry.key);
+    digest.update_framed(entry.outputs_json);
+    digest.update_framed(entry.metadata_json);
+    digest.update_framed(entry.key_parts_json);
+    for (const auto& [symbol, hash] : entry.values) {
+        digest.update_framed(symbol);
+        digest.update_framed(hash);
+    }
+    return digest.hex_digest();
+}
+
+std::uint64_t entry_size(const CacheEntry& entry) {
+    std::uint64_t size = entry.key.size() + entry.outputs_json.size() + entry.metadata_json.size() +
+                         entry.key_parts_json.size();
+    for (const auto& [symbol, hash] : entry.values) size += symbol.size() + hash.size();
+    return size;
+}
+
+std::string one_line(std::string text) {
+    std::replace(text.begin(), text.end(), '\n', ' ');
+    std::replace(text.begin(), text.end(), '\r', ' ');
+    return text;
+}
+
+} // namespace
+
+// ------------------------------------------------------------------------------------------------
+
+struct CacheStore::State {
+    CacheStoreOptions options;
+    fs::path directory;
+    fs::path database_path;
+    DatabaseHandle database;
+    bool writable = false;
+    std::set<std::string> reported;
+    std::uint64_t hits = 0;
+    std::uint64_t misses = 0;
+
+    sqlite3* db() const { return database.get(); }
+
+    void warn(const std::string& sentence) {
+        std::string line = one_line("ripple cache: " + sentence);
+        if (!reported.insert(line).second) return;
+        if (options.on_warning) {
+            options.on_warning(line);
+        } else {
+            std::cerr << line << '\n';
+        }
+    }
+
+    // --- paths ---
+    fs::path value_path(const std::string& hash) const {
+        return directory / kValuesFolder / hash.substr(0, 2) / hash.substr(2);
+    }
+    fs::path temp_folder() const { return directory / kTempFolder; }
+
+    // --- opening ---
+    DatabaseHandle open_connection(const std::string& location, int flags) const {
+        sqlite3* raw = nullptr;
+        const int code = sqlite3_open_v2(location.c_str(), &raw, flags, nullptr);
+        DatabaseHandle handle(raw);
+        if (code != SQLITE_OK) throw sqlite_error(raw, code);
+        sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+        sqlite3_extended_result_codes(raw, 1);
+        return handle;
+    }
+
+    static void create_schema(sqlite3* db) {
+        execute(db, kSchema);
+        execute(db, ("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion)).c_str());
+    }
+
+    // Creates the tables on first use; refuses a database written by a newer ripple.
+    static void ensure_schema(sqlite3* db) {
+        std::int64_t version = query_integer(db, "PRAGMA user_version");
+        if (version == kStoreSchemaVersion) return;
+        if (version > kStoreSchemaVersion) {
+            throw StoreError(Trouble::Other, "it was written by a newer ripple (cache schema " +
+                                                 std::to_string(version) + ", this one reads " +
+                                                 std::to_string(kStoreSchemaVersion) + ")");
+        }
+        Transaction transaction(db, Transaction::Kind::Write);
+        version = query_integer(db, "PRAGMA user_version");  // another process may have been first
+        if (version != kStoreSchemaVersion) {
+            // An older layout (none exists yet): a cache may always be thrown away.
+            for (const char* table : {"entry_values", "entries", "blobs", "cell_keys", "file_digests"}) {
+                execute(db, (std::string("DROP TABLE IF EXISTS ") + table).c_str());
+            }
+            create_schema(db);
+        }
+        transaction.commit();
+    }
+
+    DatabaseHandle open_read_write() {
+        DatabaseHandle handle =
+            open_connection(database_path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
+        sqlite3* db = handle.get();
+        execute(db, "PRAGMA foreign_keys = ON");
+        if (sqlite3_db_readonly(db, "main") == 1) throw StoreError(Trouble::ReadOnly, "the cache directory is read-only");
+        execute(db, "PRAGMA auto_vacuum = INCREMENTAL");  // takes effect only on a new, empty database
+        execute(db, "PRAGMA journal_mode = WAL");
+        execute(db, "PRAGMA synchronous = NORMAL");
+        ensure_schema(db);
+        return handle;
+    }
+
+    // A read-only view: through the normal locks if the -shm file can be used, else as an immutable file.
+    DatabaseHandle open_read_only() {
+        if (!fs::exists(database_path)) throw StoreError(Trouble::ReadOnly, "there is no cache database to read");
+        const int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+        std::string base = "file:" + uri_path(fs::absolute(database_path));
+        for (const char* mode : {"?mode=ro", "?immutable=1"}) {
+            try {
+                DatabaseHandle handle = open_connection(base + mode, flags);
+                std::int64_t version = query_integer(handle.get(), "PRAGMA user_version");
+                if (version != kStoreSchemaVersion) {
+                    throw StoreError(Trouble::Other, "it has another cache schema (" + std::to_string(version) + ")");
+                }
+                query_integer(handle.get(), "SELECT COUNT(*) FROM blobs WHERE 0");
+                return handle;
+            } catch (const StoreError& error) {
+                if (error.trouble() != Trouble::ReadOnly && error.trouble() != Trouble::Busy &&
+                    error.trouble() != Trouble::Other) {
+                    throw;
+                }
+            }
+        }
+        throw StoreError(Trouble::ReadOnly, "the cache database cannot be read");
+    }
+
+    void open() {
+        std::error_code ignored;
+        fs::create_directories(directory, ignored);
+        try {
+            database = open_read_write();
+            writable = true;
+            return;
+        } catch (const StoreError& error) {
+            database.reset();
+            if (error.trouble() == Trouble::Corrupt) {
+                set_aside_damaged_database(error.what());
+                return;
+            }
+            if (error.trouble() != Trouble::ReadOnly) {
+                warn("cannot use the cache in " + directory.string() + ": " + error.what() +
+                     "; cells run without it.");
+                return;
+            }
+        }
+        try {
+            database = open_read_only();
+            writable = false;
+            warn("the cache directory " + directory.string() +
+                 " is read-only; cached results are used but new ones are not stored.");
+        } catch (const StoreError& error) {
+            database.reset();
+            warn("cannot use the cache in " + directory.string() + ": " + error.what() + "; cells run without it.");
+        }
+    }
+
+    void set_aside_damaged_database(const std::string& reason) {
+        fs::path aside = database_path;
+        aside += ".damaged-" + std::to_string(now_ms());
+        std::error_code error;
+        fs::rename(database_path, aside, error);
+        for (const char* suffix : {"-wal", "-shm"}) {
+            fs::path side = database_path;
+            side += suffix;
+            fs::remove(side, error);
+        }
+        try {
+            database = open_read_write();
+            writable = true;
+            warn("the cache database in " + directory.string() + " was damaged (" + reason + "); moved it to " +
+                 aside.filename().string() + " and started an empty cache.");
+        } catch (const StoreError& again) {
+            database.reset();
+            warn("cannot use the cache in " + directory.string() + ": " + again.what() + "; cells run without it.");
+        }
+    }
+
+    // --- failure reports ---
+    void store_failed(const StoreError& error) {
+        if (error.trouble() == Trouble::ReadOnly) writable = false;
+        warn("could not store results in " + directory.string() + " (" + error.what() +
+             "); cells run normally but are not cached.");
+    }
+    void read_failed(const StoreError& error) {
+        warn("could not read the cache in " + directory.string() + " (" + error.what() +
+             "); treating it as a miss.");
+    }
+    bool can_write() {
+        if (!database) return false;
+        if (!writable) {
+            warn("the cache in " + directory.string() + " is not writable; new results are not stored.");
+            return false;
+        }
+        return true;
+    }
+
+    // --- values ---
+    struct BlobRow {
+        std::uint64_t size = 0;
+        bool in_file = false;
+        std::int64_t last_used_at = 0;
+    };
+    std::optional<BlobRow> blob_row(const std::string& hash) {
+        Statement query(db(), "SELECT size, inline_data IS NULL, last_used_at FROM blobs WHERE hash = ?");
+        query.bind(1, hash);
+        if (!query.step()) return std::nullopt;
+        return BlobRow{static_cast<std::uint64_t>(query.integer(0)), query.integer(1) != 0, query.integer(2)};
+    }
+
+    // Checks that a value's file exists with the recorded size; nullopt when fine, else what is wrong.
+    std::optional<std::string> file_problem(const std::string& hash, std::uint64_t size) const {
+        struct stat info {};
+        if (::stat(value_path(hash).c_str(), &info) != 0) {
+            return errno == ENOENT ? std::optional<std::string>("its file is missing")
+                                   : std::optional<std::string>(std::string("its file cannot be read: ") +
+                                                                std::strerror(errno));
+        }
+        if (static_cast<std::uint64_t>(info.st_size) != size) {
+            return "its file has " + std::to_string(info.st_size) + " bytes instead of " + std::to_string(size);
+        }
+        return std::nullopt;
+    }
+
+    // Removes a value and every entry that uses it; best effort (a read-only cache just ignores it).
+    void remove_value(const std::string& hash) {
+        if (!database || !writable) return;
+        try {
+            Transaction transaction(db(), Transaction::Kind::Write);
+            Statement(db(), "DELETE FROM entries WHERE key IN (SELECT key FROM entry_values WHERE hash = ?)")
+                .bind(1, hash)
+                .run();
+            Statement(db(), "DELETE FROM blobs WHERE hash = ?").bind(1, hash).run();
+            ::unlink(value_path(hash).c_str());
+            transaction.commit();
+        } catch (const StoreError&) {
+            // The damaged value stays ignored: every load verifies it again.
+        }
+    }
+
+    void value_damaged(const std::string& hash, const std::string& what) {
+        warn("value " + short_hash(hash) + " in " + directory.string() + " is damaged (" + what +
+             "); ignored and removed, cells that need it are recomputed.");
+        remove_value(hash);
+    }
+
+    void remove_entry(const std::string& key) {
+        if (!database || !writable) return;
+        try {
+            Statement(db(), "DELETE FROM entries WHERE key = ?").bind(1, key).run();
+        } catch (const StoreError&) {
+            // A damaged entry that stays is verified and ignored again next time.
+        }
+    }
+
+    std::optional<std::string> load_value(const std::string& hash) {
+        std::optional<BlobRow> row;
+        std::string bytes;
+        {
+            Statement query(db(), "SELECT size, inline_data IS NULL, inline_data FROM blobs WHERE hash = ?");
+            query.bind(1, hash);
+            if (!query.step()) return std::nullopt;
+            row = BlobRow{static_cast<std::uint64_t>(query.integer(0)), query.integer(1) != 0, 0};
+            if (!row->in_file) bytes = query.blob(2);
+        }
+        if (row->in_file) {
+            FileRead read = read_file(value_path(hash), row->size);
+            if (read.status == FileRead::Status::Missing) {
+                value_damaged(hash, "its file is missing");
+                return std::nullopt;
+            }
+            if (read.status == FileRead::Status::Failed) {
+                throw file_error(read.error, "reading value file " + value_path(hash).string());
+            }
+            if (read.size_on_disk != row->size || read.bytes.size() != row->size) {
+                value_damaged(hash, "its file has " + std::to_string(read.size_on_disk) + " bytes instead of " +
+                                        std::to_string(row->size));
+                return std::nullopt;
+            }
+            bytes = std::move(read.bytes);
+        } else if (bytes.size() != row->size) {
+            value_damaged(hash, "it has " + std::to_string(bytes.size()) + " bytes instead of " +
+                                    std::to_string(row->size));
+            return std::nullopt;
+        }
+        if (sha256_hex(bytes) != hash) {
+            value_damaged(hash, "its content does not match its hash");
+            return std::nullopt;
+        }
+        return bytes;
+    }
+
+    std::uint64_t total_bytes() {
+        return static_cast<std::uint64_t>(query_integer(db(), "SELECT COALESCE(SUM(size), 0) FROM entries")) +
+               static_cast<std::uint64_t>(query_integer(db(), "SELECT COALESCE(SUM(size), 0) FROM blobs"));
+    }
+};
+
+// ------------------------------------------------------------------------------------------------
+
+fs::path CacheStore::resolve_directory(const fs::path& explicit_dir) {
+    if (!explicit_dir.empty()) return explicit_dir;
+    auto env = [](const char* name) -> std::optional<std::string> {
+        const char* value = std::getenv(name);
+        if (value == nullptr || *value == '\0') return std::nullopt;
+        return std::string(value);
+    };
+    if (auto dir = env("RIPPLE_CACHE_DIR")) return *dir;
+    if (auto xdg = env("XDG_CACHE_HOME")) return fs::path(*xdg) / "ripple";
+    if (auto home = env("HOME")) return fs::path(*home) / ".cache" / "ripple";
+    return fs::temp_directory_path() / ("ripple-cache-" + std::to_string(::getuid()));
+}
+
+CacheStore::CacheStore(CacheStoreOptions options) : state_(std::make_unique<State>()) {
+    state_->options = std::move(options);
+    state_->directory = resolve_directory(state_->options.directory);
+    state_->database_path = state_->directory / kDatabaseFile;
+    state_->open();
+}
+
+CacheStore::~CacheStore() = default;
+CacheStore::CacheStore(CacheStore&&) noexcept = default;
+CacheStore& CacheStore::operator=(CacheStore&&) noexcept = default;
+
+const fs::path& CacheStore::directory() const { return state_->directory; }
+bool CacheStore::usable() const { return state_->database != nullptr; }
+bool CacheStore::writable() const { return state_->database != nullptr && state_->writable; }
+
+bool CacheStore::put_value(const std::string& hash, std::string_view bytes) {
+    State& s = *state_;
+    if (!is_sha256_hex(hash)) {
+        s.warn("refused to store a value under \"" + short_hash(hash) + "\", which is not a SHA-256 hex digest.");
+        return false;
+    }
+    if (!s.can_write()) return false;
+    if (s.options.verify_values_on_put && sha256_hex(bytes) != hash) {
+        s.warn("refused to store value " + short_hash(hash) + ": its bytes do not match its hash.");
+        return false;
+    }
+    try {
+        const std::int64_t now = now_ms();
+        if (auto row = s.blob_row(hash); row && row->size == bytes.size() &&
+                                         (!row->in_file || !s.file_problem(hash, row->size))) {
+            if (row->last_used_at < now - kTouchIntervalMs) {
+                BusyTimeoutScope brief(s.db(), kTouchBusyTimeoutMs, s.options.busy_timeout_ms);
+                Statement(s.db(), "UPDATE blobs SET last_used_at = ? WHERE hash = ?").bind(1, now).bind(2, hash).run();
+            }
+            return true;
+        }
+        const char* insert =
+            "INSERT OR REPLACE INTO blobs (hash, size, inline_data, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)";
+        if (bytes.size() <= s.options.inline_value_limit) {
+            Transaction transaction(s.db(), Transaction::Kind::Write);
+            Statement(s.db(), insert)
+                .bind(1, hash)
+                .bind(2, static_cast<std::int64_t>(bytes.size()))
+                .bind_blob(3, bytes)
+                .bind(4, now)
+                .bind(5, now)
+                .run();
+            transaction.commit();
+            return true;
+        }
+        // Written and flushed outside the lock; published (renamed) and recorded under it, so that gc, which
+        // unlinks under the same lock, can never remove a file whose row is being added.
+        TempFile temp = write_temp_file(s.temp_folder(), bytes);
+        Transaction transaction(s.db(), Transaction::Kind::Write);
+        fs::path target = s.value_path(hash);
+        std::error_code ignored;
+        fs::create_directories(target.parent_path(), ignored);
+        if (::rename(temp.path().c_str(), target.c_str()) != 0) throw file_error(errno, "publishing a value file");
+        temp.published();
+        Statement(s.db(), insert)
+            .bind(1, hash)
+            .bind(2, static_cast<std::int64_t>(bytes.size()))
+            .bind_null(3)
+            .bind(4, now)
+            .bind(5, now)
+            .run();
+        transaction.commit();
+        return true;
+    } catch (const StoreError& error) {
+        s.store_failed(error);
+        return false;
+    }
+}
+
+bool CacheStore::has_value(const std::string& hash) {
+    State& s = *state_;
+    if (!s.database) return false;
+    try {
+        auto row = s.blob_row(hash);
+        return row && (!row->in_file || !s.file_problem(hash, row->size));
+    } catch (const StoreError& error) {
+        s.read_failed(error);
+        return false;
+    }
+}
+
+std::optional<std::string> CacheStore::load_value(const std::string& hash) {
+    State& s = *state_;
+    if (!s.database || !is_sha256_hex(hash)) return std::nullopt;
+    try {
+        return s.load_value(hash);
+    } catch (const StoreError& error) {
+        s.read_failed(error);
+        return std::nullopt;
+    }
+}
+
+bool CacheStore::store(const CacheEntry& entry) {
+    State& s = *state_;
+    if (!is_sha256_hex(entry.key)) {
+        s.warn("refused to store an entry under \"" + short_hash(entry.key) + "\", which is not a key digest.");
+        return false;
+    }
+    if (!s.can_write()) return false;
+    const std::string checksum = entry_checksum(entry);
+    const std::int64_t now = now_ms();
+    try {
+        Transaction transaction(s.db(), Transaction::Kind::Write);
+        for (const auto& [symbol, hash] : entry.values) {
+            if (!s.blob_row(hash)) {
+                s.warn("did not store an entry for " + short_hash(entry.key) + ": value " + short_hash(hash) +
+                       " of `" + symbol + "` is not in the cache (store values before the entry).");
+                return false;
+            }
+        }
+        Statement(s.db(), "DELETE FROM entries WHERE key = ?").bind(1, entry.key).run();
+        Statement(s.db(),
+                  "INSERT INTO entries (key, outputs, metadata, key_parts, run_seconds, created_at, last_used_at,"
+                  " hit_count, size, checksum) VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?)")
+            .bind(1, entry.key)
+            .bind(2, entry.outputs_json)
+            .bind(3, entry.metadata_json)
+            .bind(4, entry.key_parts_json)
+            .bind(5, entry.run_seconds)
+            .bind(6, now)
+            .bind(7, now)
+            .bind(8, static_cast<std::int64_t>(entry_size(entry)))
+            .bind(9, checksum)
+            .run();
+        for (const auto& [symbol, hash] : entry.values) {
+            Statement(s.db(), "INSERT INTO entry_values (key, symbol, hash) VALUES (?, ?, ?)")
+                .bind(1, entry.key)
+                .bind(2, symbol)
+                .bind(3, hash)
+                .run();
+        }
+        transaction.commit();
+        return true;
+    } catch (const StoreError& error) {
+        s.store_failed(error);
+        return false;
+    }
+}
+
+std::optional<CacheEntry> CacheStore::lookup(const std::string& key) {
+    State& s = *state_;
+    auto miss = [&s]() -> std::optional<CacheEntry> {
+        ++s.misses;
+        return std::nullopt;
+    };
+    if (!s.database || !is_sha256_hex(key)) return miss();
+    try {
+        CacheEntry entry;
+        std::string checksum;
+        std::map<std::string, std::optional<State::BlobRow>> blobs;
+        {
+            // One snapshot: the entry, its value list and the value rows belong together.
+            Transaction snapshot(s.db(), Transaction::Kind::Read);
+            Statement query(s.db(),
+                            "SELECT outputs, metadata, key_parts, run_seconds, created_at, last_used_at, hit_count,"
+                            " size, checksum FROM entries WHERE key = ?");
+            query.bind(1, key);
+            if (!query.step()) return miss();
+            entry.key = key;
+            entry.outputs_json = query.text(0);
+            entry.metadata_json = query.text(1);
+            entry.key_parts_json = query.text(2);
+            entry.run_seconds = query.real(3);
+            entry.created_at_ms = query.integer(4);
+            entry.last_used_at_ms = query.integer(5);
+            entry.hit_count = query.integer(6);
+            entry.size_bytes = static_cast<std::uint64_t>(query.integer(7));
+            checksum = query.text(8);
+            Statement values(s.db(), "SELECT symbol, hash FROM entry_values WHERE key = ?");
+            values.bind(1, key);
+            while (values.step()) entry.values[values.text(0)] = values.text(1);
+            for (const auto& [symbol, hash] : entry.values) {
+                if (!blobs.count(hash)) blobs[hash] = s.blob_row(hash);
+            }
+            snapshot.commit();
+        }
+        if (entry_checksum(entry) != checksum) {
+            s.warn("entry " + short_hash(key) + " in " + s.directory.string() +
+                   " is damaged (its checksum does not match); ignored and removed, the cell is recomputed.");
+            s.remove_entry(key);
+            return miss();
+        }
+        for (const auto& [hash, row] : blobs) {
+            if (!row) {
+                s.warn("entry " + short_hash(key) + " in " + s.directory.string() + " refers to value " +
+                       short_hash(hash) + ", which is gone; ignored and removed, the cell is recomputed.");
+                s.remove_entry(key);
+                return miss();
+            }
+            if (row->in_file) {
+                if (auto problem = s.file_problem(hash, row->size)) {
+                    s.value_damaged(hash, *problem);
+                    return miss();
+                }
+            }
+        }
+        if (s.writable) {
+            try {
+                BusyTimeoutScope brief(s.db(), kTouchBusyTimeoutMs, s.options.busy_timeout_ms);
+                Statement(s.db(), "UPDATE entries SET last_used_at = ?, hit_count = hit_count + 1 WHERE key = ?")
+                    .bind(1, now_ms())
+                    .bind(2, key)
+                    .run();
+            } catch (const StoreError&) {
+                // LRU bookkeeping is best effort: a busy or full database must not turn a hit into a miss.
+            }
+        }
+        ++s.hits;
+        return entry;
+    } catch (const StoreError& error) {
+        s.read_failed(error);
+        return miss();
+    }
+}
+
+std::optional<CachedExecution> CacheStore::fetch(const std::string& key) {
+    std::optional<CacheEntry> entry = lookup(key);
+    if (!entry) return std::nullopt;
+    CachedExecution execution;
+    for (const auto& [symbol, hash] : entry->values) {
+        if (execution.value_bytes.count(hash)) continue;
+        std::optional<std::string> bytes = load_value(hash);
+        if (!bytes) {
+            --state_->hits;
+            ++state_->misses;
+            return std::nullopt;
+        }
+        execution.value_bytes[hash] = std::move(*bytes);
+    }
+    execution.entry = std::move(*entry);
+    return execution;
+}
+
+void CacheStore::invalidate(const std::string& key) { state_->remove_entry(key); }
+
+void CacheStore::remember_cell_key(const std::string& scope, const std::string& cell, const CacheKey& key) {
+    State& s = *state_;
+    if (!s.can_write()) return;
+    try {
+        Statement(s.db(),
+                  "INSERT OR REPLACE INTO cell_keys (scope, cell, key, key_parts, updated_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(1, scope)
+            .bind(2, cell)
+            .bind(3, key.digest())
+            .bind(4, key.to_json())
+            .bind(5, now_ms())
+            .run();
+    } catch (const StoreError& error) {
+        s.store_failed(error);
+    }
+}
+
+std::optional<CacheKey> CacheStore::last_cell_key(const std::string& scope, const std::string& cell) {
+    State& s = *state_;
+    if (!s.database) return std::nullopt;
+    try {
+        Statement query(s.db(), "SELECT key_parts FROM cell_keys WHERE scope = ? AND cell = ?");
+        query.bind(1, scope).bind(2, cell);
+        if (!query.step()) return std::nullopt;
+        return CacheKey::from_json(query.text(0));
+    } catch (const StoreError& error) {
+        s.read_failed(error);
+        return std::nullopt;
+    }
+}
+
+std::optional<std::string> CacheStore::file_digest(const fs::path& path) {
+    State& s = *state_;
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
+    std::error_code ignored;
+    const std::string where = fs::absolute(path, ignored).lexically_normal().string();
+    const std::int64_t mtime_ns = static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1'000'000'000 + info.st_mtim.tv_nsec;
+    const auto size = static_cast<std::int64_t>(info.st_size);
+    const auto inode = static_cast<std::int64_t>(info.st_ino);
+    if (s.database) {
+        try {
+            Statement query(s.db(), "SELECT size, mtime_ns, inode, hash, hashed_at_ns FROM file_digests WHERE path = ?");
+            query.bind(1, where);
+            // Trusted only if the file had not changed for a while when it was hashed: a write within the same
+            // mtime tick would otherwise go unnoticed.
+            if (query.step() && query.integer(0) == size && query.integer(1) == mtime_ns && query.integer(2) == inode &&
+                mtime_ns + kRacyFileWindowNs <= query.integer(4)) {
+                return query.text(3);
+            }
+        } catch (const StoreError&) {
+            // fall through to hashing the content
+        }
+    }
+    const std::int64_t hashed_at = now_ns();
+    std::optional<std::string> hash = sha256_file(path);
+    if (!hash) return std::nullopt;
+    if (s.database && s.writable) {
+        try {
+            BusyTimeoutScope brief(s.db(), kTouchBusyTimeoutMs, s.options.busy_timeout_ms);
+            Statement(s.db(),
+                      "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, inode, hash, hashed_at_ns)"
+                      " VALUES (?, ?, ?, ?, ?, ?)")
+                .bind(1, where)
+                .bind(2, size)
+                .bind(3, mtime_ns)
+                .bind(4, inode)
+                .bind(5, *hash)
+                .bind(6, hashed_at)
+                .run();
+        } catch (const StoreError&) {
+            // The fast path is an optimisation only.
+        }
+    }
+    return hash;
+}
+
+GcReport CacheStore::gc(std::uint64_t max_bytes) {
+    State& s = *state_;
+    GcReport report;
+    if (!s.can_write()) return report;
+    const std::int64_t cutoff_ms = now_ms() - s.options.orphan_grace_seconds * 1000;
+    try {
+        report.bytes_before = s.total_bytes();
+        {
+            Transaction transaction(s.db(), Transaction::Kind::Write);
+            std::vector<std::string> files;
+            auto drop_value = [&](const std::string& hash, bool in_file) {
+                Statement(s.db(), "DELETE FROM blobs WHERE hash = ?").bind(1, hash).run();
+                ++report.values_removed;
+                if (in_file) files.push_back(hash);
+            };
+            // Values no entry uses, older than the grace period (younger ones may be waiting for their entry).
+            std::vector<std::pair<std::string, bool>> orphans;
+            {
+                Statement query(s.db(),
+                                "SELECT hash, inline_data IS NULL FROM blobs WHERE last_used_at < ? AND NOT EXISTS"
+                                " (SELECT 1 FROM entry_values v WHERE v.hash = blobs.hash)");
+                query.bind(1, cutoff_ms);
+                while (query.step()) orphans.emplace_back(query.text(0), query.integer(1) != 0);
+            }
+            for (const auto& [hash, in_file] : orphans) drop_value(hash, in_file);
+
+            std::uint64_t total = s.total_bytes();
+            while (total > max_bytes) {
+                std::string key;
+                std::uint64_t size = 0;
+                {
+                    Statement oldest(s.db(), "SELECT key, size FROM entries ORDER BY last_used_at, key LIMIT 1");
+                    if (!oldest.step()) break;
+                    key = oldest.text(0);
+                    size = static_cast<std::uint64_t>(oldest.integer(1));
+                }
+                std::vector<std::string> hashes;
+                {
+                    Statement used(s.db(), "SELECT DISTINCT hash FROM entry_values WHERE key = ?");
+                    used.bind(1, key);
+                    while (used.step()) hashes.push_back(used.text(0));
+                }
+                Statement(s.db(), "DELETE FROM entries WHERE key = ?").bind(1, key).run();
+                ++report.entries_removed;
+                total -= std::min(total, size);
+                for (const auto& hash : hashes) {
+                    Statement still_used(s.db(), "SELECT 1 FROM entry_values WHERE hash = ? LIMIT 1");
+                    still_used.bind(1, hash);
+                    if (still_used.step()) continue;
+                    if (auto row = s.blob_row(hash)) {
+                        drop_value(hash, row->in_file);
+                        total -= std::min(total, row->size);
+                    }
+                }
+            }
+            for (const auto& hash : files) {
+                if (::unlink(s.value_path(hash).c_str()) == 0) ++report.files_removed;
+            }
+            transaction.commit();
+        }
+        try {
+            execute(s.db(), "PRAGMA incremental_vacuum");
+        } catch (const StoreError&) {
+            // Space inside the database file is reused either way.
+        }
+        // Stray files: published values whose row never arrived (a crash), temporary files of dead writers.
+        const auto file_cutoff = fs::file_time_type::clock::now() - std::chrono::seconds(s.options.orphan_grace_seconds);
+        std::error_code error;
+        for (fs::recursive_directory_iterator it(s.directory / kValuesFolder, error), end; !error && it != end;
+             it.increment(error)) {
+            if (!it->is_regular_file(error) || it->last_write_time(error) > file_cutoff) continue;
+            std::string hash = it->path().parent_path().filename().string() + it->path().filename().string();
+            if (is_sha256_hex(hash) && s.blob_row(hash)) continue;
+            if (fs::remove(it->path(), error)) ++report.files_removed;
+        }
+        error.clear();
+        for (fs::directory_iterator it(s.temp_folder(), error), end; !error && it != end; it.increment(error)) {
+            if (it->is_regular_file(error) && it->last_write_time(error) <= file_cutoff && fs::remove(it->path(), error)) {
+                ++report.files_removed;
+            }
+        }
+        report.bytes_after = s.total_bytes();
+    } catch (const StoreError& error) {
+        s.warn("could not clean the cache in " + s.directory.string() + " (" + error.what() + ").");
+    }
+    return report;
+}
+
+CacheStats CacheStore::stats() {
+    State& s = *state_;
+    CacheStats stats;
+    stats.session_hits = s.hits;
+    stats.session_misses = s.misses;
+    if (!s.database) return stats;
+    try {
+        Transaction snapshot(s.db(), Transaction::Kind::Read);
+        {
+            Statement query(s.db(), "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(hit_count), 0) FROM entries");
+            query.step();
+            stats.entries = static_cast<std::uint64_t>(query.integer(0));
+            stats.entry_bytes = static_cast<std::uint64_t>(query.integer(1));
+            stats.recorded_hits = static_cast<std::uint64_t>(query.integer(2));
+        }
+        {
+            Statement query(s.db(),
+                            "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(inline_data IS NULL), 0) FROM blobs");
+            query.step();
+            stats.values = static_cast<std::uint64_t>(query.integer(0));
+            stats.value_bytes = static_cast<std::uint64_t>(query.integer(1));
+            stats.file_values = static_cast<std::uint64_t>(query.integer(2));
+            stats.inline_values = stats.values - stats.file_values;
+        }
+        snapshot.commit();
+    } catch (const StoreError& error) {
+        s.read_failed(error);
+    }
+    stats.total_bytes = stats.entry_bytes + stats.value_bytes;
+    for (const char* suffix : {"", "-wal"}) {
+        fs::path file = s.database_path;
+        file += suffix;
+        std::error_code error;
+        auto size = fs::file_size(file, error);
+        if (!error) stats.database_file_bytes += size;
+    }
+    return stats;
+}
+
+bool CacheStore::clear() {
+    State& s = *state_;
+    if (!s.can_write()) return false;
+    try {
+        Transaction transaction(s.db(), Transaction::Kind::Write);
+        for (const char* table : {"entry_values", "entries", "blobs", "cell_keys", "file_digests"}) {
+            execute(s.db(), (std::string("DELETE FROM ") + table).c_str());
+        }
+        std::error_code error;
+        fs::remove_all(s.directory / kValuesFolder, error);
+        fs::remove_all(s.temp_folder(), error);
+        transaction.commit();
+    } catch (const StoreError& error) {
+        s.warn("could not clear the cache in " + s.directory.string() + " (" + error.what() + ").");
+        return false;
+    }
+    try {
+        execute(s.db(), "PRAGMA incremental_vacuum");
+    } catch (const StoreError&) {
+        // The file keeps its free pages for reuse.
+    }
+    return true;
+}
+
+} // namespace ripple::dag

@@ -1,0 +1,132 @@
+// cache_store.hpp: the persistent content-addressed cache of cell executions (SPEC section 5): entries by key
+// digest, values once by value hash (small in SQLite, large as files), LRU gc. Pure C++: no R, no cell logic.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "dag/cache_key.hpp"
+
+namespace ripple::dag {
+
+// Receives each problem the store met, as one line ("ripple cache: ..."); the store never throws for
+// I/O problems, it degrades to a miss or a skipped store. The same line is reported once per store.
+using CacheWarningHandler = std::function<void(const std::string& line)>;
+
+struct CacheStoreOptions {
+    std::filesystem::path directory;                  // see CacheStore::resolve_directory
+    std::size_t inline_value_limit = 64 * 1024;       // values up to this size live in SQLite, larger ones as files
+    int busy_timeout_ms = 5000;                       // how long to wait for another process's write
+    std::int64_t orphan_grace_seconds = 600;          // gc keeps unreferenced values and stray files this long
+    bool verify_values_on_put = true;                 // put_value checks that SHA-256(bytes) is the given hash
+    CacheWarningHandler on_warning;                   // default: print to stderr
+};
+
+// One cached cell execution. The front doors define outputs_json (an ordered JSON array of streams, displays,
+// warnings, errors) and metadata_json (e.g. removed symbols, attached packages); the store keeps both verbatim.
+struct CacheEntry {
+    std::string key;                                  // CacheKey::digest()
+    std::string outputs_json = "[]";
+    std::map<std::string, std::string> values;        // defined symbol -> value hash (each stored with put_value)
+    std::string metadata_json = "{}";
+    std::string key_parts_json;                       // CacheKey::to_json(), for why()
+    double run_seconds = 0;                           // how long the original run took
+    std::int64_t created_at_ms = 0;                   // filled in by the store
+    std::int64_t last_used_at_ms = 0;
+    std::int64_t hit_count = 0;
+    std::uint64_t size_bytes = 0;
+};
+
+// An entry with the bytes of every value it defines, each verified against its hash.
+struct CachedExecution {
+    CacheEntry entry;
+    std::map<std::string, std::string> value_bytes;   // value hash -> bytes
+};
+
+struct CacheStats {
+    std::uint64_t entries = 0;
+    std::uint64_t values = 0;
+    std::uint64_t inline_values = 0;
+    std::uint64_t file_values = 0;
+    std::uint64_t entry_bytes = 0;
+    std::uint64_t value_bytes = 0;
+    std::uint64_t total_bytes = 0;                    // entry_bytes + value_bytes: what gc bounds
+    std::uint64_t database_file_bytes = 0;            // cache.sqlite and its WAL on disk
+    std::uint64_t recorded_hits = 0;                  // hits over the cache's lifetime, all processes
+    std::uint64_t session_hits = 0;                   // lookups answered by this store object
+    std::uint64_t session_misses = 0;
+};
+
+struct GcReport {
+    std::uint64_t entries_removed = 0;
+    std::uint64_t values_removed = 0;
+    std::uint64_t files_removed = 0;                  // value files and stray temporary files
+    std::uint64_t bytes_before = 0;
+    std::uint64_t bytes_after = 0;
+};
+
+class CacheStore {
+public:
+    // explicit_dir if not empty, else $RIPPLE_CACHE_DIR, else $XDG_CACHE_HOME/ripple, else ~/.cache/ripple.
+    static std::filesystem::path resolve_directory(const std::filesystem::path& explicit_dir = {});
+
+    // Opens or creates the cache in options.directory (empty: resolve_directory()). Never throws for I/O
+    // problems: an unusable directory gives a store whose lookups miss and whose stores are skipped.
+    explicit CacheStore(CacheStoreOptions options);
+    ~CacheStore();
+    CacheStore(const CacheStore&) = delete;
+    CacheStore& operator=(const CacheStore&) = delete;
+    CacheStore(CacheStore&&) noexcept;
+    CacheStore& operator=(CacheStore&&) noexcept;
+
+    const std::filesystem::path& directory() const;
+    bool usable() const;     // the database could be opened (lookups can hit)
+    bool writable() const;   // stores can succeed (false after a read-only or full-disk failure... until reopened)
+
+    // --- values: stored once by hash -----------------------------------------------------------
+    // Stores bytes under their SHA-256 (lowercase hex). False (with a warning) when skipped.
+    bool put_value(const std::string& hash, std::string_view bytes);
+    bool has_value(const std::string& hash);
+    // The bytes, verified against the hash. A corrupt, truncated or missing value is removed with
+    // every entry that uses it, reported once, and answered with nullopt.
+    std::optional<std::string> load_value(const std::string& hash);
+
+    // --- entries -----------------------------------------------------------------------------------
+    // Stores (or replaces) an entry; every value hash it names must have been put first.
+    bool store(const CacheEntry& entry);
+    // The entry if present and intact (its checksum verifies and its values exist with their sizes);
+    // counts a hit or a miss and marks the entry used (LRU).
+    std::optional<CacheEntry> lookup(const std::string& key);
+    // lookup() plus every value's bytes, verified; any bad value makes it a miss.
+    std::optional<CachedExecution> fetch(const std::string& key);
+    // Drops one entry (e.g. a caller found it unusable).
+    void invalidate(const std::string& key);
+
+    // --- why(): the last key seen for a cell, by the caller's scope (notebook path) and cell id --------
+    void remember_cell_key(const std::string& scope, const std::string& cell, const CacheKey& key);
+    std::optional<CacheKey> last_cell_key(const std::string& scope, const std::string& cell);
+
+    // --- file inputs: content hash with a size + mtime + inode fast path kept across sessions ---------
+    // nullopt when the file does not exist or cannot be read.
+    std::optional<std::string> file_digest(const std::filesystem::path& path);
+
+    // --- housekeeping ----------------------------------------------------------------------------
+    // Removes least recently used entries (and the values only they used) until entries + values take at
+    // most max_bytes; also removes unreferenced values and stray files older than the grace period.
+    GcReport gc(std::uint64_t max_bytes);
+    CacheStats stats();
+    // Removes every entry, value and file of the cache; false (with a warning) if it could not.
+    bool clear();
+
+private:
+    struct State;
+    std::unique_ptr<State> state_;
+};
+
+} // namespace ripple::dag
