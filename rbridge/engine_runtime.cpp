@@ -47,12 +47,13 @@ void EngineRuntime::restore(const std::map<std::string, dag::ValueId>& state, co
 
 dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContext& context,
                                    const std::set<std::string>& report_bindings) {
+    auto entered = std::chrono::steady_clock::now();
     OutputSink& sink = outputs_.open(context);
     const bool tracked = !context.cell_id.empty();
     if (tracked) state_.begin_watch();
     auto started = std::chrono::steady_clock::now();
     EvalStatus status = evaluator_.execute(code, sink);
-    eval_seconds_ += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    timing_.eval_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     dag::RunOutcome outcome;
     outcome.failed = status != EvalStatus::Ok;
     outcome.interrupted = status == EvalStatus::Interrupted;
@@ -64,13 +65,14 @@ dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContex
         outcome.attached_packages = std::move(change.attached_packages);
     }
     outputs_.close(context, status);
+    timing_.run_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - entered).count();
     return outcome;
 }
 
-double EngineRuntime::take_eval_seconds() {
-    double seconds = eval_seconds_;
-    eval_seconds_ = 0;
-    return seconds;
+EngineRuntime::Timing EngineRuntime::take_timing() {
+    Timing timing = timing_;
+    timing_ = Timing{};
+    return timing;
 }
 
 } // namespace ripple::rbridge

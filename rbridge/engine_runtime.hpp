@@ -33,14 +33,19 @@ public:
     dag::ValueId rehold(dag::ValueId value) override { return state_.rehold(value); }
     void release(dag::ValueId value) override { state_.release(value); }
 
-    // Seconds spent evaluating user code since the last call (the rest of a request is engine overhead).
-    double take_eval_seconds();
+    // Where a request's time went since the last call: `eval` evaluating user code, `run` inside run()
+    // (evaluation plus watching the global state and routing outputs). The rest is analysis and planning.
+    struct Timing {
+        double eval_seconds = 0;
+        double run_seconds = 0;
+    };
+    Timing take_timing();
 
 private:
     CellEvaluator& evaluator_;
     RunOutputs& outputs_;
     GlobalState state_;
-    double eval_seconds_ = 0;
+    Timing timing_;
 };
 
 } // namespace ripple::rbridge

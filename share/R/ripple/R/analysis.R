@@ -119,7 +119,8 @@
 
 .sorted_set <- function(x) {
   x <- unique(as.character(x))
-  if (length(x)) sort(x, method = "radix") else character()
+  # Most sets have 0 or 1 names: sort() dispatches through several R closures, measurable per cell.
+  if (length(x) > 1L) sort(x, method = "radix") else x
 }
 
 .analysis_result <- function(ok, st = NULL) {
