@@ -1,0 +1,134 @@
+// tests/clients/test_browser.cjs: Debian's Jupyter Notebook 6.4 with ripple's nbextension, driven in headless chromium:
+// an edit, an insert, a move and a delete ripple through examples/ripple-tour.ipynb as a user sees it; lazy mode's stale marks.
+// Must not read kernel logs or messages: every assertion is on what the page shows (text, prompts, images, badges).
+'use strict';
+const { test, before, after } = require('node:test');
+const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const path = require('node:path');
+const env = require('./jupyter_env.cjs');
+const { launchBrowser, NotebookPage } = require('./notebook_page.cjs');
+
+const SHOTS = process.env.RIPPLE_SCREENSHOT_DIR ||
+  path.join(env.buildDir(), 'tests', 'clients', 'screenshots');
+
+// The tour's cells, by the start of their code.
+const N = 'n <- ';
+const SQUARES = 'squares <- (1:n)^2';
+const BONUS = 'bonus <- 100';
+const TOTAL = 'total <- sum(squares)';
+const ODD = 'squares <- squares[';
+const PLOT = 'barplot(';
+const PLUS_ONE = 'squares <- squares + 1';
+const LAZY = 'ripple::mode("lazy")';
+
+let home, server, browser, nb;
+
+before(async () => {
+  fs.mkdirSync(SHOTS, { recursive: true });
+  home = env.makeJupyterHome({ nbextension: true });
+  fs.copyFileSync(path.join(env.REPO, 'examples', 'ripple-tour.ipynb'), path.join(home.dirs.notebooks, 'ripple-tour.ipynb'));
+  server = await env.startServer(home, { module: 'notebook' });
+  browser = await launchBrowser();
+  nb = await NotebookPage.open(browser, server, 'ripple-tour.ipynb');
+  try {
+    await nb.page.waitForFunction(() => window.ripple && window.ripple.connected(), null, { timeout: 30000 });
+  } catch {
+    throw new Error('the ripple nbextension did not load or did not open its comm (is it installed and enabled?)');
+  }
+});
+
+after(async () => {
+  if (browser) await browser.close().catch(() => {});
+  if (server && process.env.RIPPLE_TEST_VERBOSE) console.log(fs.readFileSync(server.logFile, 'utf8'));
+  await env.stopServer(server);
+  env.removeHome(home);
+});
+
+async function shot(name) {
+  const file = path.join(SHOTS, name);
+  await nb.screenshot(file);
+  console.log(`screenshot: ${file}`);
+}
+
+const before_ = {};  // prompts and plot before the edit
+
+test('Run All shows every cell\'s output and the plot as an image', async () => {
+  await nb.runAll();
+  assert.match(await nb.output(SQUARES), /\[1\]\s+1\s+4\s+9\s+16\s+25\n/);
+  assert.match(await nb.output(TOTAL), /sum of 5 squares plus bonus: 155/);
+  assert.match(await nb.output(ODD), /\[1\]\s+1\s+9\s+25\n/);
+  const image = await nb.image(PLOT);
+  assert.ok(image.src.startsWith('data:image/png;base64,'), `plot is not a PNG image: ${image.src.slice(0, 40)}`);
+  assert.ok(image.complete && image.width > 100 && image.height > 100, `plot did not decode: ${JSON.stringify({ ...image, src: '' })}`);
+  for (const cell of [SQUARES, TOTAL, ODD, PLOT]) before_[cell] = await nb.prompt(cell);
+  before_.plot = image.src;
+});
+
+test('editing n reruns the cells below that read it, their outputs change in place', async () => {
+  await nb.typeInto(N, 'n <- 7');
+  await nb.run(N);
+  await nb.waitOutput(SQUARES, /\[1\]\s+1\s+4\s+9\s+16\s+25\s+36\s+49\n/, 'rerun squares');
+  assert.match(await nb.output(TOTAL), /sum of 7 squares plus bonus: 240/);
+  assert.match(await nb.output(ODD), /\[1\]\s+1\s+9\s+25\s+49\n/);
+  const reran = await nb.output(N);
+  assert.match(reran, /↻ reran \[squares <- \(1:n\)\^2\] \[total <- sum\(squares\) \+…\] .*: n changed/);
+  // In place: the front end did not execute them again (same prompt numbers), yet they show new outputs.
+  for (const cell of [SQUARES, TOTAL, ODD, PLOT]) assert.equal(await nb.prompt(cell), before_[cell], `prompt of ${cell}`);
+  const image = await nb.image(PLOT);
+  assert.notEqual(image.src, before_.plot, 'the plot did not change');
+  assert.ok(image.complete && image.width > 100, 'the new plot did not decode');
+  await nb.scrollTo(N);
+  await shot('edit-reruns-dependents.png');
+});
+
+test('a cell inserted between two cells (extension syncs the order) changes only the cells below it', async () => {
+  await nb.insertBelow(SQUARES, PLUS_ONE);
+  await nb.run(PLUS_ONE);
+  await nb.waitOutput(TOTAL, /sum of 7 squares plus bonus: 247/, 'total after the inserted cell');
+  assert.match(await nb.output(ODD), /\[1\]\s+5\s+17\s+37\n/);
+  assert.match(await nb.output(SQUARES), /\[1\]\s+1\s+4\s+9\s+16\s+25\s+36\s+49\n/, 'the cell above changed');
+  assert.equal(await nb.prompt(TOTAL), before_[TOTAL]);
+});
+
+test('moving a cell below a reader reruns that reader with what it now sees', async () => {
+  await nb.moveDown(PLUS_ONE);  // below bonus: nothing it feeds changes
+  await nb.moveDown(PLUS_ONE);  // below total: total no longer sees squares + 1
+  await nb.waitOutput(TOTAL, /sum of 7 squares plus bonus: 240/, 'total after the move');
+  assert.match(await nb.output(ODD), /\[1\]\s+5\s+17\s+37\n/, 'the odd squares still come after squares + 1');
+  assert.equal(await nb.prompt(TOTAL), before_[TOTAL]);
+});
+
+test('deleting a cell takes its variable away from the cells below', async () => {
+  await nb.deleteCell(BONUS);
+  const text = await nb.waitOutput(TOTAL, /object 'bonus' not found/, 'total after deleting bonus');
+  assert.doesNotMatch(text, /plus bonus: 240/, 'the old output is still shown');
+  assert.equal(await nb.prompt(TOTAL), before_[TOTAL]);
+  // The rerun caused by the deletion is announced where the user looks (no cell requested it).
+  await nb.page.waitForFunction(() => /reran/.test(document.querySelector('#notification_ripple')?.innerText || ''));
+});
+
+test('lazy mode: dependents show a stale line and a stale badge until they run', async () => {
+  await nb.insertBelow(PLOT, LAZY);
+  await nb.run(LAZY);
+  await nb.typeInto(N, 'n <- 4');
+  await nb.run(N);
+  assert.match(await nb.output(N), /⚠ stale now \[squares <- \(1:n\)\^2\].*: n changed \(lazy mode: run them to update\)/);
+  const stale = await nb.waitOutput(SQUARES, '⚠ stale: n changed above; run this cell to update', 'stale marker');
+  assert.match(stale, /36\s+49/, 'a stale cell keeps its old output until it runs');
+  for (const cell of [SQUARES, TOTAL, ODD, PLOT]) await nb.waitStaleBadge(cell, true);
+  assert.equal(await nb.hasStaleBadge(N), false, 'the edited cell itself is up to date');
+  await nb.scrollTo(N);
+  await shot('lazy-mode-stale-cells.png');
+
+  // Running a stale cell brings it up to date; the cells that read it stay stale (lazy mode runs nothing by itself).
+  await nb.run(SQUARES);
+  await nb.waitOutput(SQUARES, /\[1\]\s+1\s+4\s+9\s+16\n/, 'squares after running it');
+  const ran = await nb.output(SQUARES);
+  assert.doesNotMatch(ran, /⚠ stale:/, 'the cell just run still carries the stale marker');
+  assert.match(ran, /⚠ stale now \[total <- sum\(squares\) \+…\]/, 'the run does not say which cells are stale now');
+  await nb.waitStaleBadge(SQUARES, false);
+  for (const cell of [TOTAL, ODD, PLOT]) assert.equal(await nb.hasStaleBadge(cell), true, `${cell} must still be marked stale`);
+  assert.match(await nb.output(TOTAL), /⚠ stale/);
+  assert.deepEqual(nb.consoleErrors, [], 'page errors');
+});
