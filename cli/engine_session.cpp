@@ -1,0 +1,346 @@
+// engine_session.cpp: R start-up for run-notebook, the recorder that turns rbridge's OutputSink calls into CellOutputs,
+// the --timeout watchdog and the SIGINT/SIGTERM stop switch. No engine decisions: dag::Engine plans every run.
+#include "cli/engine_session.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+
+#include <unistd.h>
+
+#include "dag/engine.hpp"
+#include "rbridge/cell_evaluator.hpp"
+#include "rbridge/engine_runtime.hpp"
+#include "rbridge/r_session.hpp"
+
+#ifndef RIPPLE_BUILD_R_LIBRARY
+#define RIPPLE_BUILD_R_LIBRARY ""
+#endif
+
+namespace ripple::cli {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+
+void on_stop_signal(int signal) {
+    if (g_stop_signal.load() != 0) _exit(128 + signal);  // asked twice: stop now
+    g_stop_signal.store(signal);
+    rbridge::RSession::request_interrupt();
+}
+
+CellOutput output_from(const rbridge::MimeBundle& bundle, CellOutput::Kind kind) {
+    CellOutput output;
+    output.kind = kind;
+    output.data = bundle.data.is_object() ? bundle.data : nlohmann::json::object();
+    output.metadata = bundle.metadata.is_object() ? bundle.metadata : nlohmann::json::object();
+    return output;
+}
+
+// Swallows everything (the R calls run-notebook makes for itself, such as setting the plot size).
+class DiscardSink final : public rbridge::OutputSink {
+public:
+    void stream(rbridge::StreamName, std::string_view) override {}
+    void display(const rbridge::MimeBundle&, const std::string&, bool) override {}
+    void result(const rbridge::MimeBundle&) override {}
+    void error(const rbridge::ErrorInfo&) override {}
+    void clear_output(bool) override {}
+    void page(const rbridge::MimeBundle&) override {}
+};
+
+// Keeps one run's outputs in order, as a Jupyter client would (clear_output, display updates, no pager).
+class RecordingSink final : public rbridge::OutputSink {
+public:
+    RecordingSink(std::vector<CellOutput>& outputs, std::vector<CellOutput>& updates,
+                  const std::function<void(const CellOutput&)>& live)
+        : outputs_(outputs), updates_(updates), live_(live) {}
+
+    void stream(rbridge::StreamName name, std::string_view text) override {
+        before_output();
+        CellOutput output = CellOutput::stream_text(name == rbridge::StreamName::Stdout ? "stdout" : "stderr", std::string(text));
+        if (live_) live_(output);
+        if (!outputs_.empty() && outputs_.back().kind == CellOutput::Kind::Stream && outputs_.back().stream == output.stream) {
+            outputs_.back().text += output.text;
+        } else {
+            outputs_.push_back(std::move(output));
+        }
+    }
+    void display(const rbridge::MimeBundle& bundle, const std::string& display_id, bool update) override {
+        CellOutput output = output_from(bundle, CellOutput::Kind::Display);
+        output.display_id = display_id;
+        if (update) {
+            bool found = false;
+            for (auto& existing : outputs_) {
+                if (existing.kind == CellOutput::Kind::Display && existing.display_id == display_id && !display_id.empty()) {
+                    existing.data = output.data;
+                    existing.metadata = output.metadata;
+                    found = true;
+                }
+            }
+            if (!found) updates_.push_back(std::move(output));
+            return;
+        }
+        before_output();
+        if (live_) live_(output);
+        outputs_.push_back(std::move(output));
+    }
+    void result(const rbridge::MimeBundle& bundle) override {
+        before_output();
+        CellOutput output = output_from(bundle, CellOutput::Kind::Result);
+        if (live_) live_(output);
+        outputs_.push_back(std::move(output));
+    }
+    void error(const rbridge::ErrorInfo& error) override {
+        before_output();
+        CellOutput output = CellOutput::error(error.ename, error.evalue, error.traceback);
+        if (live_) live_(output);
+        outputs_.push_back(std::move(output));
+    }
+    void clear_output(bool wait) override {
+        if (wait) clear_pending_ = true;
+        else outputs_.clear();
+    }
+    void page(const rbridge::MimeBundle&) override {}  // help pages go to a pager, which a file has not
+
+private:
+    void before_output() {
+        if (clear_pending_) outputs_.clear();
+        clear_pending_ = false;
+    }
+    std::vector<CellOutput>& outputs_;
+    std::vector<CellOutput>& updates_;
+    const std::function<void(const CellOutput&)>& live_;
+    bool clear_pending_ = false;
+};
+
+std::string plot_options_code(const PlotSize& plot) {
+    char code[200];
+    std::snprintf(code, sizeof code, "options(repr.plot.width = %.6g, repr.plot.height = %.6g, repr.plot.res = %.6g)",
+                  plot.width_in, plot.height_in, plot.dpi);
+    return code;
+}
+
+} // namespace
+
+// rbridge::RunOutputs for run-notebook: each run of a request (the requested cell, cells run on its behalf)
+// is recorded under its cell id; a cell with a plot size gets its device set up before it runs.
+class EngineSession::Recorder final : public rbridge::RunOutputs {
+public:
+    Recorder(rbridge::CellEvaluator& evaluator, std::function<void(const CellOutput&)> live)
+        : evaluator_(evaluator), live_(std::move(live)) {}
+
+    void begin_request() {
+        runs_.clear();
+        updates_.clear();
+    }
+    void set_plot_size(const std::string& id, std::optional<PlotSize> plot) {
+        if (plot) plots_[id] = *plot;
+        else plots_.erase(id);
+    }
+
+    rbridge::OutputSink& open(const dag::RunContext& context) override {
+        // After the engine restored the state and before it watches the run: the device size is the cell's
+        // own setting, not something the cell did.
+        if (auto plot = plots_.find(context.cell_id); plot != plots_.end()) {
+            DiscardSink discard;
+            evaluator_.execute(plot_options_code(plot->second), discard);
+        }
+        std::vector<CellOutput>& outputs = runs_[context.cell_id];
+        outputs.clear();
+        sink_ = std::make_unique<RecordingSink>(outputs, updates_, context.requested ? live_ : no_live_);
+        return *sink_;
+    }
+    void close(const dag::RunContext&, rbridge::EvalStatus) override { sink_.reset(); }
+
+    std::vector<CellOutput> take(const std::string& id) {
+        auto found = runs_.find(id);
+        if (found == runs_.end()) return {};
+        return std::move(found->second);
+    }
+    std::vector<CellOutput> take_updates() { return std::move(updates_); }
+
+private:
+    rbridge::CellEvaluator& evaluator_;
+    std::function<void(const CellOutput&)> live_;
+    std::function<void(const CellOutput&)> no_live_;
+    std::map<std::string, std::vector<CellOutput>> runs_;
+    std::vector<CellOutput> updates_;
+    std::map<std::string, PlotSize> plots_;
+    std::unique_ptr<RecordingSink> sink_;
+};
+
+// Interrupts a request that runs past its deadline, again every 200 ms while it has not stopped (R honours an
+// interrupt only while user code runs), and gives up on it after a grace period (on_stuck ends the process).
+class EngineSession::Watchdog {
+public:
+    Watchdog(double timeout_seconds, std::function<void()> on_stuck)
+        : timeout_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_seconds))),
+          on_stuck_(std::move(on_stuck)), thread_([this] { loop(); }) {}
+    ~Watchdog() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            quit_ = true;
+        }
+        wake_.notify_all();
+        thread_.join();
+    }
+    Watchdog(const Watchdog&) = delete;
+    Watchdog& operator=(const Watchdog&) = delete;
+
+    void arm() {
+        {
+            std::lock_guard<std::mutex> lock(mutex_);
+            armed_ = true;
+            fired_ = false;
+            ++generation_;
+            deadline_ = std::chrono::steady_clock::now() + timeout_;
+        }
+        wake_.notify_all();
+    }
+    // Returns true when the deadline passed during this request.
+    bool disarm() {
+        std::lock_guard<std::mutex> lock(mutex_);
+        armed_ = false;
+        ++generation_;
+        wake_.notify_all();
+        return fired_;
+    }
+
+private:
+    void loop() {
+        using namespace std::chrono_literals;
+        std::unique_lock<std::mutex> lock(mutex_);
+        while (!quit_) {
+            if (!armed_) {
+                wake_.wait(lock);
+                continue;
+            }
+            std::uint64_t generation = generation_;
+            auto changed = [&] { return quit_ || !armed_ || generation_ != generation; };
+            if (wake_.wait_until(lock, deadline_, changed)) continue;
+            fired_ = true;
+            auto give_up = std::chrono::steady_clock::now() + kGrace;
+            while (!changed() && std::chrono::steady_clock::now() < give_up) {
+                rbridge::RSession::request_interrupt();
+                wake_.wait_for(lock, 200ms, changed);
+            }
+            if (!changed() && on_stuck_) {
+                lock.unlock();
+                on_stuck_();  // does not return
+                lock.lock();
+            }
+        }
+    }
+
+    static constexpr std::chrono::seconds kGrace{10};
+    std::chrono::steady_clock::duration timeout_;
+    std::function<void()> on_stuck_;
+    std::mutex mutex_;
+    std::condition_variable wake_;
+    bool armed_ = false, fired_ = false, quit_ = false;
+    std::uint64_t generation_ = 0;
+    std::chrono::steady_clock::time_point deadline_{};
+    std::thread thread_;  // last: starts once everything above exists
+};
+
+struct EngineSession::Engine {
+    rbridge::CellEvaluator evaluator;
+    std::unique_ptr<rbridge::EngineRuntime> runtime;
+    std::unique_ptr<dag::Engine> engine;
+};
+
+EngineSession::EngineSession(SessionSettings settings) : settings_(std::move(settings)) {
+    rbridge::RSession::start({settings_.r_library.string(), true});
+    install_stop_handlers();
+    engine_ = std::make_unique<Engine>();
+    recorder_ = std::make_unique<Recorder>(engine_->evaluator, settings_.live_output);
+    engine_->runtime = std::make_unique<rbridge::EngineRuntime>(engine_->evaluator, *recorder_);
+    engine_->engine = std::make_unique<dag::Engine>(*engine_->runtime);
+    // The content-hash cache (SPEC section 5) plugs in here: the engine will take settings_.cache and serve hits.
+    if (settings_.timeout_seconds) watchdog_ = std::make_unique<Watchdog>(*settings_.timeout_seconds, settings_.on_stuck);
+}
+
+EngineSession::~EngineSession() {
+    watchdog_.reset();
+    if (engine_) {
+        engine_->engine.reset();
+        engine_->runtime.reset();
+    }
+}
+
+CellRun EngineSession::run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot) {
+    recorder_->begin_request();
+    if (id) recorder_->set_plot_size(*id, plot);
+    dag::CellRequest request{code, id, {}};
+    auto started = std::chrono::steady_clock::now();
+    if (watchdog_) watchdog_->arm();
+    dag::ExecutionReport report;
+    try {
+        report = engine_->engine->execute(request);
+    } catch (...) {
+        if (watchdog_) watchdog_->disarm();
+        throw;
+    }
+    bool fired = watchdog_ ? watchdog_->disarm() : false;
+    CellRun run;
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    run.outputs = recorder_->take(id.value_or(""));
+    for (const auto& other : report.ran_before) run.also_ran.emplace_back(other, recorder_->take(other));
+    for (const auto& other : report.reran_after) run.also_ran.emplace_back(other, recorder_->take(other));
+    run.display_updates = recorder_->take_updates();
+    run.notices = report.notices;
+    run.interrupted = report.interrupted;
+    run.from_cache = id && std::find(report.from_cache.begin(), report.from_cache.end(), *id) != report.from_cache.end();
+    run.failed = report.requested_failed || report.interrupted;
+    run.timed_out = fired && report.interrupted;
+    return run;
+}
+
+CellRun EngineSession::run_cell(const std::string& id, const std::string& code, std::optional<PlotSize> plot) {
+    return run(id, code, plot);
+}
+
+CellRun EngineSession::run_untracked(const std::string& code) { return run(std::nullopt, code, std::nullopt); }
+
+bool EngineSession::is_complete(const std::string& code) {
+    if (code.find_first_not_of(" \t\r\n") == std::string::npos) return false;
+    return engine_->evaluator.check_completeness(code) == rbridge::CodeCompleteness::Complete;
+}
+
+std::string EngineSession::label(const std::string& id) const { return engine_->engine->label(id); }
+
+std::string EngineSession::r_version() const { return rbridge::RSession::get().r_version(); }
+
+fs::path EngineSession::default_r_library() {
+    if (const char* env = std::getenv("RIPPLE_R_LIBRARY"); env != nullptr && *env != '\0') return env;
+    std::error_code ec;
+    fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+    if (!ec) {
+        fs::path installed = exe.parent_path().parent_path() / "lib" / "ripple" / "R-library";
+        if (fs::exists(installed / "ripple", ec)) return installed;
+    }
+    return fs::path(RIPPLE_BUILD_R_LIBRARY);
+}
+
+void EngineSession::install_stop_handlers() {
+    struct sigaction action {};
+    action.sa_handler = &on_stop_signal;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+}
+
+int EngineSession::stop_signal() { return g_stop_signal.load(); }
+
+} // namespace ripple::cli

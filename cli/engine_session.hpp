@@ -1,0 +1,88 @@
+// engine_session.hpp: run-notebook's one embedded R session and engine (the kernel's dag::Engine over
+// rbridge::EngineRuntime): runs cells by id, records what each showed, and interrupts a cell past --timeout.
+// Knows dag and rbridge only through their public headers; makes no engine decisions (what reruns, what is cached).
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "cli/cell_output.hpp"
+#include "cli/command_line.hpp"
+
+namespace ripple::cli {
+
+// The graphics device of one run (R Markdown's fig.width, fig.height, dpi).
+struct PlotSize {
+    double width_in = 7;
+    double height_in = 5;
+    double dpi = 96;
+};
+
+struct CellRun {
+    std::vector<CellOutput> outputs;
+    bool failed = false;
+    bool interrupted = false;  // stopped: by the watchdog (timed_out) or by SIGINT/SIGTERM
+    bool timed_out = false;
+    bool from_cache = false;   // the engine served it from its cache (the cache is not wired into run-notebook yet)
+    double seconds = 0;
+    // Other cells the engine ran for this request (stale upstream cells, reactive reruns), with their outputs.
+    std::vector<std::pair<std::string, std::vector<CellOutput>>> also_ran;
+    // Displays this run replaced by id (update_display_data) that it did not publish itself.
+    std::vector<CellOutput> display_updates;
+    std::vector<std::string> notices;  // the engine's one-line notices (opaque state rebuilt, ...)
+};
+
+struct SessionSettings {
+    std::filesystem::path r_library;       // where the ripple R package is installed
+    CacheSettings cache;                   // handed to the engine once it has a persistent cache
+    std::optional<double> timeout_seconds; // per request
+    // --log-output: each piece of output as R produces it.
+    std::function<void(const CellOutput&)> live_output;
+    // Called from the watchdog thread when a timed-out cell ignores the interrupt: write what can be written and
+    // end the process (R is stuck in code that never checks for interrupts).
+    std::function<void()> on_stuck;
+};
+
+class EngineSession {
+public:
+    // Starts R (once per process) in the current working directory. Throws std::runtime_error if R cannot start.
+    explicit EngineSession(SessionSettings settings);
+    ~EngineSession();
+    EngineSession(const EngineSession&) = delete;
+    EngineSession& operator=(const EngineSession&) = delete;
+
+    // Runs a tracked cell: cells are given in document order, each id once per run.
+    CellRun run_cell(const std::string& id, const std::string& code, std::optional<PlotSize> plot = std::nullopt);
+    // Runs code against the state at the end of the cells run so far, without tracking it.
+    CellRun run_untracked(const std::string& code);
+    // True when R's parser says `code` is one or more complete expressions.
+    bool is_complete(const std::string& code);
+    std::string label(const std::string& id) const;
+    std::string r_version() const;
+    bool cache_available() const { return false; }
+
+    // RIPPLE_R_LIBRARY, else the installed tree next to the binary, else the build tree.
+    static std::filesystem::path default_r_library();
+
+    // SIGINT and SIGTERM interrupt the running cell and ask the run to stop (stop_signal() says which).
+    static void install_stop_handlers();
+    static int stop_signal();
+
+private:
+    class Recorder;
+    class Watchdog;
+    CellRun run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot);
+
+    SessionSettings settings_;
+    std::unique_ptr<Recorder> recorder_;
+    std::unique_ptr<Watchdog> watchdog_;
+    struct Engine;
+    std::unique_ptr<Engine> engine_;
+};
+
+} // namespace ripple::cli

@@ -1,0 +1,21 @@
+// pandoc_html.hpp: Markdown to standalone HTML with Debian's pandoc (optionally self-contained: figures embedded).
+// Must not know about R, knitr or the engine; it runs one program and reports its failure in a sentence.
+#pragma once
+
+#include <filesystem>
+#include <stdexcept>
+#include <string>
+
+namespace ripple::cli {
+
+class PandocError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
+};
+
+// Converts `markdown_file` into `html_file`; relative links resolve against `resource_dir`. `page_title` (if not empty)
+// is the HTML title of a document without one. Throws PandocError (pandoc missing or failing, with its first error line).
+void pandoc_to_html(const std::filesystem::path& markdown_file, const std::filesystem::path& html_file,
+                    const std::filesystem::path& resource_dir, bool self_contained, const std::string& page_title);
+
+} // namespace ripple::cli

@@ -1,0 +1,27 @@
+// yaml_header.hpp: a reader for the YAML that R Markdown headers use (maps, lists, plain/quoted/block scalars,
+// flow [..] and {..}, !r expressions), with errors that name the line. Pure C++: must not know about R or knitr.
+#pragma once
+
+#include <cstddef>
+#include <stdexcept>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace ripple::cli {
+
+class YamlError : public std::runtime_error {
+public:
+    YamlError(size_t line, const std::string& message) : std::runtime_error(message), line_(line) {}
+    size_t line() const { return line_; }
+
+private:
+    size_t line_;
+};
+
+// Parses `text`, whose first line is line `first_line` of its file. Key order is kept. Scalars follow YAML 1.1 as
+// R's yaml package reads them (yes/no are booleans); `!r code` and `!expr code` become {"!r": "code"}.
+// Empty text is null. Throws YamlError naming the file line.
+nlohmann::ordered_json parse_yaml(const std::string& text, size_t first_line = 1);
+
+} // namespace ripple::cli
