@@ -1,0 +1,24 @@
+// store_execution_cache.hpp: the engine's ExecutionCache interface served by the persistent CacheStore.
+// Pure C++: translates CachedRun <-> CacheEntry; must not know about R or how the engine decides to cache.
+#pragma once
+
+#include "dag/cache_store.hpp"
+#include "dag/execution_cache.hpp"
+
+namespace ripple::dag {
+
+class StoreExecutionCache final : public ExecutionCache {
+public:
+    explicit StoreExecutionCache(CacheStore& store) : store_(store) {}
+
+    std::optional<CachedRun> find(const std::string& digest) override;
+    void store(const std::string& digest, const CachedRun& execution) override;
+    bool has_value(const std::string& hash) override { return store_.has_value(hash); }
+    std::optional<std::string> load_value(const std::string& hash) override { return store_.load_value(hash); }
+    void store_value(const std::string& hash, const std::string& bytes) override { store_.put_value(hash, bytes); }
+
+private:
+    CacheStore& store_;
+};
+
+} // namespace ripple::dag

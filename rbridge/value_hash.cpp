@@ -1,0 +1,355 @@
+// value_hash.cpp: R_Serialize into SHA-256 (or a string) through a custom output stream, skipping the header;
+// R_Unserialize from bytes with this session's header. Every R call runs inside R_ToplevelExec + R_tryCatchError
+// so an R error neither longjmps through C++ frames nor prints. No dag/, no Jupyter.
+#include "value_hash.hpp"
+
+#include <array>
+#include <bit>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <vector>
+
+#include <openssl/evp.h>
+
+namespace ripple::rbridge {
+
+namespace {
+
+constexpr int kSerializeVersion = 3;
+// Header of format 3: 2 bytes format ("B\n" / "X\n"), 3 ints (format version, writer's R version, oldest R
+// version that reads it), 1 int (length of the native encoding's name), then that name.
+constexpr std::size_t kFixedHeaderBytes = 2 + 4 * 4;
+constexpr std::size_t kMaxEncodingName = 63;  // R_CODESET_MAX
+constexpr std::size_t kHashBufferBytes = 64 * 1024;
+constexpr std::size_t kDirectUpdateBytes = 4 * 1024;  // larger writes go to SHA-256 without a copy
+
+R_pstream_format_t stream_format(ValueFormat format) {
+    return format == ValueFormat::Xdr ? R_pstream_xdr_format : R_pstream_binary_format;
+}
+
+// Separates the header from the payload as bytes stream past, whatever the chunking of R's writes.
+class HeaderSkipper {
+public:
+    explicit HeaderSkipper(ValueFormat format) : format_(format) {}
+
+    // How many of the n bytes belong to the header (they are kept in header()).
+    std::size_t consume(const unsigned char* data, std::size_t n) {
+        std::size_t taken = 0;
+        while (taken < n && !done()) {
+            std::size_t take = std::min(expected_ - header_.size(), n - taken);
+            header_.append(reinterpret_cast<const char*>(data) + taken, take);
+            taken += take;
+            if (!length_known_ && header_.size() == kFixedHeaderBytes) {
+                expected_ = kFixedHeaderBytes + encoding_name_length();
+                length_known_ = true;
+            }
+        }
+        return taken;
+    }
+    bool done() const { return length_known_ && header_.size() == expected_; }
+    const std::string& header() const { return header_; }
+
+private:
+    std::size_t encoding_name_length() const {
+        std::array<unsigned char, 4> raw{};
+        std::memcpy(raw.data(), header_.data() + kFixedHeaderBytes - 4, 4);
+        std::uint32_t length = 0;
+        if (format_ == ValueFormat::Xdr || std::endian::native == std::endian::big) {
+            length = (std::uint32_t{raw[0]} << 24U) | (std::uint32_t{raw[1]} << 16U) | (std::uint32_t{raw[2]} << 8U) |
+                     std::uint32_t{raw[3]};
+        } else {
+            length = (std::uint32_t{raw[3]} << 24U) | (std::uint32_t{raw[2]} << 16U) | (std::uint32_t{raw[1]} << 8U) |
+                     std::uint32_t{raw[0]};
+        }
+        return std::min<std::size_t>(length, kMaxEncodingName);
+    }
+
+    ValueFormat format_;
+    std::string header_;
+    std::size_t expected_ = kFixedHeaderBytes;
+    bool length_known_ = false;
+};
+
+struct DigestContextFreer {
+    void operator()(EVP_MD_CTX* context) const noexcept { EVP_MD_CTX_free(context); }
+};
+
+// Receives R's serialization: the header is set aside, the payload goes into SHA-256 (through a buffer that
+// gathers R's many small writes) or into a string.
+class SerializationTap {
+public:
+    SerializationTap(ValueFormat format, std::string* collect) : skipper_(format), collect_(collect) {
+        if (collect_ == nullptr) {
+            digest_.reset(EVP_MD_CTX_new());
+            if (!digest_ || EVP_DigestInit_ex(digest_.get(), EVP_sha256(), nullptr) != 1) digest_.reset();
+            buffer_.resize(kHashBufferBytes);
+        }
+    }
+    bool ready() const { return collect_ != nullptr || digest_ != nullptr; }
+
+    // False when out of memory: the caller turns that into an R error outside any C++ scope.
+    bool write(const void* data, std::size_t n) noexcept {
+        const auto* bytes = static_cast<const unsigned char*>(data);
+        if (!skipper_.done()) {
+            std::size_t header_bytes = 0;
+            try {
+                header_bytes = skipper_.consume(bytes, n);
+            } catch (...) {
+                return false;
+            }
+            bytes += header_bytes;
+            n -= header_bytes;
+        }
+        if (n == 0) return true;
+        payload_bytes_ += n;
+        if (collect_ != nullptr) {
+            try {
+                collect_->append(reinterpret_cast<const char*>(bytes), n);
+            } catch (...) {
+                return false;
+            }
+            return true;
+        }
+        if (n >= kDirectUpdateBytes) {
+            flush();
+            EVP_DigestUpdate(digest_.get(), bytes, n);
+            return true;
+        }
+        if (used_ + n > buffer_.size()) flush();
+        std::memcpy(buffer_.data() + used_, bytes, n);
+        used_ += n;
+        return true;
+    }
+
+    std::string hex_digest() {
+        flush();
+        std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
+        unsigned int size = 0;
+        EVP_DigestFinal_ex(digest_.get(), digest.data(), &size);
+        static constexpr char kHex[] = "0123456789abcdef";
+        std::string hex;
+        for (unsigned int i = 0; i < size; ++i) {
+            hex.push_back(kHex[digest[i] >> 4U]);
+            hex.push_back(kHex[digest[i] & 0x0fU]);
+        }
+        return hex;
+    }
+    std::uint64_t payload_bytes() const { return payload_bytes_; }
+    const std::string& header() const { return skipper_.header(); }
+
+private:
+    void flush() {
+        if (used_ > 0) EVP_DigestUpdate(digest_.get(), buffer_.data(), used_);
+        used_ = 0;
+    }
+
+    HeaderSkipper skipper_;
+    std::string* collect_;
+    std::unique_ptr<EVP_MD_CTX, DigestContextFreer> digest_;
+    std::vector<unsigned char> buffer_;
+    std::size_t used_ = 0;
+    std::uint64_t payload_bytes_ = 0;
+};
+
+// --- R callbacks: plain frames (no C++ objects with destructors), since Rf_error longjmps out of them ---
+
+void out_bytes(R_outpstream_t stream, void* data, int length) {
+    auto* tap = static_cast<SerializationTap*>(stream->data);
+    if (!tap->write(data, static_cast<std::size_t>(length))) Rf_error("out of memory while serializing a value");
+}
+
+void out_char(R_outpstream_t stream, int c) {
+    auto byte = static_cast<unsigned char>(c);
+    out_bytes(stream, &byte, 1);
+}
+
+struct PayloadReader {
+    std::string_view header;
+    std::string_view payload;
+    std::size_t position = 0;
+
+    std::size_t size() const { return header.size() + payload.size(); }
+    bool read(void* out, std::size_t n) {
+        if (n > size() - position) return false;
+        auto* target = static_cast<char*>(out);
+        while (n > 0) {
+            std::string_view part = position < header.size() ? header.substr(position) : payload.substr(position - header.size());
+            std::size_t take = std::min(n, part.size());
+            std::memcpy(target, part.data(), take);
+            target += take;
+            position += take;
+            n -= take;
+        }
+        return true;
+    }
+};
+
+void in_bytes(R_inpstream_t stream, void* buffer, int length) {
+    auto* reader = static_cast<PayloadReader*>(stream->data);
+    if (!reader->read(buffer, static_cast<std::size_t>(length))) Rf_error("the serialized value is truncated");
+}
+
+int in_char(R_inpstream_t stream) {
+    unsigned char c = 0;
+    in_bytes(stream, &c, 1);
+    return c;
+}
+
+// --- the form that is serialized ---------------------------------------------------------------------
+
+constexpr int kMaxListDepth = 64;
+
+// The value with every closure (itself, or inside plain lists) rebuilt from its source expression: after a
+// function's second call the JIT swaps its body for bytecode and flags it, which would change its bytes
+// while it is still the same function. Allocates: call inside the guarded region only.
+SEXP stable_form(SEXP value, int depth) {
+    if (TYPEOF(value) == CLOSXP) {
+        SEXP rebuilt = PROTECT(Rf_allocSExp(CLOSXP));
+        SET_FORMALS(rebuilt, FORMALS(value));
+        SET_BODY(rebuilt, R_ClosureExpr(value));
+        SET_CLOENV(rebuilt, CLOENV(value));
+        DUPLICATE_ATTRIB(rebuilt, value);
+        UNPROTECT(1);
+        return rebuilt;
+    }
+    if (TYPEOF(value) != VECSXP || depth >= kMaxListDepth) return value;
+    SEXP copy = R_NilValue;
+    const R_xlen_t n = Rf_xlength(value);
+    for (R_xlen_t i = 0; i < n; ++i) {
+        SEXP element = VECTOR_ELT(value, i);
+        SEXP stable = stable_form(element, depth + 1);
+        if (stable == element) continue;
+        if (copy == R_NilValue) {
+            PROTECT(stable);
+            copy = Rf_shallow_duplicate(value);
+            UNPROTECT(1);
+            PROTECT(copy);
+        }
+        SET_VECTOR_ELT(copy, i, stable);
+    }
+    if (copy == R_NilValue) return value;
+    UNPROTECT(1);
+    return copy;
+}
+
+// --- guarded execution -------------------------------------------------------------------------------
+
+struct SerializeJob {
+    SEXP value;
+    SerializationTap* tap;
+    ValueFormat format;
+    bool completed = false;
+};
+
+SEXP serialize_body(void* data) {
+    auto* job = static_cast<SerializeJob*>(data);
+    R_outpstream_st stream{};
+    R_InitOutPStream(&stream, job->tap, stream_format(job->format), kSerializeVersion, out_char, out_bytes, nullptr,
+                     R_NilValue);
+    R_Serialize(PROTECT(stable_form(job->value, 0)), &stream);
+    UNPROTECT(1);
+    job->completed = true;
+    return R_NilValue;
+}
+
+struct UnserializeJob {
+    PayloadReader* reader;
+    SEXP result = nullptr;  // preserved (R_PreserveObject) once complete
+};
+
+SEXP unserialize_body(void* data) {
+    auto* job = static_cast<UnserializeJob*>(data);
+    R_inpstream_st stream{};
+    R_InitInPStream(&stream, job->reader, R_pstream_any_format, in_char, in_bytes, nullptr, R_NilValue);
+    SEXP value = PROTECT(R_Unserialize(&stream));
+    if (job->reader->position == job->reader->size()) {
+        R_PreserveObject(value);
+        job->result = value;
+    }
+    UNPROTECT(1);
+    return R_NilValue;
+}
+
+SEXP swallow_error(SEXP /*condition*/, void* /*data*/) { return R_NilValue; }
+
+template <typename Job>
+struct GuardedCall {
+    SEXP (*body)(void*);
+    Job* job;
+};
+
+template <typename Job>
+void run_caught(void* data) {
+    auto* call = static_cast<GuardedCall<Job>*>(data);
+    R_tryCatchError(call->body, call->job, swallow_error, nullptr);
+}
+
+// Runs body(job) at top level: R errors are caught silently, anything else (an interrupt) stops at the top level.
+template <typename Job>
+bool run_guarded(SEXP (*body)(void*), Job& job) {
+    GuardedCall<Job> call{body, &job};
+    return R_ToplevelExec(run_caught<Job>, &call) == TRUE;
+}
+
+bool serialize_into(SEXP value, ValueFormat format, SerializationTap& tap) {
+    if (!tap.ready()) return false;
+    SerializeJob job{value, &tap, format};
+    return run_guarded(serialize_body, job) && job.completed;
+}
+
+// This session's header for the format, taken from serializing NULL.
+const std::string& session_header(ValueFormat format) {
+    static std::array<std::optional<std::string>, 2> headers;
+    auto& header = headers[format == ValueFormat::Xdr ? 1 : 0];
+    if (!header) {
+        std::string ignored;
+        SerializationTap tap(format, &ignored);
+        if (serialize_into(R_NilValue, format, tap)) header = tap.header();
+    }
+    static const std::string kNone;
+    return header ? *header : kNone;
+}
+
+} // namespace
+
+std::string value_format(ValueFormat format) {
+    if (format == ValueFormat::Xdr) return "R-serialize-3/xdr";
+    return std::endian::native == std::endian::little ? "R-serialize-3/binary/little-endian"
+                                                      : "R-serialize-3/binary/big-endian";
+}
+
+std::optional<ValueDigest> value_digest(SEXP value, ValueFormat format) {
+    SerializationTap tap(format, nullptr);
+    if (!serialize_into(value, format, tap)) return std::nullopt;
+    return ValueDigest{tap.hex_digest(), tap.payload_bytes()};
+}
+
+std::optional<std::string> value_hash(SEXP value) {
+    std::optional<ValueDigest> digest = value_digest(value);
+    if (!digest) return std::nullopt;
+    return std::move(digest->hash);
+}
+
+std::optional<std::string> serialize_value(SEXP value, ValueFormat format) {
+    std::string bytes;
+    SerializationTap tap(format, &bytes);
+    if (!serialize_into(value, format, tap)) return std::nullopt;
+    return bytes;
+}
+
+PreservedObject unserialize_value(std::string_view payload, ValueFormat format) {
+    const std::string& header = session_header(format);
+    if (header.empty()) return {};
+    PayloadReader reader{header, payload};
+    UnserializeJob job{&reader};
+    if (!run_guarded(unserialize_body, job) || job.result == nullptr) {
+        if (job.result != nullptr) R_ReleaseObject(job.result);
+        return {};
+    }
+    PreservedObject out(job.result);
+    R_ReleaseObject(job.result);
+    return out;
+}
+
+} // namespace ripple::rbridge

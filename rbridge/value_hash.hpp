@@ -1,0 +1,41 @@
+// value_hash.hpp: content hashes and bytes of R values for the cache: R's serialization (format version 3,
+// header skipped) streamed into SHA-256 or into a string, and back. Internal to rbridge; knows nothing of dag/.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "r_values.hpp"
+
+namespace ripple::rbridge {
+
+// How values are serialized. Native is R's "binary" format: the machine's own byte order, written without
+// conversion (fast; identical bytes for equal values on one architecture). Xdr is R's portable big-endian
+// format, slower; kept for comparison. The cache uses Native and puts value_format() into its keys, so hashes
+// and stored bytes are never mixed across byte orders.
+enum class ValueFormat { Native, Xdr };
+
+// "R-serialize-3/binary/little-endian" (or .../xdr): goes into the key's environment part.
+std::string value_format(ValueFormat format = ValueFormat::Native);
+
+struct ValueDigest {
+    std::string hash;            // SHA-256 of the serialization after its header, lowercase hex
+    std::uint64_t bytes = 0;     // how many bytes were hashed
+};
+
+// Streams R_Serialize(value) into SHA-256 without materializing it. The header (format, R version, native
+// encoding) is skipped, so equal values hash alike under every R version writing format 3. nullopt if R
+// could not serialize the value (the R error is contained, nothing is printed). Call on R's thread.
+std::optional<ValueDigest> value_digest(SEXP value, ValueFormat format = ValueFormat::Native);
+std::optional<std::string> value_hash(SEXP value);
+
+// The serialization after its header: SHA-256 of these bytes is value_hash(value).
+std::optional<std::string> serialize_value(SEXP value, ValueFormat format = ValueFormat::Native);
+
+// Rebuilds a value from serialize_value() bytes, with this session's header in front. Empty (get() ==
+// nullptr) when the bytes are not a complete serialization; R errors are contained.
+PreservedObject unserialize_value(std::string_view payload, ValueFormat format = ValueFormat::Native);
+
+} // namespace ripple::rbridge
