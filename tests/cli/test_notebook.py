@@ -1,0 +1,430 @@
+"""run-notebook IN.ipynb end to end: outputs, nbformat validity, nbclient re-run parity, parameters, tags, errors,
+timeouts, working directory, live log, reports, progress, exit codes, atomic writes, signals, parallel runs.
+
+Run: RIPPLE_BUILD_DIR=build /usr/bin/python3 -m pytest -q tests/cli/test_notebook.py
+"""
+
+import json
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "kernel"))
+
+from cli_env import (REPO_ROOT, build_dir, code_cell, normalized_outputs, read_notebook, run,  # noqa: E402
+                     run_notebook_binary, text_of, validate, wait_for, write_notebook)
+
+
+RICH_CELLS = [
+    "x <- 1:3",
+    "x * 2",
+    'cat("hi\\n"); message("note"); 40 + 2',
+    "plot(x)",
+    "head(mtcars, 2)",
+    "print(summary(x))\ninvisible(7)",
+]
+
+
+def code_cells(nb):
+    return [c for c in nb.cells if c.cell_type == "code"]
+
+
+def test_runs_every_cell_in_order_and_writes_a_valid_notebook(tmp_path):
+    import nbformat.v4 as v4
+    nb_path = write_notebook(tmp_path / "nb.ipynb", [v4.new_markdown_cell("# Title")] + RICH_CELLS)
+    before = nb_path.read_bytes()
+    proc = run([nb_path, "-o", tmp_path / "out.ipynb"], check_rc=0)
+    assert nb_path.read_bytes() == before, "with -o the input must not change"
+    nb = validate(tmp_path / "out.ipynb")
+    assert nb.nbformat == 4 and nb.nbformat_minor >= 5
+    cells = code_cells(nb)
+    assert [c.execution_count for c in cells] == [1, 2, 3, 4, 5, 6]
+    assert cells[0].outputs == []
+    assert cells[1].outputs[0].output_type == "execute_result"
+    assert cells[1].outputs[0].data["text/plain"] == "[1] 2 4 6"
+    assert cells[1].outputs[0].execution_count == 2
+    kinds = [(o.output_type, o.get("name")) for o in cells[2].outputs]
+    assert kinds == [("stream", "stdout"), ("stream", "stderr"), ("execute_result", None)]
+    assert cells[2].outputs[0].text == "hi\n" and "note" in cells[2].outputs[1].text
+    assert cells[3].outputs[0].output_type == "display_data" and "image/png" in cells[3].outputs[0].data
+    assert "text/html" in cells[4].outputs[0].data and "Mazda RX4" in cells[4].outputs[0].data["text/plain"]
+    assert [o.output_type for o in cells[5].outputs] == ["stream"]  # print() output; invisible() shows nothing
+    for cell in cells:
+        timing = cell.metadata["execution"]
+        assert timing["iopub.execute_input"].endswith("Z") and timing["shell.execute_reply"] >= timing["iopub.execute_input"]
+        assert cell.metadata["ripple"]["from_cache"] is False
+    assert nb.metadata.language_info.name == "R"
+    assert "[6/6]" in proc.stderr and "run" in proc.stderr
+
+
+def test_in_place_update_adds_missing_ids_to_an_old_notebook(tmp_path):
+    old = {"cells": [{"cell_type": "code", "execution_count": None, "metadata": {}, "outputs": [],
+                      "source": ["y <- 21\n", "y * 2"]},
+                     {"cell_type": "markdown", "metadata": {}, "source": "done"}],
+           "metadata": {}, "nbformat": 4, "nbformat_minor": 4}
+    nb_path = tmp_path / "old.ipynb"
+    nb_path.write_text(json.dumps(old))
+    proc = run([nb_path], check_rc=0)
+    nb = validate(nb_path)
+    assert nb.nbformat_minor == 5
+    assert all(isinstance(c.get("id"), str) and c["id"] for c in nb.cells)
+    assert nb.cells[0].outputs[0].data["text/plain"] == "[1] 42"
+    assert "upgraded from nbformat 4.4 to 4.5" in proc.stderr
+    assert nb.metadata.kernelspec.name == "ripple"
+
+
+def test_written_notebook_reruns_in_nbclient_with_identical_outputs(tmp_path):
+    """The written notebook opens in nbclient and, run there by the ripple kernel, shows the same outputs."""
+    from nbclient import NotebookClient
+    from kernel_env import KernelEnv
+    kernel = build_dir() / "bin" / "ripple-kernel"
+    assert kernel.exists(), f"{kernel} is needed for this test: build ripple (scripts/build.sh)"
+    cells = RICH_CELLS + ["stop('expected failure')", "cat('after the error\\n')"]
+    nb_path = write_notebook(tmp_path / "nb.ipynb", cells)
+    run([nb_path, "--allow-errors", "-o", tmp_path / "ours.ipynb"], check_rc=0)
+    ours = validate(tmp_path / "ours.ipynb")
+    theirs = read_notebook(tmp_path / "ours.ipynb")
+    with KernelEnv(["ripple"]):
+        client = NotebookClient(theirs, kernel_name="ripple", timeout=60, allow_errors=True,
+                                resources={"metadata": {"path": str(tmp_path)}})
+        client.execute()
+    for mine, nbclients in zip(code_cells(ours), code_cells(theirs)):
+        assert mine.execution_count == nbclients.execution_count
+        a, b = normalized_outputs(mine), normalized_outputs(nbclients)
+        assert [o["output_type"] for o in a] == [o["output_type"] for o in b], mine.source
+        for x, y in zip(a, b):
+            x.pop("metadata", None), y.pop("metadata", None)
+            if x["output_type"] == "error":
+                x.pop("traceback"), y.pop("traceback")
+            assert x == y, f"cell {mine.source!r}: run-notebook {x} vs nbclient {y}"
+
+
+def test_parameters_go_after_the_parameters_cell_and_a_rerun_replaces_them(tmp_path):
+    nb_path = tmp_path / "params.ipynb"
+    shutil.copy(REPO_ROOT / "examples" / "parameters.ipynb", nb_path)
+    out = tmp_path / "out.ipynb"
+    run([nb_path, "-o", out, "-p", "n", "500", "-p", "label", '"big"'], check_rc=0)
+    nb = validate(out)
+    tags = [c.metadata.get("tags", []) for c in nb.cells]
+    at = tags.index(["parameters"])
+    assert tags[at + 1] == ["injected-parameters"]
+    assert nb.cells[at + 1].source == '# Parameters\nn <- 500\nlabel <- "big"\n'
+    sample = text_of(nb.cells[at + 2].outputs[0])
+    assert sample.startswith("big sample: n = 500"), sample
+    run([out, "-p", "n", "5"], check_rc=0)  # in place, again: replaced, not added
+    nb = validate(out)
+    assert sum("injected-parameters" in c.metadata.get("tags", []) for c in nb.cells) == 1
+    assert text_of(nb.cells[at + 2].outputs[0]).startswith("small sample: n = 5")
+
+
+def test_parameters_without_a_parameters_cell_come_first(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["cat(greeting)"])
+    proc = run([nb_path, "-p", "greeting", "'hello'"], check_rc=0)
+    nb = validate(nb_path)
+    assert nb.cells[0].metadata.tags == ["injected-parameters"]
+    assert nb.cells[1].outputs[0].text == "hello"
+    assert 'no cell tagged "parameters"' in proc.stderr
+
+
+def test_bad_parameters_are_usage_errors(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["1"])
+    before = nb_path.read_bytes()
+    proc = run([nb_path, "-p", "n", "c(1,"], check_rc=2)
+    assert "-p n: c(1, is not R code" in proc.stderr
+    proc = run([nb_path, "-p", "2n", "1"], check_rc=2)
+    assert "not an R variable name" in proc.stderr
+    assert nb_path.read_bytes() == before
+
+
+def test_a_failing_cell_stops_the_run_with_exit_1_and_writes_outputs_up_to_it(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", [
+        code_cell("a <- 1\na", cell_id="first"),
+        code_cell("f <- function() stop('boom')\nf()", cell_id="failing"),
+        code_cell("b <- 2\nb", cell_id="never")])
+    proc = run([nb_path, "-o", tmp_path / "out.ipynb"], check_rc=1)
+    assert "cell 2 (id failing) failed" in proc.stderr
+    assert "stop('boom')" in proc.stderr and "Error in f() : boom" in proc.stderr and "1. f()" in proc.stderr
+    nb = validate(tmp_path / "out.ipynb")
+    first, failing, never = code_cells(nb)
+    assert first.execution_count == 1 and first.outputs[0].data["text/plain"] == "[1] 1"
+    assert failing.outputs[-1].output_type == "error" and failing.outputs[-1].evalue == "boom"
+    assert never.execution_count is None and never.outputs == []
+
+
+def test_allow_errors_and_the_raises_exception_tag_keep_going(tmp_path):
+    cells = ["stop('first')", "cat('still here\\n')"]
+    nb_path = write_notebook(tmp_path / "nb.ipynb", cells)
+    run([nb_path, "--allow-errors", "-o", tmp_path / "out.ipynb"], check_rc=0)
+    nb = validate(tmp_path / "out.ipynb")
+    assert code_cells(nb)[1].outputs[0].text == "still here\n"
+
+    tagged = write_notebook(tmp_path / "tagged.ipynb", [code_cell("stop('expected')", tags=["raises-exception"]),
+                                                         "cat('ran\\n')", "stop('unexpected')"])
+    proc = run([tagged], check_rc=1)
+    nb = validate(tagged)
+    assert code_cells(nb)[1].outputs[0].text == "ran\n"
+    assert "unexpected" in proc.stderr and "cell 3" in proc.stderr
+
+
+def test_skip_execution_and_empty_cells_are_left_as_they_are(tmp_path):
+    import nbformat.v4 as v4
+    skipped = code_cell("stop('must not run')", tags=["skip-execution"])
+    skipped.outputs = [v4.new_output("stream", name="stdout", text="kept from before\n")]
+    nb_path = write_notebook(tmp_path / "nb.ipynb", [skipped, "   ", "cat('ran\\n')"])
+    run([nb_path, "--report", "json", tmp_path / "r.json"], check_rc=0)
+    nb = validate(nb_path)
+    cells = code_cells(nb)
+    assert cells[0].outputs[0].text == "kept from before\n" and cells[0].execution_count is None
+    assert cells[1].execution_count is None
+    assert cells[2].execution_count == 1
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert [c["status"] for c in report["cells"]] == ["skipped", "skipped", "ok"]
+
+
+def test_timeout_interrupts_the_cell_and_exits_3(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["cat('before\\n')", "while (TRUE) {}", "cat('after\\n')"])
+    started = time.monotonic()
+    proc = run([nb_path, "--timeout", "1", "-o", tmp_path / "out.ipynb"], check_rc=3, timeout=60)
+    assert time.monotonic() - started < 30
+    assert "cell 2" in proc.stderr and "--timeout" in proc.stderr
+    nb = validate(tmp_path / "out.ipynb")
+    cells = code_cells(nb)
+    assert cells[0].outputs[0].text == "before\n"
+    assert cells[1].outputs[-1].ename == "TimeoutError"
+    assert cells[2].outputs == [] and cells[2].execution_count is None
+
+
+def test_working_directory_is_the_notebooks_unless_cwd_says_otherwise(tmp_path):
+    (tmp_path / "nbdir").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "nbdir" / "data.txt").write_text("from the notebook's folder\n")
+    nb_path = write_notebook(tmp_path / "nbdir" / "nb.ipynb", ["cat(basename(getwd()))",
+                                                              "if (file.exists('data.txt')) cat(readLines('data.txt'))"])
+    run([nb_path, "-o", tmp_path / "a.ipynb"], cwd=tmp_path, check_rc=0)
+    cells = code_cells(validate(tmp_path / "a.ipynb"))
+    assert cells[0].outputs[0].text == "nbdir"
+    assert cells[1].outputs[0].text == "from the notebook's folder"
+    run([nb_path, "-o", tmp_path / "b.ipynb", "--cwd", tmp_path / "other"], check_rc=0)
+    assert code_cells(validate(tmp_path / "b.ipynb"))[0].outputs[0].text == "other"
+    proc = run([nb_path, "--cwd", tmp_path / "missing"], check_rc=2)
+    assert "--cwd" in proc.stderr and "is not a directory" in proc.stderr
+
+
+def test_log_output_streams_cell_output_to_stderr_while_it_runs(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["cat('first line\\n'); Sys.sleep(3); cat('second line\\n')"])
+    proc = subprocess.Popen([str(run_notebook_binary()), str(nb_path), "--log-output"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    try:
+        os.set_blocking(proc.stderr.fileno(), False)
+        seen = b""
+
+        def first_seen():
+            nonlocal seen
+            chunk = proc.stderr.read()
+            if chunk:
+                seen += chunk
+            return b"first line\n" in seen
+        assert wait_for(first_seen, 20), seen
+        assert proc.poll() is None, "the first line must arrive while the cell is still running"
+        assert b"second line\n" not in seen
+        proc.wait(timeout=60)
+        rest = proc.stderr.read() or b""
+        assert b"second line\n" in seen + rest
+        assert proc.returncode == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    quiet = run([nb_path], check_rc=0)
+    assert "first line\n" not in quiet.stderr
+
+
+def test_reports_json_and_junit(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", [
+        code_cell("x <- 1", cell_id="ok-cell"),
+        code_cell("stop('<broken> & bad')", cell_id="bad-cell", tags=["raises-exception"]),
+        code_cell("1", cell_id="skip-cell", tags=["skip-execution"])])
+    run([nb_path, "--report", "json", tmp_path / "r.json", "--report", "junit", tmp_path / "r.xml"], check_rc=0)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["exit_code"] == 0 and report["kind"] == "notebook"
+    assert [(c["id"], c["status"]) for c in report["cells"]] == [("ok-cell", "ok"), ("bad-cell", "error"),
+                                                                  ("skip-cell", "skipped")]
+    assert report["cells"][1]["error"]["evalue"] == "<broken> & bad"
+    assert report["cache"]["available"] is False
+    suite = ET.parse(tmp_path / "r.xml").getroot()
+    assert suite.tag == "testsuites" and suite.get("tests") == "3" and suite.get("failures") == "1"
+    cases = suite.findall("./testsuite/testcase")
+    assert len(cases) == 3
+    assert cases[1].find("failure").get("message") == "<broken> & bad"
+    assert cases[2].find("skipped") is not None
+
+    failing = write_notebook(tmp_path / "f.ipynb", ["stop('x')"])
+    run([failing, "--report", "json", tmp_path / "f.json"], check_rc=1)
+    assert json.loads((tmp_path / "f.json").read_text())["status"] == "cell-failed"
+
+
+def test_plain_log_lines_in_ci_quiet_silences_them(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["a <- 1", "b <- 2"])
+    proc = run([nb_path], check_rc=0)
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("[")]
+    assert lines == ["[1/2] a <- 1  ok  " + lines[0].split("  ok  ")[1], "[2/2] b <- 2  ok  " + lines[1].split("  ok  ")[1]]
+    assert all(l.endswith("run") for l in lines)
+    assert "\r" not in proc.stderr
+    quiet = run([nb_path, "--quiet"], check_rc=0)
+    assert quiet.stderr == ""
+
+
+def test_a_terminal_gets_a_live_progress_line(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["Sys.sleep(1)", "a <- 1"])
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([str(run_notebook_binary()), str(nb_path)], stdout=subprocess.DEVNULL, stderr=slave)
+    os.close(slave)
+    seen = b""
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([master], [], [], 0.2)
+            if ready:
+                try:
+                    data = os.read(master, 4096)
+                except OSError:
+                    break
+                if not data:
+                    break
+                seen += data
+            elif proc.poll() is not None:
+                break
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    assert proc.returncode == 0
+    assert b"\r\x1b[K[1/2] Sys.sleep(1)" in seen and b"running" in seen  # redrawn while the cell runs
+    assert b"[2/2] a <- 1" in seen
+
+
+@pytest.mark.parametrize("content, expected", [
+    (None, "does not exist"),
+    ('{"cells": [', "is not valid JSON (line 1"),
+    ('{"hello": 1}', "not a Jupyter notebook"),
+    ('{"cells": [], "nbformat": 4, "nbformat_minor": 5, "metadata": {"kernelspec": {"name": "python3", '
+     '"language": "python", "display_name": "Python"}}}', "python notebook"),
+])
+def test_bad_input_exits_2_with_one_sentence(tmp_path, content, expected):
+    nb_path = tmp_path / "bad.ipynb"
+    if content is not None:
+        nb_path.write_text(content)
+    proc = run([nb_path], check_rc=2)
+    assert expected in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    if content is not None:
+        assert nb_path.read_text() == content
+
+
+@pytest.mark.parametrize("args, expected", [
+    (["nb.ipynb", "--frobnicate"], "unknown option --frobnicate"),
+    (["notes.txt"], "neither a notebook"),
+    (["nb.ipynb", "--timeout", "soon"], "positive number"),
+    (["nb.ipynb", "-o", "missing-dir/out.ipynb"], "does not exist"),
+    ([], "give a notebook"),
+])
+def test_usage_errors_exit_2(tmp_path, args, expected):
+    write_notebook(tmp_path / "nb.ipynb", ["1"])
+    proc = run(args, cwd=tmp_path, check_rc=2)
+    assert expected in proc.stderr
+
+
+def test_r_that_cannot_start_or_crashes_exits_4(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["1"])
+    proc = run([nb_path], env={"RIPPLE_R_LIBRARY": str(tmp_path / "no-library")}, check_rc=4)
+    assert "R could not start" in proc.stderr
+    crash = write_notebook(tmp_path / "crash.ipynb", ["x <- 1", "tools::pskill(Sys.getpid(), 11L); Sys.sleep(5)"])
+    before = crash.read_bytes()
+    proc = run([crash], check_rc=4)
+    assert "internal error" in proc.stderr and "nothing was written" in proc.stderr
+    assert crash.read_bytes() == before
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_mid_run_leaves_the_input_intact(tmp_path, how):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["cat('one\\n')", "Sys.sleep(60)", "cat('three\\n')"])
+    before = nb_path.read_bytes()
+    proc = subprocess.Popen([str(run_notebook_binary()), str(nb_path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE)
+    try:
+        os.set_blocking(proc.stderr.fileno(), False)
+        seen = b""
+
+        def first_cell_done():
+            nonlocal seen
+            seen += proc.stderr.read() or b""
+            return b"[1/3]" in seen
+        assert wait_for(first_cell_done, 30), seen
+        time.sleep(0.3)  # inside Sys.sleep(60)
+        proc.send_signal(how)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == (-signal.SIGKILL if how == signal.SIGKILL else 128 + signal.SIGTERM)
+    assert nb_path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"], "no temp file left behind"
+
+
+def test_parallel_runs_sharing_a_cache_directory(tmp_path):
+    """Two runs at once with one --cache-dir both succeed and agree (the cache itself is not built yet)."""
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["set.seed(1); x <- rnorm(5)", "round(x, 3)", "Sys.sleep(0.5); sum(x > 0)"])
+    cache = tmp_path / "cache"
+    procs = [subprocess.Popen([str(run_notebook_binary()), str(nb_path), "-o", str(tmp_path / f"out{i}.ipynb"),
+                               "--cache-dir", str(cache), "--quiet"], stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+    a, b = (code_cells(validate(tmp_path / f"out{i}.ipynb")) for i in range(2))
+    assert [normalized_outputs(c) for c in a] == [normalized_outputs(c) for c in b]
+
+
+def test_cache_options_are_accepted_and_reported(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["1 + 1"])
+    run([nb_path, "--force", "--no-cache", "--cache-dir", tmp_path / "c", "--report", "json", tmp_path / "r.json"],
+        check_rc=0)
+    cache = json.loads((tmp_path / "r.json").read_text())["cache"]
+    assert cache == {"enabled": False, "force": True, "dir": str(tmp_path / "c"), "available": False}
+    env_run = run([nb_path, "--report", "json", tmp_path / "e.json"], env={"RIPPLE_CACHE_DIR": str(tmp_path / "env")},
+                  check_rc=0)
+    assert env_run.returncode == 0
+    assert json.loads((tmp_path / "e.json").read_text())["cache"]["dir"] == str(tmp_path / "env")
+
+
+@pytest.mark.parametrize("args", [["why", "nb.ipynb"], ["why", "nb.ipynb", "cell-1"], ["cache", "stats"],
+                                  ["cache", "gc", "--max-size", "1G"], ["cache", "clear"]])
+def test_why_and_cache_commands_say_the_cache_is_not_built_yet(tmp_path, args):
+    proc = run(args, cwd=tmp_path, check_rc=2)
+    assert "cache is not built yet" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_help_and_version():
+    proc = run(["--help"], check_rc=0)
+    assert "--allow-errors" in proc.stdout and "exit codes: 0 ok, 1 a cell failed" in proc.stdout
+    assert run(["--version"], check_rc=0).stdout.startswith("run-notebook ")
+
+
+def test_examples_run(tmp_path):
+    for name in ("welcome.ipynb", "parameters.ipynb"):
+        shutil.copy(REPO_ROOT / "examples" / name, tmp_path / name)
+        run([tmp_path / name, "-o", tmp_path / ("out-" + name)], check_rc=0)
+        validate(tmp_path / ("out-" + name))
