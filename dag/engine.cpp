@@ -254,8 +254,9 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
 
     std::optional<CacheKey> key = cache_key_for(*at, analysis, code, uses, state);
     std::optional<RunOutcome> cached;
-    if (key && cache_use_ == CacheUse::ReadWrite) cached = serve_from_cache(*key, state, context);
+    if (key && cache_use_ == CacheUse::ReadWrite) cached = serve_from_cache(*at, *key, state, context);
     RunOutcome outcome;
+    double run_seconds = 0;
     if (cached) {
         outcome = std::move(*cached);
         report.from_cache.push_back(id);
@@ -264,11 +265,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
         recording.record_outputs = key.has_value();
         auto started = std::chrono::steady_clock::now();
         outcome = runtime_.run(code, recording, analysis.defs);
-        if (key) {
-            bool reads_seed = outcome.bound.count(kSeedSymbol) && !analysis.defs.count(kSeedSymbol);
-            double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-            store_in_cache(*key, outcome, reads_seed || uses.count(kSeedSymbol), state, seconds);
-        }
+        run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     }
     if (key) last_keys_[id] = *key;
     else last_keys_.erase(id);
@@ -309,6 +306,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     }
     execution.uses = uses;
     for (const auto& symbol : uses) execution.inputs[symbol] = version_before(*at, symbol);
+    if (key && !cached) store_in_cache(*key, *at, outcome, uses, state, run_seconds);
     for (const auto& [symbol, value] : execution.outputs) tracked_.insert(symbol);
 
     if (auto previous = executions_.find(id); previous != executions_.end()) {
@@ -464,6 +462,34 @@ std::string Engine::seed_hash(const std::map<std::string, ValueId>& state) {
 // The cell's cache key before it runs, or nullopt if its results may not be cached: it opted out, is
 // volatile, changes session state the cache does not snapshot (packages, options, directory), or reads a
 // value without content (an environment, a connection).
+bool Engine::add_use_part(CacheKey& key, size_t position, const std::string& symbol,
+                          const std::map<std::string, ValueId>& state) {
+    if (symbol == kSeedSymbol) {
+        std::string seed = seed_hash(state);
+        if (seed == "unhashable") return false;
+        key.set_rng(runtime_.rng_state().first, seed);
+        return true;
+    }
+    auto bound = state.find(symbol);
+    if (bound != state.end()) {
+        // For a pseudo-symbol: an upstream cell changed options, the directory or the search path.
+        std::optional<std::string> hash = runtime_.value_hash(bound->second);
+        if (!hash) return false;
+        key.add_value_use(symbol, *hash);
+    } else if (is_pseudo_symbol(symbol)) {
+        return true;  // the session's baseline: covered by the environment part
+    } else if (auto package = package_exporting(position, symbol)) {
+        key.add_package_use(symbol, *package, runtime_.package_version(*package));
+    } else {
+        key.add_unbound_use(symbol);  // base R, a default package, or nothing: the R version decides
+    }
+    return true;
+}
+
+// The cell's cache key before it runs, or nullopt if its results may not be cached: it opted out, is
+// volatile, changes session state the cache does not snapshot (packages, options, directory), or reads a
+// value without content (an environment, a connection). Uses found only by running (functions the cell
+// defines and calls, the RNG) join the stored key: serve_from_cache checks them before serving.
 std::optional<CacheKey> Engine::cache_key_for(size_t position, const CellAnalysis& analysis, const std::string& code,
                                               const std::set<std::string>& uses,
                                               const std::map<std::string, ValueId>& state) {
@@ -481,39 +507,36 @@ std::optional<CacheKey> Engine::cache_key_for(size_t position, const CellAnalysi
     CacheKey key;
     key.set_code(analysis.fingerprint);
     key.set_environment(*environment);
-    for (const auto& symbol : uses) {
-        if (symbol == kSeedSymbol) continue;  // the RNG part below
-        auto bound = state.find(symbol);
-        if (bound != state.end()) {
-            // A pseudo-symbol in the state: an upstream cell changed options/directory/search path.
-            std::optional<std::string> hash = runtime_.value_hash(bound->second);
-            if (!hash) return std::nullopt;
-            key.add_value_use(symbol, *hash);
-        } else if (is_pseudo_symbol(symbol)) {
-            continue;  // the session's baseline: covered by the environment part
-        } else if (auto package = package_exporting(position, symbol)) {
-            key.add_package_use(symbol, *package, runtime_.package_version(*package));
-        } else {
-            key.add_unbound_use(symbol);  // base R, a default package, or nothing: the R version decides
-        }
+    std::set<std::string> reads = uses;
+    reads.insert(analysis.deletes.begin(), analysis.deletes.end());  // rm(x) warns when x is missing
+    if (analysis.effects.count("rng")) reads.insert(kSeedSymbol);
+    for (const auto& symbol : reads) {
+        if (!add_use_part(key, position, symbol, state)) return std::nullopt;
+    }
+    if (key.part("rng:seed") == std::optional<std::string>("none") && !analysis.defs.count(kSeedSymbol)) {
+        return std::nullopt;  // draws from a generator seeded by the clock
     }
     for (const auto& file : analysis.files) key.add_file(file, runtime_.file_hash(file));
-    if (analysis.effects.count("rng") || uses.count(kSeedSymbol)) {
-        std::string seed = seed_hash(state);
-        if (seed == "none" && !analysis.defs.count(kSeedSymbol)) return std::nullopt;  // seeded by the clock
-        key.set_rng(runtime_.rng_state().first, seed);
-    }
     return key;
 }
 
-std::optional<RunOutcome> Engine::serve_from_cache(const CacheKey& key, const std::map<std::string, ValueId>& state,
+std::optional<RunOutcome> Engine::serve_from_cache(size_t position, const CacheKey& key,
+                                                   const std::map<std::string, ValueId>& state,
                                                    const RunContext& context) {
     std::optional<CachedRun> entry = cache_->find(key.digest());
     if (!entry) return std::nullopt;
-    // Parts learnt only when the entry's run happened (it drew random numbers) must still hold.
+    // Parts learnt by the entry's run (its hidden reads) must hold now too.
+    CacheKey now = key;
     for (const auto& [name, value] : entry->key.parts()) {
         if (key.part(name)) continue;
-        if (name == "rng:seed" ? seed_hash(state) != value : name != "rng:kind") return std::nullopt;
+        if (name.rfind("use:", 0) == 0) {
+            if (!add_use_part(now, position, name.substr(4), state)) return std::nullopt;
+        } else if (name == "rng:kind" || name == "rng:seed") {
+            if (!add_use_part(now, position, kSeedSymbol, state)) return std::nullopt;
+        } else {
+            return std::nullopt;
+        }
+        if (now.part(name) != std::optional<std::string>(value)) return std::nullopt;
     }
     RunOutcome outcome;
     auto give_back = [&] {
@@ -538,16 +561,17 @@ std::optional<RunOutcome> Engine::serve_from_cache(const CacheKey& key, const st
     return outcome;
 }
 
-void Engine::store_in_cache(CacheKey key, const RunOutcome& outcome, bool reads_seed,
+void Engine::store_in_cache(CacheKey key, size_t position, const RunOutcome& outcome, const std::set<std::string>& uses,
                             const std::map<std::string, ValueId>& state, double seconds) {
     if (outcome.failed || outcome.interrupted || !outcome.attached_packages.empty()) return;
-    CachedRun entry;
-    const std::string digest = key.digest();  // the key as looked up, before the parts learnt by running
-    if (reads_seed && !key.part("rng:seed")) {
-        std::string seed = seed_hash(state);
-        if (seed == "none") return;  // seeded by the clock: not reproducible
-        key.set_rng(runtime_.rng_state().first, seed);
+    const std::string digest = key.digest();  // the key as looked up: before the reads found by running
+    for (const auto& symbol : uses) {
+        if (symbol == kSeedSymbol ? key.part("rng:seed").has_value() : key.part("use:" + symbol).has_value()) continue;
+        if (is_pseudo_symbol(symbol) && !state.count(symbol)) continue;
+        if (!add_use_part(key, position, symbol, state)) return;
     }
+    if (key.part("rng:seed") == std::optional<std::string>("none")) return;  // seeded by the clock
+    CachedRun entry;
     for (const auto& [symbol, value] : outcome.bound) {
         if (is_pseudo_symbol(symbol)) return;
         std::optional<std::string> hash = runtime_.value_hash(value);

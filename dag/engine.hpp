@@ -108,9 +108,11 @@ private:
     std::optional<std::string> package_exporting(size_t position, const std::string& symbol) const;
     std::optional<CacheKey> cache_key_for(size_t position, const CellAnalysis& analysis, const std::string& code,
                                           const std::set<std::string>& uses, const std::map<std::string, ValueId>& state);
-    std::optional<RunOutcome> serve_from_cache(const CacheKey& key, const std::map<std::string, ValueId>& state,
-                                               const RunContext& context);
-    void store_in_cache(CacheKey key, const RunOutcome& outcome, bool reads_seed,
+    bool add_use_part(CacheKey& key, size_t position, const std::string& symbol,
+                      const std::map<std::string, ValueId>& state);
+    std::optional<RunOutcome> serve_from_cache(size_t position, const CacheKey& key,
+                                               const std::map<std::string, ValueId>& state, const RunContext& context);
+    void store_in_cache(CacheKey key, size_t position, const RunOutcome& outcome, const std::set<std::string>& uses,
                         const std::map<std::string, ValueId>& state, double seconds);
     std::string seed_hash(const std::map<std::string, ValueId>& state);
     void rerun_stale(const std::string& except, ExecutionReport& report);

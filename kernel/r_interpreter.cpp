@@ -210,6 +210,16 @@ void RInterpreter::configure_impl() {
     engine_enabled_ = engine_switch == nullptr || std::string(engine_switch) != "off";
     runtime_ = std::make_unique<rbridge::EngineRuntime>(evaluator_, *outputs_);
     engine_ = std::make_unique<dag::Engine>(*runtime_);
+    // The persistent cache (SPEC 5): $RIPPLE_CACHE_DIR, else $XDG_CACHE_HOME/ripple, else ~/.cache/ripple.
+    const char* cache_switch = std::getenv("RIPPLE_CACHE");
+    if (engine_enabled_ && (cache_switch == nullptr || std::string(cache_switch) != "off")) {
+        dag::CacheStoreOptions options;
+        options.on_warning = [this](const std::string& line) { cache_warnings_.push_back(line); };
+        cache_store_ = std::make_unique<dag::CacheStore>(std::move(options));
+        cache_ = std::make_unique<dag::StoreExecutionCache>(*cache_store_);
+        engine_->set_cache(cache_.get(), dag::CacheUse::ReadWrite);
+        runtime_->enable_cache_support(true);
+    }
     rbridge::RSession::get().set_engine_query_handler([this](const nl::json& request) { return engine_query(request); });
     comm_manager().register_comm_target("ripple", [this](xeus::xcomm&& comm, xeus::xmessage request) {
         std::string id(comm.id().c_str());
@@ -301,7 +311,12 @@ void RInterpreter::announce(const dag::ExecutionReport& report) {
         }
     }
     for (const auto& id : report.removed_cells) outputs_->forget(id);
+    if (!report.from_cache.empty()) {
+        text += "\u21bb from cache " + join_labels(*engine_, report.from_cache) + ": same code and inputs as a run before\n";
+    }
     for (const auto& notice : report.notices) text += notice + "\n";
+    for (const auto& warning : cache_warnings_) text += warning + "\n";
+    cache_warnings_.clear();
     if (!text.empty()) publish_stream("stdout", text);
 }
 

@@ -14,6 +14,7 @@
 #include "dag/engine.hpp"
 #include "dag/notebook_order.hpp"
 #include "kernel/cell_display.hpp"
+#include "dag/store_execution_cache.hpp"
 #include "rbridge/engine_runtime.hpp"
 #include "rbridge/cell_evaluator.hpp"
 
@@ -67,6 +68,9 @@ private:
     std::unique_ptr<Outputs> outputs_;
     std::unique_ptr<rbridge::EngineRuntime> runtime_;
     std::unique_ptr<dag::Engine> engine_;
+    std::unique_ptr<dag::CacheStore> cache_store_;          // RIPPLE_CACHE=off: none
+    std::unique_ptr<dag::StoreExecutionCache> cache_;
+    std::vector<std::string> cache_warnings_;               // shown once, with the next cell's announcement
     std::map<std::string, xeus::xcomm> comms_;
     bool engine_enabled_ = true;  // RIPPLE_ENGINE=off runs every request as a plain R kernel would
     HistoryRecorder history_recorder_;

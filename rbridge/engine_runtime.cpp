@@ -3,6 +3,15 @@
 #include "engine_runtime.hpp"
 
 #include <chrono>
+#include <fstream>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <openssl/evp.h>
+
+#include "rbridge/output_record.hpp"
+#include "rbridge/value_hash.hpp"
 #include <stdexcept>
 
 namespace ripple::rbridge {
@@ -19,7 +28,7 @@ EngineRuntime::EngineRuntime(CellEvaluator& evaluator, RunOutputs& outputs)
 }
 
 dag::CellAnalysis EngineRuntime::analyze(const std::string& code) {
-    StaticAnalysis found = state_.analyze(code);
+    StaticAnalysis found = state_.analyze(code, cache_support_);
     dag::CellAnalysis analysis;
     analysis.parsed = found.parsed;
     analysis.defs = std::move(found.defs);
@@ -30,6 +39,7 @@ dag::CellAnalysis EngineRuntime::analyze(const std::string& code) {
     analysis.files = std::move(found.files);
     analysis.effects = std::move(found.effects);
     analysis.is_volatile = found.is_volatile;
+    analysis.fingerprint = std::move(found.fingerprint);
     return analysis;
 }
 
@@ -48,7 +58,10 @@ void EngineRuntime::restore(const std::map<std::string, dag::ValueId>& state, co
 dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContext& context,
                                    const std::set<std::string>& report_bindings) {
     auto entered = std::chrono::steady_clock::now();
-    OutputSink& sink = outputs_.open(context);
+    OutputSink& front = outputs_.open(context);
+    std::optional<RecordingSink> recording;
+    if (context.record_outputs) recording.emplace(front);
+    OutputSink& sink = recording ? static_cast<OutputSink&>(*recording) : front;
     const bool tracked = !context.cell_id.empty();
     if (tracked) state_.begin_watch();
     auto started = std::chrono::steady_clock::now();
@@ -64,6 +77,7 @@ dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContex
         outcome.removed = std::move(change.removed);
         outcome.attached_packages = std::move(change.attached_packages);
     }
+    if (recording) outcome.recorded_outputs = recording->events().dump();
     outputs_.close(context, status);
     timing_.run_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - entered).count();
     return outcome;
@@ -73,6 +87,61 @@ EngineRuntime::Timing EngineRuntime::take_timing() {
     Timing timing = timing_;
     timing_ = Timing{};
     return timing;
+}
+
+} // namespace ripple::rbridge
+
+namespace ripple::rbridge {
+
+std::optional<std::string> EngineRuntime::value_hash(dag::ValueId value) { return state_.value_hash(value); }
+
+std::optional<std::string> EngineRuntime::serialize_value(dag::ValueId value) { return state_.serialize(value); }
+
+dag::ValueId EngineRuntime::unserialize_value(const std::string& bytes, const std::string& hash) {
+    return state_.unserialize(bytes, hash);
+}
+
+bool EngineRuntime::replay(const std::string& recorded_outputs, const dag::RunContext& context) {
+    nlohmann::json events = nlohmann::json::parse(recorded_outputs, nullptr, false);
+    if (events.is_discarded() || !events.is_array()) return false;
+    OutputSink& sink = outputs_.open(context);
+    bool replayed = rbridge::replay(events, sink);
+    outputs_.close(context, EvalStatus::Ok);
+    return replayed;
+}
+
+std::optional<dag::KeyEnvironment> EngineRuntime::key_environment() {
+    GlobalState::KeyFacts facts = state_.key_facts();
+    dag::KeyEnvironment environment;
+    environment.r_version = facts.r_version;
+    environment.attached_packages = std::move(facts.packages);
+    environment.output_options = std::move(facts.output_options);
+    environment.locale = facts.locale;
+    environment.value_format = rbridge::value_format();
+    return environment;
+}
+
+std::optional<std::string> EngineRuntime::file_hash(const std::string& path) {
+    std::ifstream file(path, std::ios::binary);
+    if (!file) return std::nullopt;
+    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+    if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1) return std::nullopt;
+    std::vector<char> buffer(1 << 16);
+    while (file) {
+        file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        if (file.gcount() > 0) EVP_DigestUpdate(context.get(), buffer.data(), static_cast<size_t>(file.gcount()));
+    }
+    if (file.bad()) return std::nullopt;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int length = 0;
+    EVP_DigestFinal_ex(context.get(), digest, &length);
+    static const char* hex = "0123456789abcdef";
+    std::string text;
+    for (unsigned int i = 0; i < length; ++i) {
+        text.push_back(hex[digest[i] >> 4]);
+        text.push_back(hex[digest[i] & 15]);
+    }
+    return text;
 }
 
 } // namespace ripple::rbridge

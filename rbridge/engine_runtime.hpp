@@ -30,6 +30,17 @@ public:
     dag::RunOutcome run(const std::string& code, const dag::RunContext& context,
                         const std::set<std::string>& report_bindings) override;
     bool is_opaque(dag::ValueId value) override { return state_.is_opaque(value); }
+
+    // The cache's side (SPEC 5). Fingerprints are computed only once caching is switched on.
+    void enable_cache_support(bool on) { cache_support_ = on; }
+    std::optional<std::string> value_hash(dag::ValueId value) override;
+    std::optional<std::string> serialize_value(dag::ValueId value) override;
+    dag::ValueId unserialize_value(const std::string& bytes, const std::string& hash) override;
+    bool replay(const std::string& recorded_outputs, const dag::RunContext& context) override;
+    std::optional<dag::KeyEnvironment> key_environment() override;
+    std::string package_version(const std::string& package) override { return state_.package_version(package); }
+    std::optional<std::string> file_hash(const std::string& path) override;
+    std::pair<std::string, std::string> rng_state() override { return {state_.rng_kind(), std::string()}; }
     dag::ValueId rehold(dag::ValueId value) override { return state_.rehold(value); }
     void release(dag::ValueId value) override { state_.release(value); }
 
@@ -46,6 +57,7 @@ private:
     RunOutputs& outputs_;
     GlobalState state_;
     Timing timing_;
+    bool cache_support_ = false;
 };
 
 } // namespace ripple::rbridge

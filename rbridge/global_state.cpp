@@ -5,10 +5,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <clocale>
+#include <cstdio>
 #include <unordered_map>
 #include <vector>
 
 #include "r_values.hpp"
+#include "value_hash.hpp"
 
 namespace ripple::rbridge {
 
@@ -118,8 +121,13 @@ struct GlobalState::Store {
     struct Held {
         PreservedObject object;
         bool opaque = false;
+        std::optional<std::string> hash;  // content hash, once computed
     };
     std::unordered_map<ValueHandle, Held> held;
+    // Attached packages' versions, recomputed when the search path changes.
+    std::vector<SEXP> packages_path;
+    PreservedObject packages_path_alive;
+    std::map<std::string, std::string> package_versions;
     ValueHandle next = 0;
 
     PreservedObject baseline_options, baseline_wd, baseline_search;
@@ -144,7 +152,7 @@ struct GlobalState::Store {
         // A snapshot must never change: any later modification of it copies first.
         if (!opaque) MARK_NOT_MUTABLE(value);
         ValueHandle handle = ++next;
-        held.emplace(handle, Held{PreservedObject(value), opaque});
+        held.emplace(handle, Held{PreservedObject(value), opaque, std::nullopt});
         return handle;
     }
     SEXP get(ValueHandle handle) const {
@@ -163,7 +171,7 @@ GlobalState::GlobalState() : store_(std::make_unique<Store>()) {
 
 GlobalState::~GlobalState() = default;
 
-StaticAnalysis GlobalState::analyze(const std::string& code) {
+StaticAnalysis GlobalState::analyze(const std::string& code, bool with_fingerprint) {
     StaticAnalysis analysis;
     ProtectScope protect;
     SEXP result = call_ripple(".analyze_cell", {protect(Rf_mkString(code.c_str()))});
@@ -183,6 +191,13 @@ StaticAnalysis GlobalState::analyze(const std::string& code) {
     analysis.files = string_set(list_element(result, "files"));
     analysis.effects = string_set(list_element(result, "effects"));
     analysis.is_volatile = as_bool(list_element(result, "volatile"));
+    if (with_fingerprint) {
+        SEXP fingerprint = call_ripple(".cell_fingerprint", {protect(Rf_mkString(code.c_str()))});
+        if (fingerprint != nullptr && TYPEOF(fingerprint) == STRSXP && Rf_xlength(fingerprint) == 1 &&
+            STRING_ELT(fingerprint, 0) != NA_STRING) {
+            analysis.fingerprint = Rf_translateCharUTF8(STRING_ELT(fingerprint, 0));
+        }
+    }
     return analysis;
 }
 
@@ -319,6 +334,97 @@ StateChange GlobalState::end_watch(const std::set<std::string>& watched_names) {
     return change;
 }
 
+namespace {
+
+std::string option_text(SEXP value) {
+    if (value == nullptr || Rf_xlength(value) != 1) return value == nullptr ? std::string("NULL") : "<" + std::to_string(Rf_xlength(value)) + ">";
+    switch (TYPEOF(value)) {
+    case INTSXP: return std::to_string(INTEGER(value)[0]);
+    case LGLSXP: return std::to_string(LOGICAL(value)[0]);
+    case REALSXP: {
+        char text[64];
+        std::snprintf(text, sizeof text, "%.17g", REAL(value)[0]);
+        return text;
+    }
+    case STRSXP: return Rf_translateCharUTF8(STRING_ELT(value, 0));
+    default: return "<" + std::string(Rf_type2char(TYPEOF(value))) + ">";
+    }
+}
+
+} // namespace
+
+GlobalState::KeyFacts GlobalState::key_facts() {
+    Store& s = *store_;
+    KeyFacts facts;
+    static const std::string r_version = [] {
+        SEXP version = call_guarded(Rf_install("getRversion"), {});
+        std::string text = version ? as_strings(call_guarded(Rf_install("as.character"), {version})).at(0) : "";
+        return text.substr(0, text.rfind('.'));
+    }();
+    facts.r_version = r_version;
+    std::vector<SEXP> path = search_path();
+    if (path != s.packages_path) {
+        s.package_versions.clear();
+        for (SEXP env : path) {
+            std::string name = search_name(env);
+            if (name.rfind("package:", 0) == 0) s.package_versions[name.substr(8)] = package_version(name.substr(8));
+        }
+        s.packages_path = path;
+        ProtectScope protect;
+        SEXP alive = protect(Rf_allocVector(VECSXP, static_cast<R_xlen_t>(path.size())));
+        for (size_t i = 0; i < path.size(); ++i) SET_VECTOR_ELT(alive, static_cast<R_xlen_t>(i), path[i]);
+        s.packages_path_alive = PreservedObject(alive);
+    }
+    facts.packages = s.package_versions;
+    for (const char* name : {"digits", "scipen", "OutDec", "width"}) {
+        SEXP options = options_pairlist();
+        SEXP value = nullptr;
+        for (SEXP x = options; x != R_NilValue; x = CDR(x)) {
+            if (TAG(x) == Rf_install(name)) value = CAR(x);
+        }
+        facts.output_options[name] = option_text(value);
+    }
+    for (int category : {LC_COLLATE, LC_CTYPE, LC_NUMERIC, LC_TIME}) {
+        const char* locale = std::setlocale(category, nullptr);
+        facts.locale += std::string(locale ? locale : "?") + ";";
+    }
+    return facts;
+}
+
+std::string GlobalState::package_version(const std::string& package) {
+    ProtectScope protect;
+    SEXP result = call_ripple(".package_version", {protect(Rf_mkString(package.c_str()))});
+    return result == nullptr ? std::string() : as_strings(result).at(0);
+}
+
+std::string GlobalState::rng_kind() {
+    SEXP result = call_ripple(".rng_kind", {});
+    return result == nullptr ? std::string() : as_strings(result).at(0);
+}
+
+std::optional<std::string> GlobalState::value_hash(ValueHandle value) {
+    auto found = store_->held.find(value);
+    if (found == store_->held.end() || found->second.opaque) return std::nullopt;
+    // Computed once: held values are immutable. "" remembers that the value could not be serialized.
+    if (!found->second.hash) found->second.hash = ::ripple::rbridge::value_hash(found->second.object.get()).value_or("");
+    if (found->second.hash->empty()) return std::nullopt;
+    return found->second.hash;
+}
+
+std::optional<std::string> GlobalState::serialize(ValueHandle value) {
+    SEXP object = store_->get(value);
+    if (object == nullptr || is_opaque(value)) return std::nullopt;
+    return ::ripple::rbridge::serialize_value(object);
+}
+
+ValueHandle GlobalState::unserialize(const std::string& bytes, const std::string& hash) {
+    PreservedObject object = ::ripple::rbridge::unserialize_value(bytes);
+    if (object.get() == nullptr) return 0;
+    ValueHandle handle = store_->hold(object.get());
+    store_->held[handle].hash = hash;
+    return handle;
+}
+
 bool GlobalState::is_opaque(ValueHandle value) const {
     auto found = store_->held.find(value);
     return found != store_->held.end() && found->second.opaque;
@@ -328,7 +434,7 @@ ValueHandle GlobalState::rehold(ValueHandle value) {
     SEXP object = store_->get(value);
     if (object == nullptr) return 0;
     ValueHandle handle = ++store_->next;
-    store_->held.emplace(handle, Store::Held{PreservedObject(object), is_opaque(value)});
+    store_->held.emplace(handle, Store::Held{PreservedObject(object), is_opaque(value), store_->held.at(value).hash});
     return handle;
 }
 

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 
@@ -23,6 +24,7 @@ struct StaticAnalysis {
     std::set<std::string> defs, uses, deletes, attaches, files, effects;
     bool deletes_all = false;
     bool is_volatile = false;
+    std::string fingerprint;  // only when asked for: tokens without comments or layout
 };
 
 struct StateChange {
@@ -40,7 +42,7 @@ public:
     GlobalState(const GlobalState&) = delete;
     GlobalState& operator=(const GlobalState&) = delete;
 
-    StaticAnalysis analyze(const std::string& code);
+    StaticAnalysis analyze(const std::string& code, bool with_fingerprint = false);
     std::set<std::string> closure_uses(const std::set<std::string>& names);
     std::set<std::string> package_exports(const std::string& package);
 
@@ -51,6 +53,23 @@ public:
     void begin_watch();
     StateChange end_watch(const std::set<std::string>& watched_names);
 
+    // --- for the content-hash cache -----------------------------------------------------------------
+    // The key's environment part: R major.minor, attached packages -> version, output options, locale.
+    struct KeyFacts {
+        std::string r_version;
+        std::map<std::string, std::string> packages;
+        std::map<std::string, std::string> output_options;
+        std::string locale;
+    };
+    KeyFacts key_facts();
+    std::string package_version(const std::string& package);
+    std::string rng_kind();
+    // Content hash of a held value (computed once, then remembered); nullopt for opaque values.
+    std::optional<std::string> value_hash(ValueHandle value);
+    // The value's serialized bytes, and a new handle for a value rebuilt from them (0 on failure) that
+    // remembers `hash` as its content hash.
+    std::optional<std::string> serialize(ValueHandle value);
+    ValueHandle unserialize(const std::string& bytes, const std::string& hash);
     bool is_opaque(ValueHandle value) const;
     ValueHandle rehold(ValueHandle value);
     void release(ValueHandle value);

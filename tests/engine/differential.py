@@ -365,9 +365,20 @@ def main(argv=None):
     ap.add_argument("--fake", metavar="MODE", default=None,
                     help="harness self-test only: run against fake_kernel.py in MODE "
                          "(perfect, stale, corrupt:N, silent, hang) instead of ripple")
+    ap.add_argument("--no-shared-cache", action="store_true",
+                    help="give every session its own empty cache instead of one cache shared by all")
     args = ap.parse_args(argv)
     if args.sessions < 1 or args.steps < 0 or args.jobs < 1:
         ap.error("--sessions and --jobs must be >= 1, --steps >= 0")
+    shared_cache = None
+    if not args.no_shared_cache and not os.environ.get("RIPPLE_CACHE_DIR"):
+        # One persistent cache for all sessions: every entry a session leaves is a chance for a later
+        # session to be served a wrong (false-hit) result, which the fresh Rscript run would expose.
+        import tempfile
+        shared_cache = tempfile.mkdtemp(prefix="ripple-differential-cache-")
+        os.environ["RIPPLE_CACHE_DIR"] = shared_cache
+        print(f"sessions share one cache: RIPPLE_CACHE_DIR={shared_cache} (a replay with the same "
+              f"--seed and --sessions reproduces its contents)", flush=True)
 
     t0 = time.monotonic()
     seeds = [args.seed + i for i in range(args.sessions)]
@@ -415,6 +426,9 @@ def main(argv=None):
                     break
 
     elapsed = time.monotonic() - t0
+    if shared_cache:
+        import shutil
+        shutil.rmtree(shared_cache, ignore_errors=True)
     mean = sum(per_session) / len(per_session) if per_session else 0.0
     print(f"timing: {elapsed:.1f}s wall, {mean:.2f}s per session on average, jobs={args.jobs}")
     if errors:

@@ -93,8 +93,11 @@ class KernelEnv:
             else:
                 raise ValueError(f"unknown kernel {name!r} (expected 'ripple' or 'ir')")
         self.jupyter_path = self.prefix / "share" / "jupyter"
+        # ripple's persistent cache: a fresh one per environment unless the caller shares one on purpose.
+        cache_dir = os.environ.get("RIPPLE_CACHE_DIR") or str(self.tmp / "cache")
         for var, value in (("JUPYTER_PATH", str(self.jupyter_path)),
-                           ("JUPYTER_RUNTIME_DIR", str(self.runtime))):
+                           ("JUPYTER_RUNTIME_DIR", str(self.runtime)),
+                           ("RIPPLE_CACHE_DIR", cache_dir)):
             self._saved[var] = os.environ.get(var)
             os.environ[var] = value
         return self

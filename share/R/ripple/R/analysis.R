@@ -13,7 +13,9 @@
   "Sys.time", "Sys.Date", "date", "proc.time", "system.time", "Sys.getpid", "tempfile", "tempdir",
   "url", "download.file", "system", "system2", "shell", "readline", "menu",
   "file.info", "file.exists", "file.size", "file.mtime", "dir.exists", "list.files", "list.dirs",
-  "dir", "Sys.glob",
+  "dir", "Sys.glob", "Sys.getenv", "Sys.info", "Sys.timezone", "file.access",
+  # what the front end sent with the current request (ripple's own)
+  "request_metadata",
   # httr / httr2 / curl verbs, which usually appear unqualified after library()
   "GET", "POST", "PUT", "PATCH", "HEAD", "VERB", "req_perform", "curl_fetch_memory",
   "curl_download")

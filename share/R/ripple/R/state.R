@@ -41,3 +41,10 @@
 .package_exports <- function(package) {
   tryCatch(getNamespaceExports(package), error = function(e) character())
 }
+
+# Facts for the cache key (dag's key environment): a package's version ("" if unknown), the RNG kind.
+.package_version <- function(package) {
+  tryCatch(as.character(utils::packageVersion(package)), error = function(e) "")
+}
+
+.rng_kind <- function() paste(RNGkind(), collapse = "/")
