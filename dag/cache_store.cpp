@@ -32,6 +32,8 @@ constexpr int kStoreSchemaVersion = 1;
 constexpr const char* kDatabaseFile = "cache.sqlite";
 constexpr const char* kValuesFolder = "values";
 constexpr const char* kTempFolder = "tmp";
+constexpr auto kReopenDelay = std::chrono::seconds(10);  // after a failed open, the next try waits this long
+constexpr auto kBusyBackoff = std::chrono::seconds(10);  // after a store found the lock held too long
 constexpr int kTouchBusyTimeoutMs = 100;          // LRU bookkeeping never makes a hit wait long
 constexpr std::int64_t kTouchIntervalMs = 60'000;  // a value's last use is refreshed at most this often
 // A file hashed less than this long after its last modification may still change within the same mtime tick.
@@ -97,7 +99,7 @@ std::string short_hash(const std::string& hash) { return hash.substr(0, 12); }
 
 // --- errors --------------------------------------------------------------------------------------
 
-enum class Trouble { Other, Full, ReadOnly, Busy, Corrupt };
+enum class Trouble { Other, Full, ReadOnly, Busy, Corrupt, Incompatible };
 
 // A failed SQLite or file operation, with a reason a user can act on.
 class StoreError : public std::runtime_error {
@@ -121,10 +123,10 @@ StoreError sqlite_error(sqlite3* database, int code) {
     case SQLITE_CORRUPT:
     case SQLITE_NOTADB: return {Trouble::Corrupt, "the database is damaged (" + detail + ")"};
     case SQLITE_IOERR:
-        if (int system = database != nullptr ? sqlite3_system_errno(database) : 0; system != 0) {
-            if (system == ENOSPC || system == EDQUOT) return {Trouble::Full, "the disk is full"};
-            if (system == EFBIG) return {Trouble::Full, "the file size limit was reached"};
-            if (system == EROFS) return {Trouble::ReadOnly, "the cache directory is read-only"};
+        if (code == SQLITE_IOERR_WRITE || code == SQLITE_IOERR_FSYNC || code == SQLITE_IOERR_TRUNCATE ||
+            code == SQLITE_IOERR_SHMSIZE) {
+            // SQLite's errno is gone by now; a failed write is nearly always one of these.
+            return {Trouble::Full, "a write failed: the disk is full, a file size limit was reached, or an I/O error"};
         }
         return {Trouble::Other, "database I/O error (" + detail + ")"};
     case SQLITE_CANTOPEN: return {Trouble::ReadOnly, "the database cannot be opened (" + detail + ")"};
@@ -420,6 +422,9 @@ struct CacheStore::State {
     fs::path database_path;
     DatabaseHandle database;
     bool writable = false;
+    bool may_reopen = false;
+    std::chrono::steady_clock::time_point writes_paused_until{};
+    std::chrono::steady_clock::time_point reopen_at{};
     std::set<std::string> reported;
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
@@ -463,7 +468,7 @@ struct CacheStore::State {
         std::int64_t version = query_integer(db, "PRAGMA user_version");
         if (version == kStoreSchemaVersion) return;
         if (version > kStoreSchemaVersion) {
-            throw StoreError(Trouble::Other, "it was written by a newer ripple (cache schema " +
+            throw StoreError(Trouble::Incompatible, "it was written by a newer ripple (cache schema " +
                                                  std::to_string(version) + ", this one reads " +
                                                  std::to_string(kStoreSchemaVersion) + ")");
         }
@@ -485,7 +490,9 @@ struct CacheStore::State {
         sqlite3* db = handle.get();
         execute(db, "PRAGMA foreign_keys = ON");
         if (sqlite3_db_readonly(db, "main") == 1) throw StoreError(Trouble::ReadOnly, "the cache directory is read-only");
-        execute(db, "PRAGMA auto_vacuum = INCREMENTAL");  // takes effect only on a new, empty database
+        // Lets gc give pages back to the file system; possible only before the first table exists (setting it
+        // on an existing database would take the write lock for nothing).
+        if (query_integer(db, "SELECT COUNT(*) FROM sqlite_master") == 0) execute(db, "PRAGMA auto_vacuum = INCREMENTAL");
         execute(db, "PRAGMA journal_mode = WAL");
         execute(db, "PRAGMA synchronous = NORMAL");
         ensure_schema(db);
@@ -532,14 +539,17 @@ struct CacheStore::State {
             if (error.trouble() != Trouble::ReadOnly) {
                 warn("cannot use the cache in " + directory.string() + ": " + error.what() +
                      "; cells run without it.");
+                // A lock held too long or an I/O error may pass: a long-lived kernel tries again later.
+                if (error.trouble() != Trouble::Incompatible) {
+                    reopen_at = std::chrono::steady_clock::now() + kReopenDelay;
+                    may_reopen = true;
+                }
                 return;
             }
         }
         try {
             database = open_read_only();
-            writable = false;
-            warn("the cache directory " + directory.string() +
-                 " is read-only; cached results are used but new ones are not stored.");
+            writable = false;  // said at the first store that has to be skipped
         } catch (const StoreError& error) {
             database.reset();
             warn("cannot use the cache in " + directory.string() + ": " + error.what() + "; cells run without it.");
@@ -568,8 +578,19 @@ struct CacheStore::State {
     }
 
     // --- failure reports ---
+    void read_only() {
+        warn("the cache directory " + directory.string() +
+             " is read-only; cached results are used but new ones are not stored.");
+    }
     void store_failed(const StoreError& error) {
-        if (error.trouble() == Trouble::ReadOnly) writable = false;
+        if (error.trouble() == Trouble::ReadOnly) {
+            writable = false;
+            read_only();
+            return;
+        }
+        // Another process holds the write lock for long (a gc, a big commit): the next stores are skipped
+        // at once for a while instead of each waiting busy_timeout.
+        if (error.trouble() == Trouble::Busy) writes_paused_until = std::chrono::steady_clock::now() + kBusyBackoff;
         warn("could not store results in " + directory.string() + " (" + error.what() +
              "); cells run normally but are not cached.");
     }
@@ -577,10 +598,19 @@ struct CacheStore::State {
         warn("could not read the cache in " + directory.string() + " (" + error.what() +
              "); treating it as a miss.");
     }
+    // True when the database is open, reopening it if an earlier failure may have passed.
+    bool ready() {
+        if (!database && may_reopen && std::chrono::steady_clock::now() >= reopen_at) {
+            may_reopen = false;
+            open();
+        }
+        return database != nullptr;
+    }
     bool can_write() {
-        if (!database) return false;
+        if (!ready()) return false;
+        if (std::chrono::steady_clock::now() < writes_paused_until) return false;
         if (!writable) {
-            warn("the cache in " + directory.string() + " is not writable; new results are not stored.");
+            read_only();
             return false;
         }
         return true;
@@ -613,26 +643,26 @@ struct CacheStore::State {
         return std::nullopt;
     }
 
-    // Removes a value and every entry that uses it; best effort (a read-only cache just ignores it).
-    void remove_value(const std::string& hash) {
-        if (!database || !writable) return;
-        try {
-            Transaction transaction(db(), Transaction::Kind::Write);
-            Statement(db(), "DELETE FROM entries WHERE key IN (SELECT key FROM entry_values WHERE hash = ?)")
-                .bind(1, hash)
-                .run();
-            Statement(db(), "DELETE FROM blobs WHERE hash = ?").bind(1, hash).run();
-            ::unlink(value_path(hash).c_str());
-            transaction.commit();
-        } catch (const StoreError&) {
-            // The damaged value stays ignored: every load verifies it again.
-        }
-    }
-
+    // A value failed verification: drop it and every entry that uses it (best effort; a read-only cache just
+    // ignores it, since every load verifies again), and say so once. Checked again under the write lock: if
+    // another process's gc removed the value meanwhile, it was a plain miss, not damage.
     void value_damaged(const std::string& hash, const std::string& what) {
+        if (database && writable) {
+            try {
+                Transaction transaction(db(), Transaction::Kind::Write);
+                if (!blob_row(hash)) return;
+                Statement(db(), "DELETE FROM entries WHERE key IN (SELECT key FROM entry_values WHERE hash = ?)")
+                    .bind(1, hash)
+                    .run();
+                Statement(db(), "DELETE FROM blobs WHERE hash = ?").bind(1, hash).run();
+                ::unlink(value_path(hash).c_str());
+                transaction.commit();
+            } catch (const StoreError&) {
+                // reported below; the value stays ignored
+            }
+        }
         warn("value " + short_hash(hash) + " in " + directory.string() + " is damaged (" + what +
              "); ignored and removed, cells that need it are recomputed.");
-        remove_value(hash);
     }
 
     void remove_entry(const std::string& key) {
@@ -732,11 +762,12 @@ bool CacheStore::put_value(const std::string& hash, std::string_view bytes) {
         const std::int64_t now = now_ms();
         if (auto row = s.blob_row(hash); row && row->size == bytes.size() &&
                                          (!row->in_file || !s.file_problem(hash, row->size))) {
-            if (row->last_used_at < now - kTouchIntervalMs) {
-                BusyTimeoutScope brief(s.db(), kTouchBusyTimeoutMs, s.options.busy_timeout_ms);
-                Statement(s.db(), "UPDATE blobs SET last_used_at = ? WHERE hash = ?").bind(1, now).bind(2, hash).run();
-            }
-            return true;
+            // Present: mark it used, so that gc (which spares values used within the grace period) leaves it
+            // for the entry about to name it. If gc removed it just now, store it again below.
+            const std::int64_t touch_interval = std::min(kTouchIntervalMs, s.options.orphan_grace_seconds * 500);
+            if (row->last_used_at >= now - touch_interval) return true;
+            Statement(s.db(), "UPDATE blobs SET last_used_at = ? WHERE hash = ?").bind(1, now).bind(2, hash).run();
+            if (sqlite3_changes(s.db()) > 0) return true;
         }
         const char* insert =
             "INSERT OR REPLACE INTO blobs (hash, size, inline_data, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)";
@@ -778,7 +809,7 @@ bool CacheStore::put_value(const std::string& hash, std::string_view bytes) {
 
 bool CacheStore::has_value(const std::string& hash) {
     State& s = *state_;
-    if (!s.database) return false;
+    if (!s.ready()) return false;
     try {
         auto row = s.blob_row(hash);
         return row && (!row->in_file || !s.file_problem(hash, row->size));
@@ -790,7 +821,7 @@ bool CacheStore::has_value(const std::string& hash) {
 
 std::optional<std::string> CacheStore::load_value(const std::string& hash) {
     State& s = *state_;
-    if (!s.database || !is_sha256_hex(hash)) return std::nullopt;
+    if (!is_sha256_hex(hash) || !s.ready()) return std::nullopt;
     try {
         return s.load_value(hash);
     } catch (const StoreError& error) {
@@ -852,7 +883,7 @@ std::optional<CacheEntry> CacheStore::lookup(const std::string& key) {
         ++s.misses;
         return std::nullopt;
     };
-    if (!s.database || !is_sha256_hex(key)) return miss();
+    if (!is_sha256_hex(key) || !s.ready()) return miss();
     try {
         CacheEntry entry;
         std::string checksum;
@@ -903,7 +934,7 @@ std::optional<CacheEntry> CacheStore::lookup(const std::string& key) {
                 }
             }
         }
-        if (s.writable) {
+        if (s.writable && std::chrono::steady_clock::now() >= s.writes_paused_until) {
             try {
                 BusyTimeoutScope brief(s.db(), kTouchBusyTimeoutMs, s.options.busy_timeout_ms);
                 Statement(s.db(), "UPDATE entries SET last_used_at = ?, hit_count = hit_count + 1 WHERE key = ?")
@@ -961,7 +992,7 @@ void CacheStore::remember_cell_key(const std::string& scope, const std::string& 
 
 std::optional<CacheKey> CacheStore::last_cell_key(const std::string& scope, const std::string& cell) {
     State& s = *state_;
-    if (!s.database) return std::nullopt;
+    if (!s.ready()) return std::nullopt;
     try {
         Statement query(s.db(), "SELECT key_parts FROM cell_keys WHERE scope = ? AND cell = ?");
         query.bind(1, scope).bind(2, cell);
@@ -1068,7 +1099,9 @@ GcReport CacheStore::gc(std::uint64_t max_bytes) {
                     Statement still_used(s.db(), "SELECT 1 FROM entry_values WHERE hash = ? LIMIT 1");
                     still_used.bind(1, hash);
                     if (still_used.step()) continue;
-                    if (auto row = s.blob_row(hash)) {
+                    // A value used within the grace period may be about to get a new entry (another process
+                    // just put it): it stays, as an orphan that a later gc removes.
+                    if (auto row = s.blob_row(hash); row && row->last_used_at < cutoff_ms) {
                         drop_value(hash, row->in_file);
                         total -= std::min(total, row->size);
                     }
@@ -1112,7 +1145,7 @@ CacheStats CacheStore::stats() {
     CacheStats stats;
     stats.session_hits = s.hits;
     stats.session_misses = s.misses;
-    if (!s.database) return stats;
+    if (!s.ready()) return stats;
     try {
         Transaction snapshot(s.db(), Transaction::Kind::Read);
         {
