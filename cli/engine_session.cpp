@@ -69,11 +69,9 @@ public:
         before_output();
         CellOutput output = CellOutput::stream_text(name == rbridge::StreamName::Stdout ? "stdout" : "stderr", std::string(text));
         if (live_) live_(output);
-        if (!outputs_.empty() && outputs_.back().kind == CellOutput::Kind::Stream && outputs_.back().stream == output.stream) {
-            outputs_.back().text += output.text;
-        } else {
-            outputs_.push_back(std::move(output));
-        }
+        // Kept as pieces: R's console is flushed after each top-level expression, so a piece is (about) one
+        // expression's output, which knitr-style Markdown needs; the notebook writer joins them.
+        outputs_.push_back(std::move(output));
     }
     void display(const rbridge::MimeBundle& bundle, const std::string& display_id, bool update) override {
         CellOutput output = output_from(bundle, CellOutput::Kind::Display);

@@ -106,11 +106,12 @@ std::string chunk_markdown(const std::string& source, const std::vector<CellOutp
     if (look.echo && source.find_first_not_of(" \t\r\n") != std::string::npos) {
         pieces.push_back({Piece::Kind::Source, with_newline(source)});
     }
-    // Console text arrives in arbitrary pieces: join each run of one stream before reading it.
+    // stderr is read as a whole run (a warning's lines may come in two pieces); stdout stays in pieces, each about one
+    // expression's output, whose trailing blank lines knitr drops.
     std::vector<CellOutput> merged;
     for (const auto& output : outputs) {
-        if (output.kind == CellOutput::Kind::Stream && !merged.empty() && merged.back().kind == CellOutput::Kind::Stream &&
-            merged.back().stream == output.stream) {
+        if (output.kind == CellOutput::Kind::Stream && output.stream == "stderr" && !merged.empty() &&
+            merged.back().kind == CellOutput::Kind::Stream && merged.back().stream == "stderr") {
             merged.back().text += output.text;
         } else {
             merged.push_back(output);

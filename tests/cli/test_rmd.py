@@ -1,0 +1,216 @@
+"""run-notebook DOC.Rmd end to end: chunk text outputs and figure counts equal rmarkdown::render's (Debian's
+r-cran-rmarkdown) chunk for chunk; Markdown and pandoc HTML (self-contained too); params; chunk options; errors
+that name the line; timeouts; reports.
+
+Run: RIPPLE_BUILD_DIR=build /usr/bin/python3 -m pytest -q tests/cli/test_rmd.py
+"""
+
+import json
+import re
+import shutil
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from cli_env import REPO_ROOT, run  # noqa: E402
+
+RMD_DIR = Path(__file__).resolve().parent / "rmd"
+
+
+def sections(markdown, ours):
+    """Per "Chunk: label" section: output lines (knitr's "## " blocks), figure count, whether source is shown.
+
+    run-notebook writes output in ``` blocks (and, with collapse, commented lines in ```r blocks); pandoc's
+    markdown writer (rmarkdown's md_document) indents output blocks by four spaces and fences source as ``` r.
+    """
+    found, current, fence = {}, None, None
+    for line in markdown.splitlines():
+        match = re.match(r"^Chunk: (\S+)$", line)
+        if match and fence is None:
+            current = match.group(1)
+            found[current] = {"lines": [], "figures": 0, "source": False}
+            continue
+        if current is None:
+            continue
+        if line.startswith("```"):
+            if fence is None:
+                fence = line[3:].strip()
+                if fence == "r":
+                    found[current]["source"] = True
+            else:
+                fence = None
+            continue
+        if fence is None and "![" in line:
+            found[current]["figures"] += 1
+        if fence is not None:
+            if fence == "" or (fence == "r" and re.match(r"^(##|#>|%%)( |$)", line)):
+                found[current]["lines"].append(line.rstrip())
+        elif not ours and line.startswith("    "):
+            found[current]["lines"].append(line[4:].rstrip())
+    return found
+
+
+def render_with_rmarkdown(doc, out_name, params=None):
+    call = (f'rmarkdown::render("{doc.name}", output_format = rmarkdown::md_document(variant = "markdown"), '
+            f'output_file = "{out_name}", quiet = TRUE'
+            + (f", params = list({params})" if params else "") + ")")
+    subprocess.run(["Rscript", "-e", call], cwd=doc.parent, check=True, timeout=120,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return (doc.parent / out_name).read_text()
+
+
+@pytest.mark.parametrize("name, ours_params, their_params", [
+    ("compare.Rmd", [], None),
+    ("compare.Rmd", ["-p", "n", "5", "-p", "label", '"five"'], 'n = 5, label = "five"'),
+    ("options.Rmd", [], None),
+])
+def test_chunk_outputs_match_rmarkdown_render(tmp_path, name, ours_params, their_params):
+    doc = tmp_path / name
+    shutil.copy(RMD_DIR / name, doc)
+    run([doc, "--to", "md", "-o", tmp_path / "ours.md"] + ours_params, check_rc=0)
+    ours = sections((tmp_path / "ours.md").read_text(), ours=True)
+    theirs = sections(render_with_rmarkdown(doc, "theirs.md", their_params), ours=False)
+    assert list(ours) == list(theirs)
+    assert len(ours) >= 5
+    for label in ours:
+        assert ours[label] == theirs[label], f"chunk {label}: run-notebook {ours[label]} vs rmarkdown {theirs[label]}"
+    figures = sum(s["figures"] for s in ours.values())
+    assert figures == sum(s["figures"] for s in theirs.values())
+    if name == "compare.Rmd":
+        assert figures == 3
+
+
+def test_example_report_as_markdown_with_figures_and_inline_values(tmp_path):
+    doc = tmp_path / "report.Rmd"
+    shutil.copy(REPO_ROOT / "examples" / "report.Rmd", doc)
+    proc = run([doc, "--to", "md"], check_rc=0)
+    md = (tmp_path / "report.md").read_text()
+    assert md.startswith('---\ntitle: "Fuel economy by cylinders"\nauthor: "ripple examples"\ndate: "15 January 2026"\n---\n')
+    assert "This report looks at the 32 cars" in md and "There are 7 cars with 6 cylinders" in md
+    assert "`r " not in md
+    assert "```r\nsummary(picked$mpg)\n```" in md and "##    Min. 1st Qu." in md
+    assert "![Fuel economy falls with weight.](report_files/figure-html/mpg-weight-1.png)" in md
+    assert (tmp_path / "report_files" / "figure-html" / "mpg-weight-1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "knitr::opts_chunk" not in md  # include=FALSE
+    assert "```bash\necho \"not run by run-notebook\"\n```" in md
+    assert "bash chunk unnamed-chunk-7 is shown, not run" in proc.stderr
+    assert "## only 7 cars: read the model with care" in md
+
+
+def test_html_by_pandoc_and_self_contained(tmp_path):
+    doc = tmp_path / "report.Rmd"
+    shutil.copy(REPO_ROOT / "examples" / "report.Rmd", doc)
+    run([doc, "--to", "html", "-q"], check_rc=0)
+    html = (tmp_path / "report.html").read_text()
+    assert "<title>Fuel economy by cylinders</title>" in html
+    assert 'src="report_files/figure-html/mpg-weight-1.png"' in html
+    assert (tmp_path / "report_files" / "figure-html" / "mpg-weight-1.png").exists()
+    run([doc, "--self-contained", "-o", tmp_path / "alone.html", "-q"], check_rc=0)
+    alone = (tmp_path / "alone.html").read_text()
+    assert "data:image/png;base64," in alone and "alone_files" not in alone
+    assert not (tmp_path / "alone_files").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alone.html", "report.Rmd", "report.html", "report_files"]
+
+
+def test_output_elsewhere_keeps_figure_links_relative_to_it(tmp_path):
+    (tmp_path / "out").mkdir()
+    doc = tmp_path / "doc.Rmd"
+    doc.write_text("```{r pic}\nplot(1:3)\n```\n")
+    run([doc, "-o", tmp_path / "out" / "page.md"], check_rc=0)
+    assert "![](page_files/figure-html/pic-1.png)" in (tmp_path / "out" / "page.md").read_text()
+    assert (tmp_path / "out" / "page_files" / "figure-html" / "pic-1.png").exists()
+
+
+def test_params_are_overridden_by_p_and_undeclared_ones_refused(tmp_path):
+    doc = tmp_path / "report.Rmd"
+    shutil.copy(REPO_ROOT / "examples" / "report.Rmd", doc)
+    run([doc, "--to", "md", "-p", "cylinders", "4", "-p", "show_model", "FALSE"], check_rc=0)
+    md = (tmp_path / "report.md").read_text()
+    assert "There are 11 cars with 4 cylinders" in md
+    assert "coef(fit)" in md and "(Intercept)" not in md  # eval = params$show_model
+    proc = run([doc, "--to", "md", "-p", "colour", '"red"'], check_rc=2)
+    assert "declares no parameter colour" in proc.stderr
+
+
+def test_chunk_options_size_figures(tmp_path):
+    doc = tmp_path / "sizes.Rmd"
+    doc.write_text("```{r small, fig.width=4, fig.height=3, dpi=50}\nplot(1)\n```\n\n"
+                   "```{r default}\nplot(1)\n```\n")
+    run([doc, "--to", "md"], check_rc=0)
+
+    def png_size(path):
+        header = path.read_bytes()[16:24]
+        return struct.unpack(">II", header)
+
+    figures = tmp_path / "sizes_files" / "figure-html"
+    assert png_size(figures / "small-1.png") == (200, 150)
+    assert png_size(figures / "default-1.png") == (672, 480)  # rmarkdown's 7 x 5 in, at 96 dpi
+
+
+def test_a_failing_chunk_stops_the_render_naming_label_line_and_error(tmp_path):
+    doc = tmp_path / "doc.Rmd"
+    doc.write_text("---\ntitle: t\n---\n\n```{r fine}\n1\n```\n\nText.\n\n```{r bad}\nh <- function() stop('kaput')\nh()\n```\n")
+    (tmp_path / "doc.md").write_text("old render\n")
+    proc = run([doc, "--to", "md"], check_rc=1)
+    assert "doc.Rmd line 11: chunk bad failed: kaput." in proc.stderr
+    assert "Error in h() : kaput" in proc.stderr and "nothing was written" in proc.stderr
+    assert (tmp_path / "doc.md").read_text() == "old render\n"
+
+
+def test_an_inline_error_names_its_line(tmp_path):
+    doc = tmp_path / "doc.Rmd"
+    doc.write_text("Line one.\n\nValue: `r no_such_thing + 1`.\n")
+    proc = run([doc, "--to", "md"], check_rc=1)
+    assert "doc.Rmd line 3: the inline R code `r no_such_thing + 1` failed" in proc.stderr
+    assert "object 'no_such_thing' not found" in proc.stderr
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("---\ntitle: x\n\nbody\n", "doc.Rmd line 1: the YAML header is never closed"),
+    ("---\ntitle: x\n  bad: indent\n---\n", "doc.Rmd line 3: the YAML header is malformed"),
+    ("intro\n\n```{r open}\nx <- 1\n", "doc.Rmd line 3: the chunk {r open} is never closed"),
+    ("```{r a}\n1\n```\n\n```{r a}\n2\n```\n", "doc.Rmd line 5: the chunk label \"a\" is already used"),
+    ("```{r a, echo=maybe}\n1\n```\n", "doc.Rmd line 1"),
+    ("```{r a, results='fancy'}\n1\n```\n", "doc.Rmd line 1: chunk a: results must be"),
+])
+def test_malformed_documents_exit_2_with_one_sentence_naming_the_line(tmp_path, text, expected):
+    doc = tmp_path / "doc.Rmd"
+    doc.write_text(text)
+    proc = run([doc, "--to", "md"])
+    assert proc.returncode in (1, 2), proc.stderr
+    assert expected in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) <= 2, proc.stderr
+    assert not (tmp_path / "doc.md").exists()
+
+
+def test_malformed_header_and_unclosed_chunk_are_bad_input(tmp_path):
+    doc = tmp_path / "doc.Rmd"
+    doc.write_text("```{r a}\n1\n")
+    assert run([doc], check_rc=2).stderr.count("\n") == 1
+
+
+def test_timeout_interrupts_a_chunk_and_exits_3(tmp_path):
+    doc = tmp_path / "doc.Rmd"
+    doc.write_text("```{r slow}\nSys.sleep(60)\n```\n")
+    proc = run([doc, "--to", "md", "--timeout", "1"], check_rc=3, timeout=60)
+    assert "chunk slow ran longer than --timeout" in proc.stderr
+    assert not (tmp_path / "doc.md").exists()
+
+
+def test_report_lists_chunks_with_labels_and_lines(tmp_path):
+    doc = tmp_path / "compare.Rmd"
+    shutil.copy(RMD_DIR / "compare.Rmd", doc)
+    run([doc, "--to", "md", "--report", "json", tmp_path / "r.json", "--report", "junit", tmp_path / "r.xml", "-q"],
+        check_rc=0)
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert report["kind"] == "rmarkdown" and report["exit_code"] == 0
+    by_label = {c["id"]: c for c in report["cells"]}
+    assert by_label["vectors"]["line"] == 16 and by_label["vectors"]["status"] == "ok"
+    assert by_label["not-evaluated"]["status"] == "skipped"
+    assert by_label["failing"]["status"] == "error"  # error=TRUE: shown, the render goes on
+    assert "<testsuites" in (tmp_path / "r.xml").read_text()
