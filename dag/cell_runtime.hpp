@@ -23,6 +23,8 @@ inline const std::string kOptionsSymbol = "@options"; // options()
 inline const std::string kWorkdirSymbol = "@wd";      // getwd()
 inline const std::string kSearchSymbol = "@search";   // search(): attached packages
 inline const std::string kSeedSymbol = ".Random.seed";
+// A file a cell reads, as a staleness reason: "@file:data.csv" changed.
+inline const std::string kFilePrefix = "@file:";
 
 // What the runtime's parser says about a cell's code before it runs (SPEC section 3, static part).
 struct CellAnalysis {

@@ -134,6 +134,10 @@ Staleness Engine::direct_staleness(size_t position) const {
     for (const auto& [symbol, version] : execution->inputs) {
         if (version_before(position, symbol) != version) result.changed.insert(symbol);
     }
+    // A file it read changed on disk (the runtime hashes with a size + mtime fast path).
+    for (const auto& [path, hash] : execution->files) {
+        if (runtime_.file_hash(path).value_or("missing") != hash) result.changed.insert(kFilePrefix + path);
+    }
     result.stale = result.edited || !result.changed.empty();
     return result;
 }
@@ -252,6 +256,8 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     // library() reads the search path: whether it attaches anything depends on what is attached above.
     if (!analysis.attaches.empty() || analysis.effects.count("search")) uses.insert(kSearchSymbol);
 
+    std::map<std::string, std::string> files;
+    for (const auto& path : analysis.files) files[path] = runtime_.file_hash(path).value_or("missing");
     std::optional<CacheKey> key = cache_key_for(*at, analysis, code, uses, state);
     std::optional<RunOutcome> cached;
     if (key && cache_use_ == CacheUse::ReadWrite) cached = serve_from_cache(*at, *key, state, context);
@@ -284,6 +290,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     execution.code = code;
     execution.failed = outcome.failed;
     execution.attached = outcome.attached_packages;
+    execution.files = std::move(files);
     execution.serial = ++serial_;
     execution.outputs = outcome.bound;
     for (const auto& symbol : outcome.removed) execution.outputs[symbol] = kUnbound;
@@ -513,7 +520,7 @@ std::optional<CacheKey> Engine::cache_key_for(size_t position, const CellAnalysi
     for (const auto& symbol : reads) {
         if (!add_use_part(key, position, symbol, state)) return std::nullopt;
     }
-    if (key.part("rng:seed") == std::optional<std::string>("none") && !analysis.defs.count(kSeedSymbol)) {
+    if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none")) {
         return std::nullopt;  // draws from a generator seeded by the clock
     }
     for (const auto& file : analysis.files) key.add_file(file, runtime_.file_hash(file));
@@ -570,7 +577,7 @@ void Engine::store_in_cache(CacheKey key, size_t position, const RunOutcome& out
         if (is_pseudo_symbol(symbol) && !state.count(symbol)) continue;
         if (!add_use_part(key, position, symbol, state)) return;
     }
-    if (key.part("rng:seed") == std::optional<std::string>("none")) return;  // seeded by the clock
+    if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none")) return;  // clock-seeded
     CachedRun entry;
     for (const auto& [symbol, value] : outcome.bound) {
         if (is_pseudo_symbol(symbol)) return;
@@ -607,7 +614,10 @@ std::string join_symbols(const std::set<std::string>& symbols) {
     std::string text;
     for (const auto& symbol : symbols) {
         if (!text.empty()) text += ", ";
-        text += symbol == kOptionsSymbol ? "options()" : symbol == kWorkdirSymbol ? "the working directory" : symbol;
+        text += symbol == kOptionsSymbol                 ? "options()"
+                : symbol == kWorkdirSymbol               ? "the working directory"
+                : symbol.rfind(kFilePrefix, 0) == 0      ? "file " + symbol.substr(kFilePrefix.size())
+                                                         : symbol;
     }
     return text;
 }

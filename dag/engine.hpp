@@ -29,6 +29,7 @@ struct Execution {
     std::map<std::string, Version> inputs;   // version of each use when it ran
     std::map<std::string, ValueId> outputs;  // symbols it bound (kUnbound: removed)
     std::set<std::string> attached;          // packages it attached (their exports are soft definitions)
+    std::map<std::string, std::string> files; // literal paths it read -> content hash then ("missing")
     bool failed = false;
     std::uint64_t serial = 0;                // order of executions, for display only
 };

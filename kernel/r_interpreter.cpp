@@ -92,6 +92,7 @@ std::string symbol_name(const std::string& symbol) {
     if (symbol == dag::kOptionsSymbol) return "options()";
     if (symbol == dag::kWorkdirSymbol) return "the working directory";
     if (symbol == dag::kSearchSymbol) return "the attached packages";
+    if (symbol.rfind(dag::kFilePrefix, 0) == 0) return "file " + symbol.substr(dag::kFilePrefix.size());
     return symbol;
 }
 

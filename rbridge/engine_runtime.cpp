@@ -3,7 +3,10 @@
 #include "engine_runtime.hpp"
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
+
+#include <sys/stat.h>
 #include <memory>
 #include <optional>
 #include <vector>
@@ -122,6 +125,17 @@ std::optional<dag::KeyEnvironment> EngineRuntime::key_environment() {
 }
 
 std::optional<std::string> EngineRuntime::file_hash(const std::string& path) {
+    // Fast path: the same file (device, inode), size and modification time as last time.
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
+    std::error_code error;
+    std::string absolute = std::filesystem::absolute(path, error).string();
+    FileStamp stamp{static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino),
+                    static_cast<std::int64_t>(info.st_size),
+                    static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
+    if (auto known = file_hashes_.find(absolute); known != file_hashes_.end() && known->second.first == stamp) {
+        return known->second.second;
+    }
     std::ifstream file(path, std::ios::binary);
     if (!file) return std::nullopt;
     std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
@@ -141,6 +155,7 @@ std::optional<std::string> EngineRuntime::file_hash(const std::string& path) {
         text.push_back(hex[digest[i] >> 4]);
         text.push_back(hex[digest[i] & 15]);
     }
+    file_hashes_[absolute] = {stamp, text};
     return text;
 }
 

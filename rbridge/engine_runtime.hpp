@@ -3,6 +3,8 @@
 #pragma once
 
 #include <functional>
+#include <cstdint>
+#include <map>
 #include <memory>
 
 #include "dag/cell_runtime.hpp"
@@ -58,6 +60,12 @@ private:
     GlobalState state_;
     Timing timing_;
     bool cache_support_ = false;
+    struct FileStamp {
+        std::uint64_t device = 0, inode = 0;
+        std::int64_t size = 0, mtime_ns = 0;
+        bool operator==(const FileStamp&) const = default;
+    };
+    std::map<std::string, std::pair<FileStamp, std::string>> file_hashes_;  // absolute path -> stamp, hash
 };
 
 } // namespace ripple::rbridge
