@@ -32,6 +32,19 @@ class NotebookPage {
     return nb;
   }
 
+  // The toolbar's save button; waits until the header no longer says "(unsaved changes)".
+  async save() {
+    await this.page.click('button[data-jupyter-action="jupyter-notebook:save-notebook"]');
+    await this.page.waitForFunction(() => !/unsaved/.test(document.querySelector('.autosave_status')?.innerText || 'unsaved'));
+  }
+
+  // Reloads the page (the kernel keeps running) and waits until the notebook and its kernel are back.
+  async reload() {
+    await this.page.reload();
+    await this.page.waitForFunction(() => window.Jupyter && Jupyter.notebook && Jupyter.notebook._fully_loaded);
+    await this.waitIdle();
+  }
+
   // The kernel indicator shows idle (after a start or a run).
   async waitIdle() {
     await this.page.waitForSelector('#kernel_indicator_icon.kernel_idle_icon');

@@ -109,22 +109,21 @@ define([
     };
 
     // An update for a cell whose display this page never saw (e.g. after a reload) would be dropped by the
-    // notebook: show it in that cell instead.
-    var originalOutput = Kernel.prototype._handle_output_message;
-    Kernel.prototype._handle_output_message = function (msg) {
-        var displayId = (msg.content && msg.content.transient || {}).display_id;
-        if (msg.header.msg_type === 'update_display_data' && displayId && displayId.indexOf(DISPLAY_PREFIX) === 0 &&
-                !hasLiveTarget(this, displayId)) {
-            var cell = cellWithId(displayId.substring(DISPLAY_PREFIX.length));
-            if (cell) {
-                cell.output_area.clear_output(false, true);
-                cell.output_area.handle_output({header: {msg_type: 'display_data'}, content: msg.content});
-                events.trigger('set_dirty.Notebook', {value: true});
+    // notebook: show it in that cell instead. The kernel binds its iopub handlers when it is created, so this is
+    // registered on each kernel (openComm), not patched into the prototype.
+    function routeUpdates(kernel) {
+        kernel.register_iopub_handler('update_display_data', function (msg) {
+            var displayId = (msg.content && msg.content.transient || {}).display_id;
+            if (!displayId || displayId.indexOf(DISPLAY_PREFIX) !== 0 || hasLiveTarget(kernel, displayId)) {
+                return kernel._handle_output_message(msg);
             }
-            return;
-        }
-        return originalOutput.apply(this, arguments);
-    };
+            var cell = cellWithId(displayId.substring(DISPLAY_PREFIX.length));
+            if (!cell) return;
+            cell.output_area.clear_output(false, true);
+            cell.output_area.handle_output({header: {msg_type: 'display_data'}, content: msg.content});
+            events.trigger('set_dirty.Notebook', {value: true});
+        });
+    }
 
     function hasLiveTarget(kernel, displayId) {
         var parents = kernel._display_id_to_parent_ids[displayId] || [];
@@ -237,6 +236,7 @@ define([
         session.known = null;
         clearBadges();
         if (!isRippleKernel(kernel)) return;
+        routeUpdates(kernel);
         var data = notebookMessage();
         var comm = kernel.comm_manager.new_comm('ripple', data, commCallbacks);
         comm.on_msg(function (msg) {
