@@ -597,6 +597,31 @@ void Engine::store_in_cache(CacheKey key, size_t position, const RunOutcome& out
     cache_->store(digest, entry);
 }
 
+std::string Engine::why_cache(const std::string& id) {
+    auto previous = last_keys_.find(id);
+    auto at = position(id);
+    if (cache_ == nullptr || cache_use_ == CacheUse::Off || previous == last_keys_.end() || !at) return std::string();
+    const std::string& code = order_.cells()[*at].code;
+    const CellAnalysis& analysis = analysis_of(code);
+    std::map<std::string, ValueId> state = state_before(*at);
+    std::set<std::string> uses = analysis.uses;
+    uses.insert(implicit_uses().begin(), implicit_uses().end());
+    if (const Execution* execution = last_execution(id)) uses.insert(execution->uses.begin(), execution->uses.end());
+    std::optional<CacheKey> now = analysis.parsed ? cache_key_for(*at, analysis, code, uses, state) : std::nullopt;
+    if (!now) return "Cache: [" + label(id) + "] cannot be cached as it is now (volatile, opted out, or it changes "
+                     "session state such as packages or options).";
+    // Parts the last run learnt (hidden reads) are compared too.
+    for (const auto& [name, value] : previous->second.parts()) {
+        if (now->part(name) || name.rfind("use:", 0) != 0) continue;
+        add_use_part(*now, *at, name.substr(4), state);
+    }
+    std::vector<std::string> changes = explain(previous->second, *now);
+    if (changes.empty()) return "Cache: running [" + label(id) + "] now would be served from the cache (same key as its last run).";
+    std::string text;
+    for (const auto& change : changes) text += (text.empty() ? "" : "; ") + change;
+    return "Cache: [" + label(id) + "] would recompute: " + text + ".";
+}
+
 std::string Engine::label(const std::string& id) const {
     auto at = position(id);
     if (!at) return id;

@@ -91,6 +91,9 @@ public:
     std::vector<EdgeInfo> edges() const;
     // One or two sentences: is the cell up to date, and if not, why.
     std::string why(const std::string& id) const;
+    // With a cache: would running the cell now be served from it, and if not, which part of its key
+    // changed since its last run ("the value of `df` changed"). Empty without a cache or a last key.
+    std::string why_cache(const std::string& id);
     // A short label for messages: the cell's first line of code, shortened.
     std::string label(const std::string& id) const;
 

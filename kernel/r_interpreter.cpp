@@ -364,7 +364,9 @@ nl::json RInterpreter::engine_query(const nl::json& request) {
     const std::string what = request["request"];
     if (what == "why") {
         if (!request.contains("cell") || !request["cell"].is_string()) return bad("\"why\" needs a \"cell\" id.");
-        return {{"status", "ok"}, {"text", engine_->why(request["cell"])}};
+        std::string text = engine_->why(request["cell"]);
+        std::string cache = engine_->why_cache(request["cell"]);
+        return {{"status", "ok"}, {"text", cache.empty() ? text : text + "\n" + cache}};
     }
     if (what == "mode") {
         if (request.contains("mode") && request["mode"].is_string()) {

@@ -189,3 +189,14 @@ def test_a_read_only_cache_directory_still_runs_every_cell_and_serves_what_it_ho
             assert res.status == "ok" and value(nb, "x") == "41"
             warnings = [line for line in res.stream_text().splitlines() if line.startswith("ripple cache")]
             assert len(warnings) <= 1, res.stream_text()
+
+
+def test_why_says_which_part_of_the_key_changed(cache_dir):
+    with kernel(cache_dir) as nb:
+        run_all(nb, [("up", "n <- 2"), ("reader", "n * 100")])
+        text = nb.probe("cat(ripple::why('reader'))").stream_text()
+        assert "would be served from the cache" in text, text
+        nb.probe("ripple::mode('lazy')")
+        nb.execute_cell("up", "n <- 3")
+        text = nb.probe("cat(ripple::why('reader'))").stream_text()
+        assert "would recompute" in text and "`n`" in text, text
