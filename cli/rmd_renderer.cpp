@@ -238,7 +238,7 @@ std::string RmdRender::substitute_inline(const std::string& text, size_t first_l
         size_t line = first_line;
         for (size_t i = 0; i < span.offset; ++i) line += text[i] == '\n';
         out += text.substr(at, span.offset - at);
-        std::string id = "inline-" + std::to_string(++inline_count_);
+        std::string id = "inline:" + std::to_string(++inline_count_);  // cell ids by kind: never equal to a chunk's
         CellRun run = session_->run_cell(id, inline_code(span.code));
         std::string where = name_ + " line " + std::to_string(line);
         if (run.timed_out) stop(ExitCode::Timeout, where + ": the inline R code `r " + span.code + "` ran longer than --timeout and was interrupted.");
@@ -315,7 +315,7 @@ std::string RmdRender::render_chunk(const Chunk& chunk, size_t position, size_t 
     if (eval && source.find_first_not_of(" \t\r\n") != std::string::npos) {
         check_signal();
         progress_.start_cell(position, total, chunk.label);
-        CellRun run = session_->run_cell(chunk.label, chunk.code, plot);
+        CellRun run = session_->run_cell("chunk:" + chunk.label, chunk.code, plot);
         if (chunk.code.find("opts_chunk") != std::string::npos) watch_opts_chunk_ = true;
         cell.seconds = run.seconds;
         cell.from_cache = run.from_cache;
@@ -463,7 +463,7 @@ int RmdRender::render() {
             std::string code = "params <- list(";
             for (size_t i = 0; i < params.size(); ++i) code += (i ? ", " : "") + std::string("`") + params[i].first + "` = " + params[i].second;
             code += ")";
-            CellRun run = session_->run_cell("ripple-params", code);
+            CellRun run = session_->run_cell("params", code);
             check_signal();
             if (run.failed) {
                 const CellOutput* error = error_of(run.outputs);

@@ -16,7 +16,7 @@ PACKAGES=(
   doctest-dev python3-jupyter-client python3-jupyter-kernel-test python3-nbclient
   python3-nbformat python3-notebook jupyter-server jupyter-core procps python3-pytest
   # benchmark peer and R packages of examples
-  r-cran-irkernel r-cran-knitr r-cran-rmarkdown r-cran-digest
+  r-cran-irkernel r-cran-knitr r-cran-rmarkdown r-cran-digest python3-nbconvert
   # rendering and graphs
   pandoc graphviz
   # deployment tests: local JupyterHub, k8s/z2jh validators, offline image build (kubectl is not in
