@@ -173,6 +173,16 @@ class NotebookPage {
       (await cell.evaluate((e) => e.classList.contains('ripple-stale')));
   }
 
+  // Hovers the stale badge and returns its tooltip once the extension filled it with the kernel's explanation.
+  async staleBadgeTooltip(prefix) {
+    const badge = (await this.cellByCode(prefix)).locator(':scope > .ripple-stale-badge');
+    const before = await badge.getAttribute('title');
+    await badge.hover();
+    const handle = await badge.elementHandle();
+    await this.page.waitForFunction(([e, t]) => e.getAttribute('title') !== t, [handle, before]);
+    return badge.getAttribute('title');
+  }
+
   async waitStaleBadge(prefix, stale) {
     const index = await this.cellIndex(prefix);
     try {

@@ -106,6 +106,8 @@ test('deleting a cell takes its variable away from the cells below', async () =>
   assert.equal(await nb.prompt(TOTAL), before_[TOTAL]);
   // The rerun caused by the deletion is announced where the user looks (no cell requested it).
   await nb.page.waitForFunction(() => /reran/.test(document.querySelector('#notification_ripple')?.innerText || ''));
+  await nb.scrollTo(N);
+  await shot('delete-removes-variable.png');
 });
 
 test('after saving and reloading the page (same kernel), an edit still updates the cells below in place', async () => {
@@ -135,6 +137,9 @@ test('lazy mode: dependents show a stale line and a stale badge until they run',
   assert.match(stale, /16\s+25\s+36\n/, 'a stale cell keeps its old output until it runs');
   for (const cell of [SQUARES, TOTAL, ODD, PLOT]) await nb.waitStaleBadge(cell, true);
   assert.equal(await nb.hasStaleBadge(N), false, 'the edited cell itself is up to date');
+  const why = await nb.staleBadgeTooltip(TOTAL);
+  console.log(`stale badge tooltip: ${why}`);
+  assert.match(why, /^ripple: .*stale/i, 'the badge does not say why the cell is stale');
   await nb.scrollTo(N);
   await shot('lazy-mode-stale-cells.png');
 
