@@ -71,6 +71,8 @@ struct GcReport {
     std::uint64_t bytes_after = 0;
 };
 
+// Several processes may share one directory (SQLite WAL + busy timeout; files published by rename). One object
+// serves one thread; open one per thread or process.
 class CacheStore {
 public:
     // explicit_dir if not empty, else $RIPPLE_CACHE_DIR, else $XDG_CACHE_HOME/ripple, else ~/.cache/ripple.
@@ -87,7 +89,7 @@ public:
 
     const std::filesystem::path& directory() const;
     bool usable() const;     // the database could be opened (lookups can hit)
-    bool writable() const;   // stores can succeed (false after a read-only or full-disk failure... until reopened)
+    bool writable() const;   // stores can be tried (false for a read-only directory or database)
 
     // --- values: stored once by hash -----------------------------------------------------------
     // Stores bytes under their SHA-256 (lowercase hex). False (with a warning) when skipped.

@@ -7,8 +7,9 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import threading
+import tempfile
 import time
+from pathlib import Path
 
 import pytest
 
@@ -99,34 +100,53 @@ def test_deleting_the_wal_while_processes_run_never_gives_a_wrong_value(tmp_path
     assert final.summary["hits"] > 0
 
 
-def read_only_prefix(directory):
-    """Runs the driver with `directory` read-only: a read-only bind mount for root (who ignores permissions)."""
-    if os.geteuid() != 0:
+def make_read_only(directory, how):
+    """Makes `directory` read-only for the driver and returns the command prefix that runs it so.
+    chmod: an unprivileged user's view (root ignores permissions, so root runs the driver as nobody);
+    bind-mount: a read-only file system (root only), which no permission bit can get around."""
+    if how == "chmod":
         for root, dirs, files in os.walk(directory):
             for name in dirs + files:
                 os.chmod(os.path.join(root, name), 0o555 if name in dirs else 0o444)
         os.chmod(directory, 0o555)
-        assert not os.access(directory, os.W_OK), f"could not make {directory} read-only"
-        return []
+        if os.geteuid() != 0:
+            assert not os.access(directory, os.W_OK), f"could not make {directory} read-only"
+            return []
+        prefix = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+        probe = subprocess.run(prefix + ["touch", str(directory / "probe")], capture_output=True, text=True)
+        assert probe.returncode != 0, f"{directory} is still writable for nobody: the condition was not created"
+        return prefix
     script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0" "$0" || exit 90; exec "$@"'
-    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(directory),
-                            "touch", str(directory / "probe")], capture_output=True, text=True)
+    prefix = ["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(directory)]
+    probe = subprocess.run(prefix + ["touch", str(directory / "probe")], capture_output=True, text=True)
     if probe.returncode == 90:
         pytest.fail(f"cannot create a read-only directory: bind mount refused ({probe.stderr.strip()})")
     assert probe.returncode != 0 and not (directory / "probe").exists(), "the bind mount did not make it read-only"
-    return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, str(directory)]
+    return prefix
 
 
-def test_read_only_directory_serves_hits_and_skips_stores_with_one_warning(tmp_path):
-    directory = tmp_path / "cache"
+READ_ONLY_WAYS = ["chmod", "bind-mount"] if os.geteuid() == 0 else ["chmod"]
+
+
+@pytest.mark.parametrize("how", READ_ONLY_WAYS)
+def test_read_only_directory_serves_hits_and_skips_stores_with_one_warning(how):
+    # Under /tmp with open permissions, so that an unprivileged driver can reach it.
+    parent = Path(tempfile.mkdtemp(prefix="ripple-cache-ro-"))
+    os.chmod(parent, 0o755)
+    directory = parent / "cache"
     directory.mkdir()
-    filled(directory)
-    prefix = read_only_prefix(directory)
     try:
+        filled(directory)
+        for root, dirs, files in os.walk(directory):
+            os.chmod(root, 0o755)
+            for name in files:
+                os.chmod(os.path.join(root, name), 0o644)
+        prefix = make_read_only(directory, how)
         result = finish(start("hammer", directory, prefix=prefix, worker=1, ops=120, keys=2 * KEYS, seed=3))
     finally:
-        for root, dirs, files in os.walk(tmp_path):
+        for root, dirs, files in os.walk(parent):
             os.chmod(root, 0o755)
+        shutil.rmtree(parent, ignore_errors=True)
     check_clean(result, expect_warnings=1)
     assert "read-only" in result.warnings[0]
     assert result.summary["store_failures"] > 0 and result.summary["stores"] == 0
