@@ -137,9 +137,10 @@ public:
     Recorder(rbridge::CellEvaluator& evaluator, std::function<void(const CellOutput&)> live)
         : evaluator_(evaluator), live_(std::move(live)) {}
 
-    void begin_request() {
+    void begin_request(bool logged) {
         runs_.clear();
         updates_.clear();
+        logged_ = logged;
     }
     void set_plot_size(const std::string& id, std::optional<PlotSize> plot) {
         if (plot) plots_[id] = *plot;
@@ -155,7 +156,7 @@ public:
         }
         std::vector<CellOutput>& outputs = runs_[context.cell_id];
         outputs.clear();
-        sink_ = std::make_unique<RecordingSink>(outputs, updates_, context.requested ? live_ : no_live_);
+        sink_ = std::make_unique<RecordingSink>(outputs, updates_, context.requested && logged_ ? live_ : no_live_);
         return *sink_;
     }
     void close(const dag::RunContext&, rbridge::EvalStatus) override { sink_.reset(); }
@@ -175,6 +176,7 @@ private:
     std::vector<CellOutput> updates_;
     std::map<std::string, PlotSize> plots_;
     std::unique_ptr<RecordingSink> sink_;
+    bool logged_ = true;
 };
 
 // Interrupts a request that runs past its deadline, again every 200 ms while it has not stopped (R honours an
@@ -276,8 +278,9 @@ EngineSession::~EngineSession() {
     }
 }
 
-CellRun EngineSession::run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot) {
-    recorder_->begin_request();
+CellRun EngineSession::run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot,
+                           bool logged) {
+    recorder_->begin_request(logged);
     if (id) recorder_->set_plot_size(*id, plot);
     dag::CellRequest request{code, id, {}};
     auto started = std::chrono::steady_clock::now();
@@ -304,11 +307,11 @@ CellRun EngineSession::run(const std::optional<std::string>& id, const std::stri
     return run;
 }
 
-CellRun EngineSession::run_cell(const std::string& id, const std::string& code, std::optional<PlotSize> plot) {
-    return run(id, code, plot);
+CellRun EngineSession::run_cell(const std::string& id, const std::string& code, std::optional<PlotSize> plot, bool logged) {
+    return run(id, code, plot, logged);
 }
 
-CellRun EngineSession::run_untracked(const std::string& code) { return run(std::nullopt, code, std::nullopt); }
+CellRun EngineSession::run_untracked(const std::string& code) { return run(std::nullopt, code, std::nullopt, false); }
 
 bool EngineSession::is_complete(const std::string& code) {
     if (code.find_first_not_of(" \t\r\n") == std::string::npos) return false;

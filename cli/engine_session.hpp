@@ -56,9 +56,11 @@ public:
     EngineSession(const EngineSession&) = delete;
     EngineSession& operator=(const EngineSession&) = delete;
 
-    // Runs a tracked cell: cells are given in document order, each id once per run.
-    CellRun run_cell(const std::string& id, const std::string& code, std::optional<PlotSize> plot = std::nullopt);
-    // Runs code against the state at the end of the cells run so far, without tracking it.
+    // Runs a tracked cell: cells are given in document order, each id once per run. `logged`: its output goes to
+    // the live log (--log-output) as well.
+    CellRun run_cell(const std::string& id, const std::string& code, std::optional<PlotSize> plot = std::nullopt,
+                     bool logged = true);
+    // Runs code against the state at the end of the cells run so far, without tracking or logging it.
     CellRun run_untracked(const std::string& code);
     // True when R's parser says `code` is one or more complete expressions.
     bool is_complete(const std::string& code);
@@ -76,7 +78,7 @@ public:
 private:
     class Recorder;
     class Watchdog;
-    CellRun run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot);
+    CellRun run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot, bool logged);
 
     SessionSettings settings_;
     std::unique_ptr<Recorder> recorder_;

@@ -82,7 +82,7 @@ const char* kChangedChunkDefaults =
     "  keys <- c(\"echo\", \"eval\", \"include\", \"results\", \"message\", \"warning\", \"error\", \"collapse\",\n"
     "            \"comment\", \"fig.width\", \"fig.height\", \"fig.cap\", \"dpi\", \"fig.show\")\n"
     "  changed <- base::Filter(function(k) !base::identical(o[[k]], d[[k]]), keys)\n"
-    "  base::dput(o[changed])\n"
+    "  if (base::length(changed)) base::dput(o[changed]) else base::dput(base::list())\n"
     "})";
 
 std::string stdout_of(const CellRun& run) {
@@ -239,7 +239,7 @@ std::string RmdRender::substitute_inline(const std::string& text, size_t first_l
         for (size_t i = 0; i < span.offset; ++i) line += text[i] == '\n';
         out += text.substr(at, span.offset - at);
         std::string id = "inline:" + std::to_string(++inline_count_);  // cell ids by kind: never equal to a chunk's
-        CellRun run = session_->run_cell(id, inline_code(span.code));
+        CellRun run = session_->run_cell(id, inline_code(span.code), std::nullopt, false);
         std::string where = name_ + " line " + std::to_string(line);
         if (run.timed_out) stop(ExitCode::Timeout, where + ": the inline R code `r " + span.code + "` ran longer than --timeout and was interrupted.");
         check_signal();
@@ -463,7 +463,7 @@ int RmdRender::render() {
             std::string code = "params <- list(";
             for (size_t i = 0; i < params.size(); ++i) code += (i ? ", " : "") + std::string("`") + params[i].first + "` = " + params[i].second;
             code += ")";
-            CellRun run = session_->run_cell("params", code);
+            CellRun run = session_->run_cell("params", code, std::nullopt, false);
             check_signal();
             if (run.failed) {
                 const CellOutput* error = error_of(run.outputs);

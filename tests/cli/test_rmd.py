@@ -214,3 +214,11 @@ def test_report_lists_chunks_with_labels_and_lines(tmp_path):
     assert by_label["not-evaluated"]["status"] == "skipped"
     assert by_label["failing"]["status"] == "error"  # error=TRUE: shown, the render goes on
     assert "<testsuites" in (tmp_path / "r.xml").read_text()
+
+
+def test_log_output_shows_chunk_output_only(tmp_path):
+    doc = tmp_path / "report.Rmd"
+    shutil.copy(REPO_ROOT / "examples" / "report.Rmd", doc)
+    proc = run([doc, "--to", "md", "--log-output", "-q"], check_rc=0)
+    assert "Min. 1st Qu." in proc.stderr and "(Intercept)" in proc.stderr
+    assert "15 January" not in proc.stderr and "list(" not in proc.stderr  # inline values and option queries
