@@ -16,6 +16,7 @@ dependents); every other cell defines its own variable.
   user code: also watching the global state and publishing the cell's display);
   and the round trips of trivial tracked cells (`x <- 1`, which prints nothing, and `x + 1`) with
   the engine vs RIPPLE_ENGINE=off: two kernels side by side, requests alternating between them.
+ripple runs with RIPPLE_CACHE=off here: this measures the engine; bench/cache_bench.py the cache.
 Writes bench/results/engine_bench.json.
 """
 import argparse
@@ -35,6 +36,8 @@ from driver import DISPLAY_PREFIX, KernelDriver, display_id_of  # noqa: E402
 from kernel_env import KernelEnv, install_irkernel  # noqa: E402
 
 N_CELLS = 60
+# The engine without the persistent cache (whose gains and costs bench/cache_bench.py measures).
+ENGINE_ALONE = {"RIPPLE_CACHE": "off"}
 # A cell that prints nothing (the engine still publishes its updatable display) and one that prints.
 TRIVIAL_CELLS = ("x <- 1", "x + 1")
 EDITED = 10
@@ -54,7 +57,7 @@ def cells(edit_value=None):
 
 
 def ripple_edit(repeats):
-    with KernelEnv(["ripple"]) as kenv, kenv.start("ripple") as (km, kc):
+    with KernelEnv(["ripple"]) as kenv, kenv.start("ripple", env=ENGINE_ALONE) as (km, kc):
         nb = KernelDriver(kc, km, timeout=120)
         overheads, planning = [], []
         for cid, code in cells():
@@ -97,7 +100,7 @@ def irkernel_restart_run_all(repeats):
 def trivial_round_trips(n, code):
     """Round trips of one trivial tracked cell on two kernels started side by side, the engine on and
     RIPPLE_ENGINE=off, requests alternating between them so that load on the machine hits both alike."""
-    with KernelEnv(["ripple"]) as kenv, kenv.start("ripple") as (km_on, kc_on), \
+    with KernelEnv(["ripple"]) as kenv, kenv.start("ripple", env=ENGINE_ALONE) as (km_on, kc_on), \
             kenv.start("ripple", env={"RIPPLE_ENGINE": "off"}) as (km_off, kc_off):
         kernels = {"on": KernelDriver(kc_on, km_on, timeout=60), "off": KernelDriver(kc_off, km_off, timeout=60)}
         samples = {"on": [], "off": []}

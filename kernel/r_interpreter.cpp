@@ -2,6 +2,8 @@
 // that turns a cell's outputs into Jupyter iopub messages. Must not know about sockets or R headers.
 #include "r_interpreter.hpp"
 
+#include <algorithm>
+
 #include <xeus/xhelper.hpp>
 #include <xeus/xinput.hpp>
 
@@ -278,6 +280,7 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
         reply["user_expressions"] = nl::json::object();
         reply["ripple_overhead_ms"] = overhead_ms;
         reply["ripple_planning_ms"] = planning_ms;
+        reply["ripple_from_cache"] = report.from_cache;
         return reply;
     }
     nl::json expressions = evaluate_user_expressions(user_expressions);
@@ -286,6 +289,7 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     // restore alone (planning: the overhead less watching the global state and publishing outputs).
     reply["ripple_overhead_ms"] = overhead_ms;
     reply["ripple_planning_ms"] = planning_ms;
+    reply["ripple_from_cache"] = report.from_cache;  // cells served from the cache (outputs replayed, not run)
     return reply;
 }
 
@@ -296,8 +300,12 @@ void RInterpreter::announce(const dag::ExecutionReport& report) {
     }
     if (!report.reran_after.empty()) {
         std::string why = changed_symbols(*engine_, report, report.reran_after);
+        std::vector<std::string> cached;
+        for (const auto& id : report.reran_after) {
+            if (std::find(report.from_cache.begin(), report.from_cache.end(), id) != report.from_cache.end()) cached.push_back(id);
+        }
         text += "\u21bb reran " + join_labels(*engine_, report.reran_after) + (why.empty() ? "" : ": " + why + " changed") +
-                "\n";
+                (cached.empty() ? "" : " (" + join_labels(*engine_, cached) + " from the cache)") + "\n";
     }
     if (!report.marked_stale.empty()) {
         std::string why = changed_symbols(*engine_, report, report.marked_stale);
@@ -312,9 +320,6 @@ void RInterpreter::announce(const dag::ExecutionReport& report) {
         }
     }
     for (const auto& id : report.removed_cells) outputs_->forget(id);
-    if (!report.from_cache.empty()) {
-        text += "\u21bb from cache " + join_labels(*engine_, report.from_cache) + ": same code and inputs as a run before\n";
-    }
     for (const auto& notice : report.notices) text += notice + "\n";
     for (const auto& warning : cache_warnings_) text += warning + "\n";
     cache_warnings_.clear();
