@@ -209,6 +209,8 @@ void Engine::forget(const std::string& id) {
     if (found == executions_.end()) return;
     release_outputs(found->second);
     executions_.erase(found);
+    last_keys_.erase(id);
+    options_.erase(id);
 }
 
 void Engine::run_cell(const std::string& id, const RunContext& context, ExecutionReport& report) {
@@ -258,7 +260,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
 
     std::map<std::string, std::string> files;
     for (const auto& path : analysis.files) files[path] = runtime_.file_hash(path).value_or("missing");
-    std::optional<CacheKey> key = cache_key_for(*at, analysis, code, uses, state);
+    std::optional<CacheKey> key = cache_key_for(*at, id, analysis, code, uses, state);
     std::optional<RunOutcome> cached;
     if (key && cache_use_ == CacheUse::ReadWrite) cached = serve_from_cache(*at, *key, state, context);
     RunOutcome outcome;
@@ -390,6 +392,8 @@ ExecutionReport Engine::execute(const CellRequest& request, int execution_count)
     }
 
     const std::string& id = *request.cell_id;
+    if (request.options.empty()) options_.erase(id);
+    else options_[id] = request.options;
     analysis_of(request.code);
     for (const auto& cell : order_.cells()) analysis_of(cell.code);
     for (const auto& upstream : upstream_plan(id)) {
@@ -497,7 +501,8 @@ bool Engine::add_use_part(CacheKey& key, size_t position, const std::string& sym
 // volatile, changes session state the cache does not snapshot (packages, options, directory), or reads a
 // value without content (an environment, a connection). Uses found only by running (functions the cell
 // defines and calls, the RNG) join the stored key: serve_from_cache checks them before serving.
-std::optional<CacheKey> Engine::cache_key_for(size_t position, const CellAnalysis& analysis, const std::string& code,
+std::optional<CacheKey> Engine::cache_key_for(size_t position, const std::string& id, const CellAnalysis& analysis,
+                                              const std::string& code,
                                               const std::set<std::string>& uses,
                                               const std::map<std::string, ValueId>& state) {
     if (cache_ == nullptr || cache_use_ == CacheUse::Off || analysis.fingerprint.empty()) return std::nullopt;
@@ -514,6 +519,9 @@ std::optional<CacheKey> Engine::cache_key_for(size_t position, const CellAnalysi
     CacheKey key;
     key.set_code(analysis.fingerprint);
     key.set_environment(*environment);
+    if (auto options = options_.find(id); options != options_.end()) {
+        for (const auto& [name, value] : options->second) key.set_option(name, value);
+    }
     std::set<std::string> reads = uses;
     reads.insert(analysis.deletes.begin(), analysis.deletes.end());  // rm(x) warns when x is missing
     if (analysis.effects.count("rng")) reads.insert(kSeedSymbol);
@@ -607,7 +615,7 @@ std::string Engine::why_cache(const std::string& id) {
     std::set<std::string> uses = analysis.uses;
     uses.insert(implicit_uses().begin(), implicit_uses().end());
     if (const Execution* execution = last_execution(id)) uses.insert(execution->uses.begin(), execution->uses.end());
-    std::optional<CacheKey> now = analysis.parsed ? cache_key_for(*at, analysis, code, uses, state) : std::nullopt;
+    std::optional<CacheKey> now = analysis.parsed ? cache_key_for(*at, id, analysis, code, uses, state) : std::nullopt;
     if (!now) return "Cache: [" + label(id) + "] cannot be cached as it is now (volatile, opted out, or it changes "
                      "session state such as packages or options).";
     // Parts the last run learnt (hidden reads) are compared too.

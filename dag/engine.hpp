@@ -110,7 +110,8 @@ private:
 
     void run_cell(const std::string& id, const RunContext& context, ExecutionReport& report);
     std::optional<std::string> package_exporting(size_t position, const std::string& symbol) const;
-    std::optional<CacheKey> cache_key_for(size_t position, const CellAnalysis& analysis, const std::string& code,
+    std::optional<CacheKey> cache_key_for(size_t position, const std::string& id, const CellAnalysis& analysis,
+                                          const std::string& code,
                                           const std::set<std::string>& uses, const std::map<std::string, ValueId>& state);
     bool add_use_part(CacheKey& key, size_t position, const std::string& symbol,
                       const std::map<std::string, ValueId>& state);
@@ -135,6 +136,7 @@ private:
     ExecutionCache* cache_ = nullptr;
     CacheUse cache_use_ = CacheUse::Off;
     std::map<std::string, CacheKey> last_keys_;     // by cell id
+    std::map<std::string, std::map<std::string, std::string>> options_;  // by cell id: its evaluation options
 };
 
 } // namespace ripple::dag

@@ -2,6 +2,7 @@
 // Pure C++: must not know about R, Jupyter messages or sockets.
 #pragma once
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,6 +19,9 @@ struct CellRequest {
     std::string code;
     std::optional<std::string> cell_id;      // absent: an anonymous request, not a notebook cell
     std::vector<std::string> deleted_cells;  // ids deleted since the last execution
+    // Options of the cell that change what evaluation produces (R Markdown chunk options such as
+    // fig.width, dpi, error): part of its cache key. Presentation options do not matter.
+    std::map<std::string, std::string> options = {};
 };
 
 // Stock front ends never send the order of cells, so the kernel keeps its own: a new id goes right

@@ -345,3 +345,15 @@ TEST_CASE("cache: early cutoff: a rerun that reproduces the same value leaves it
     CHECK(report.reran_after.empty());
     CHECK_FALSE(session.engine.staleness("b").stale);
 }
+
+TEST_CASE("cache: a cell's evaluation options are part of its key, presentation options are not") {
+    MemoryCache cache;
+    CachedSession session(cache);
+    CellRequest plot = cell("p", "x <- ");
+    plot.options = {{"fig.width", "7"}, {"echo", "TRUE"}};
+    session.engine.execute(plot);
+    plot.options = {{"fig.width", "7"}, {"echo", "FALSE"}};
+    CHECK(session.engine.execute(plot).from_cache == std::vector<std::string>{"p"});
+    plot.options = {{"fig.width", "9"}};
+    CHECK(session.engine.execute(plot).from_cache.empty());
+}
