@@ -59,7 +59,10 @@ class Terminal:
 def console():
     with jupyter_home() as (env, dirs):
         env = dict(env, TERM="xterm-256color")
-        command = f"{PYTHON} -m jupyter_console --kernel ripple; echo console exited with $?; sleep 30"
+        # The console asks the kernel whether a line is complete and, after 1 s without an answer (a loaded CI
+        # machine), falls back to "incomplete": Enter would then add a line instead of running it.
+        command = (f"{PYTHON} -m jupyter_console --kernel ripple --ZMQTerminalInteractiveShell.kernel_is_complete_timeout=30; "
+                   "echo console exited with $?; sleep 30")
         term = Terminal(command, env)
         term.runtime = dirs["runtime"]
         try:
