@@ -41,13 +41,19 @@ function makeJupyterHome({ nbextension = false } = {}) {
     PYTHONNOUSERSITE: '1',
   };
   delete env.JUPYTER_CONFIG_PATH;
-  execFileSync(path.join(buildDir(), 'bin', 'ripple-kernel'), ['install', '--prefix', dirs.prefix], { env, stdio: 'pipe' });
-  if (nbextension) {
-    const run = (...args) => execFileSync(PYTHON, ['-m', 'notebook.nbextensions', ...args], { env, stdio: 'pipe' });
-    run('install', '--user', path.join(REPO, 'share', 'nbextension', 'ripple'));
-    run('enable', '--user', 'ripple/main');
+  const home = { root, dirs, env };
+  try {
+    execFileSync(path.join(buildDir(), 'bin', 'ripple-kernel'), ['install', '--prefix', dirs.prefix], { env, stdio: 'pipe' });
+    if (nbextension) {
+      const run = (...args) => execFileSync(PYTHON, ['-m', 'notebook.nbextensions', ...args], { env, stdio: 'pipe' });
+      run('install', '--user', path.join(REPO, 'share', 'nbextension', 'ripple'));
+      run('enable', '--user', 'ripple/main');
+    }
+  } catch (error) {
+    removeHome(home);
+    throw new Error(`setting up a Jupyter home failed: ${error.message}\n${error.stderr || ''}`);
   }
-  return { root, dirs, env };
+  return home;
 }
 
 function freePort() {

@@ -71,9 +71,9 @@ def jupyter_home():
         "XDG_CACHE_HOME": str(dirs["xdg-cache"]),
         "PYTHONNOUSERSITE": "1",
     })
-    subprocess.run([str(build_dir() / "bin" / "ripple-kernel"), "install", "--prefix", str(dirs["prefix"])],
-                   env=env, check=True, capture_output=True, timeout=60)
     try:
+        subprocess.run([str(build_dir() / "bin" / "ripple-kernel"), "install", "--prefix", str(dirs["prefix"])],
+                       env=env, check=True, capture_output=True, timeout=60)
         yield env, dirs
     finally:
         stop_kernels(dirs["runtime"])
