@@ -1,6 +1,5 @@
-// tests/clients/jupyter_env.cjs: a throw-away Jupyter home for the Node client tests: temp config/data/runtime dirs,
-// ripple's kernelspec and nbextension installed there, a Jupyter server on 127.0.0.1, and teardown of all of it.
-// Must not know what the tests check or anything of ripple beyond its `install` command and the extension's folder.
+// tests/clients/jupyter_env.cjs: throw-away Jupyter homes (kernelspec, nbextension), a Jupyter server on 127.0.0.1, teardown.
+// Must not know what the tests check, nor anything of ripple beyond `ripple-kernel install` and the extension's folder.
 'use strict';
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');

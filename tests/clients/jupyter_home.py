@@ -1,7 +1,5 @@
-"""jupyter_home.py: a throw-away Jupyter home for the Python client tests (nbclient, nbconvert, jupyter console):
-temp HOME/config/data/runtime dirs, ripple's kernelspec installed there, and cleanup of any kernel left running.
-Must not know what the tests check; it knows only `ripple-kernel install --prefix` and Jupyter's environment variables.
-"""
+"""jupyter_home.py: throw-away Jupyter homes for the Python client tests (ripple's kernelspec in a temp prefix), cleanup.
+Must not know what the tests check; it knows only `ripple-kernel install --prefix` and Jupyter's environment variables."""
 
 import contextlib
 import os

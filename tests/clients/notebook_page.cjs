@@ -1,6 +1,5 @@
-// tests/clients/notebook_page.cjs: drives a classic Notebook 6.4 page in headless chromium the way a user does
-// (menus, keyboard, toolbar) and reads what the page shows (prompts, output text, images, badges).
-// Must not know about ripple's kernel protocol: it only sees the DOM (and asks Notebook's JS where a cell is).
+// tests/clients/notebook_page.cjs: drives a Notebook 6.4 page in headless chromium as a user does and reads what it shows.
+// Must not know ripple's kernel protocol: it sees the DOM (and asks Notebook's JS only where a cell is).
 'use strict';
 const { chromium } = require('playwright-core');
 

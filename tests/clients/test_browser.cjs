@@ -1,6 +1,5 @@
-// tests/clients/test_browser.cjs: Debian's Jupyter Notebook 6.4 with ripple's nbextension, driven in headless chromium:
-// an edit, an insert, a move and a delete ripple through examples/ripple-tour.ipynb as a user sees it; lazy mode's stale marks.
-// Must not read kernel logs or messages: every assertion is on what the page shows (text, prompts, images, badges).
+// tests/clients/test_browser.cjs: Notebook 6.4 + ripple's nbextension in headless chromium: edits, inserts, moves, deletes,
+// a reload and lazy mode ripple through examples/ripple-tour.ipynb. Must not read kernel logs: it asserts what the page shows.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -110,10 +109,21 @@ test('deleting a cell takes its variable away from the cells below', async () =>
   await shot('delete-removes-variable.png');
 });
 
+test('undoing the deletion brings the cell back under its id: running a reader runs it first', async () => {
+  const before = await nb.cellCount();
+  await nb.select(TOTAL);
+  await nb.page.keyboard.press('z');  // Edit > Undo Delete Cells
+  await nb.page.waitForFunction((n) => document.querySelectorAll('#notebook-container > .cell').length === n + 1, before);
+  await nb.run(TOTAL);
+  const text = await nb.output(TOTAL);
+  assert.match(text, /sum of 7 squares plus bonus: 240/);
+  assert.match(text, /↻ ran first \[bonus <- 100\]/, 'the restored cell was not run first');
+});
+
 test('after saving and reloading the page (same kernel), an edit still updates the cells below in place', async () => {
   await nb.save();
   const saved = fs.readFileSync(path.join(home.dirs.notebooks, 'ripple-tour.ipynb'), 'utf8');
-  assert.ok(saved.includes(PLUS_ONE) && !saved.includes(BONUS), 'the saved file does not hold the edited notebook');
+  assert.ok(saved.includes(PLUS_ONE), 'the saved file does not hold the edited notebook');
   const ids = await nb.page.evaluate(() => window.ripple.cellIds());
   await nb.reload();
   await nb.page.waitForFunction(() => window.ripple && window.ripple.connected());

@@ -1,7 +1,5 @@
-"""test_console.py: `jupyter console --kernel ripple` in a real terminal (tmux): a cell runs and prints its value,
-Tab completes an R name and a data frame column, and the console exits cleanly, shutting its kernel down.
-Must not know ripple's internals: it types keys and reads the screen, as a user at a terminal does.
-"""
+"""test_console.py: `jupyter console --kernel ripple` in tmux: a cell runs, Tab completes, Ctrl-D exits with its kernel.
+Must not know ripple's internals: it types keys and reads the screen, as a user at a terminal does."""
 
 import subprocess
 import sys

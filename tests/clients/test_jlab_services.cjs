@@ -1,6 +1,5 @@
-// tests/clients/test_jlab_services.cjs: JupyterLab's own kernel client (@jupyterlab/services) against Debian's
-// jupyter-server: cells executed with JupyterLab's metadata (cellId, deletedCells); reruns reach each cell's output model.
-// Must not know ripple's internals: it speaks only through the library JupyterLab uses, and keeps outputs as JupyterLab does.
+// tests/clients/test_jlab_services.cjs: @jupyterlab/services against jupyter-server, cells sent with JupyterLab's metadata;
+// reruns must reach each dependent cell's output model. Must not know ripple's internals, only JupyterLab's client.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');

@@ -1,7 +1,5 @@
-"""test_notebooks.py: every notebook in examples/ runs top to bottom with the ripple kernel through nbclient and through
-`jupyter nbconvert --execute`; the written notebooks are valid nbformat and show the outputs a reader expects.
-Must not know how ripple works inside: these clients send no cell ids, so this is ripple as a plain R kernel.
-"""
+"""test_notebooks.py: every notebook in examples/ runs under nbclient and `jupyter nbconvert --execute`: valid, expected outputs.
+Must not know how ripple works inside: these clients send no cell ids, so this is ripple as a plain R kernel."""
 
 import base64
 import os

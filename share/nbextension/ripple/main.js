@@ -1,6 +1,5 @@
-// share/nbextension/ripple/main.js: classic Notebook 6.4 extension that turns ripple's engine on: a stable id per
-// code cell sent as execute metadata (cellId, deletedCells), the real cell order on the 'ripple' comm, stale badges.
-// Must not know how the engine decides what is stale: it only reports the notebook and shows the kernel's answers.
+// share/nbextension/ripple/main.js: Notebook 6.4 extension that turns ripple's engine on: cell ids in execute metadata,
+// the real cell order on the 'ripple' comm, stale badges. Must not know how the engine decides: it reports and shows.
 define([
     'jquery',
     'base/js/namespace',
@@ -162,6 +161,8 @@ define([
                 if (!ids[id] && session.deleted.indexOf(id) < 0) session.deleted.push(id);
             });
         }
+        // An undone deletion brings the cell back with its id: it must not be sent as deleted any more.
+        session.deleted = session.deleted.filter(function (id) { return !ids[id]; });
         session.known = ids;
         return {notebook: cells.map(function (entry) { return {id: entry.id, code: entry.cell.get_text()}; })};
     }
