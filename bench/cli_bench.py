@@ -162,7 +162,7 @@ def main():
         peers = {"notebook_cold": "jupyter nbconvert --execute (IRkernel)",
                  "rmd_cold_html": "rmarkdown::render (html_document)",
                  "rmd_cold_md": "rmarkdown::render (md_document)"}
-        print(f"{'metric':<16} {'run-notebook':>13} {'peer':>9} {'ratio':>7}  peer / target")
+        print(f"{'metric':<24} {'run-notebook':>13} {'peer':>9} {'ratio':>7}  peer / target")
         for name, data in samples.items():
             ours, theirs = statistics.median(data["run-notebook"]), statistics.median(data["peer"])
             ratio = ours / theirs
@@ -170,9 +170,9 @@ def main():
             verdict = "" if target is None else f"  target <= {target}: {'met' if ratio <= target else 'NOT met'}"
             results["metrics"][name] = {"run_notebook_s": ours, "peer_s": theirs, "ratio": ratio, "peer": peers[name],
                                         "target": target, "samples": data}
-            print(f"{name:<16} {ours:>11.3f} s {theirs:>7.3f} s {ratio:>7.2f}  {peers[name]}{verdict}")
+            print(f"{name:<24} {ours:>11.3f} s {theirs:>7.3f} s {ratio:>7.2f}  {peers[name]}{verdict}")
         for name, why in results["pending"].items():
-            print(f"{name:<16} {'pending':>13}  {why}")
+            print(f"{name:<24} {'pending':>13}  {why}")
         out = HERE / "results" / "cli_bench.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(results, indent=1) + "\n")
