@@ -165,33 +165,39 @@ Staleness Engine::staleness(const std::string& id) const {
 std::vector<std::string> Engine::upstream_plan(const std::string& id) const {
     auto at = position(id);
     if (!at) return {};
-    std::set<size_t> plan;
-    std::vector<std::pair<size_t, std::set<std::string>>> pending;
-    std::set<std::string> uses;
-    if (auto analysis = analyses_.find(order_.cells()[*at].code); analysis != analyses_.end()) {
-        uses = analysis->second.uses;
-    }
-    if (const Execution* execution = last_execution(id)) uses.insert(execution->uses.begin(), execution->uses.end());
-    pending.emplace_back(*at, uses);
+    auto uses_of = [&](size_t i) {
+        std::set<std::string> uses;
+        const Cell& cell = order_.cells()[i];
+        if (auto analysis = analyses_.find(cell.code); analysis != analyses_.end()) uses = analysis->second.uses;
+        if (const Execution* execution = last_execution(cell.id)) uses.insert(execution->uses.begin(), execution->uses.end());
+        return uses;
+    };
+    // Every cell the requested one reads from, directly or through others.
+    std::map<size_t, std::set<std::string>> upstream;
+    std::vector<size_t> pending{*at};
     std::set<size_t> visited{*at};
     while (!pending.empty()) {
-        auto [reader, reads] = pending.back();
+        size_t reader = pending.back();
         pending.pop_back();
-        for (const auto& symbol : reads) {
+        for (const auto& symbol : uses_of(reader)) {
             auto source = reaching_definition(reader, symbol);
             if (!source || visited.count(*source)) continue;
             visited.insert(*source);
-            const Cell& cell = order_.cells()[*source];
-            std::set<std::string> source_uses;
-            if (auto analysis = analyses_.find(cell.code); analysis != analyses_.end()) {
-                source_uses = analysis->second.uses;
-            }
-            if (const Execution* execution = last_execution(cell.id)) {
-                source_uses.insert(execution->uses.begin(), execution->uses.end());
-            }
-            if (direct_staleness(*source).stale) plan.insert(*source);
-            pending.emplace_back(*source, std::move(source_uses));
+            upstream[*source] = uses_of(*source);
+            pending.push_back(*source);
         }
+    }
+    // In document order: a cell must run if it is stale itself or reads from a cell that will run first
+    // (lazy mode leaves whole chains stale: a <- 10 makes b stale directly and c through b).
+    std::set<size_t> plan;
+    for (const auto& [i, uses] : upstream) {
+        bool runs = direct_staleness(i).stale;
+        for (const auto& symbol : uses) {
+            if (runs) break;
+            auto source = reaching_definition(i, symbol);
+            runs = source && plan.count(*source);
+        }
+        if (runs) plan.insert(i);
     }
     std::vector<std::string> ids;
     for (size_t i : plan) ids.push_back(order_.cells()[i].id);

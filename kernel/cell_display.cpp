@@ -170,9 +170,11 @@ rbridge::MimeBundle with_note(const rbridge::MimeBundle& bundle, const std::stri
     rbridge::MimeBundle noted = bundle;
     std::string text = plain_text(bundle);
     noted.data["text/plain"] = text + note + "\n";
-    if (noted.data.contains("text/html") && noted.data["text/html"].is_string()) {
-        noted.data["text/html"] = noted.data["text/html"].get<std::string>() +
-                                  "<div style=\"color:#b26b00\">" + html_escape(note) + "</div>";
+    // Front ends show the richest part: a plot alone would hide a note kept in text/plain only.
+    bool rich = false;
+    for (const auto& [mime, value] : bundle.data.items()) rich = rich || mime != "text/plain";
+    if (rich) {
+        noted.data["text/html"] = html_of(bundle) + "<div style=\"color:#b26b00\">" + html_escape(note) + "</div>";
     }
     return noted;
 }

@@ -134,6 +134,22 @@ TEST_CASE("lazy mode marks dependents stale and runs stale upstream cells first"
     CHECK(runtime.printed["l3"] == "b(a(q()));");
 }
 
+TEST_CASE("lazy mode runs a whole stale chain upstream, not only the directly stale cell") {
+    FakeRuntime runtime;
+    Engine engine(runtime);
+    engine.set_mode(EngineMode::Lazy);
+    engine.execute(cell("a", "a <-"));
+    engine.execute(cell("b", "b <- a"));
+    engine.execute(cell("c", "c <- b"));
+    engine.execute(cell("d", "out c"));
+    engine.execute(cell("a", "a <- \n"));  // edited: b directly stale, c and d through it
+    ExecutionReport report = engine.execute(cell("d", "out c"));
+    CHECK(report.ran_before == std::vector<std::string>{"b", "c"});
+    CHECK(report.marked_stale.empty());
+    CHECK(runtime.printed["d"] == "c(b(a()));");
+    CHECK_FALSE(engine.staleness("d").stale);
+}
+
 TEST_CASE("an opaque value changed in place is rebuilt by rerunning its defining cell, with a notice") {
     FakeRuntime runtime;
     Engine engine(runtime);

@@ -173,3 +173,16 @@ def test_opaque_state_changed_in_place_is_rebuilt_from_its_defining_cell_with_a_
     res = nb.execute_cell("b", "e$v <- e$v + 1\ne$v")
     assert "cannot be snapshotted" in res.stream_text()
     assert nb.shown["b"] == "[1] 2\n" and nb.shown["c"] == "[1] 2\n"
+
+
+def test_lazy_mode_stale_note_is_visible_on_a_plot_and_stale_chains_run_upstream_first(nb):
+    nb.probe('ripple::mode("lazy")')
+    run_all(nb, [("n", "n <- 3"), ("p", "plot(seq_len(n))"), ("a", "a <- n"), ("b", "b <- a + 1"),
+                 ("c", "print(b)")])
+    res = nb.execute_cell("n", "n <- 4")
+    notes = [m["content"]["data"] for m in res.iopub if m["msg_type"] == "update_display_data"
+             and display_id_of(m) == DISPLAY_PREFIX + "p"]
+    assert notes and "image/png" in notes[-1] and "\u26a0 stale" in notes[-1].get("text/html", ""), notes
+    res = nb.execute_cell("c", "print(b)")
+    assert nb.shown["c"] == "[1] 5\n", res.stream_text()
+    nb.probe('ripple::mode("reactive")')
