@@ -283,6 +283,16 @@ CellRun EngineSession::run(const std::optional<std::string>& id, const std::stri
     recorder_->begin_request(logged);
     if (id) recorder_->set_plot_size(*id, plot);
     dag::CellRequest request{code, id, {}};
+    if (plot) {
+        // The device size changes what the cell draws: part of its cache key (SPEC section 5).
+        auto number = [](double value) {
+            char text[32];
+            std::snprintf(text, sizeof text, "%g", value);
+            return std::string(text);
+        };
+        request.options = {{"fig.width", number(plot->width_in)}, {"fig.height", number(plot->height_in)},
+                           {"dpi", number(plot->dpi)}};
+    }
     auto started = std::chrono::steady_clock::now();
     if (watchdog_) watchdog_->arm();
     dag::ExecutionReport report;
