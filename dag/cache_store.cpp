@@ -9,8 +9,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <random>
 #include <set>
 #include <stdexcept>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -523,11 +525,27 @@ struct CacheStore::State {
         throw StoreError(Trouble::ReadOnly, "the cache database cannot be read");
     }
 
+    // Opens read-write. Switching a new database to WAL needs an exclusive lock, and SQLite answers "busy"
+    // at once (without its busy handler) when that could deadlock with another opener: retried here until
+    // the busy timeout.
+    DatabaseHandle open_read_write_patiently() {
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(options.busy_timeout_ms);
+        std::minstd_rand jitter(static_cast<unsigned>(::getpid()));
+        for (;;) {
+            try {
+                return open_read_write();
+            } catch (const StoreError& error) {
+                if (error.trouble() != Trouble::Busy || std::chrono::steady_clock::now() >= deadline) throw;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(10 + jitter() % 40));
+        }
+    }
+
     void open() {
         std::error_code ignored;
         fs::create_directories(directory, ignored);
         try {
-            database = open_read_write();
+            database = open_read_write_patiently();
             writable = true;
             return;
         } catch (const StoreError& error) {
@@ -567,7 +585,7 @@ struct CacheStore::State {
             fs::remove(side, error);
         }
         try {
-            database = open_read_write();
+            database = open_read_write_patiently();
             writable = true;
             warn("the cache database in " + directory.string() + " was damaged (" + reason + "); moved it to " +
                  aside.filename().string() + " and started an empty cache.");
