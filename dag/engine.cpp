@@ -266,9 +266,38 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
 
     std::map<std::string, std::string> files;
     for (const auto& path : analysis.files) files[path] = runtime_.file_hash(path).value_or("missing");
-    std::optional<CacheKey> key = cache_key_for(*at, id, analysis, code, uses, state);
+    std::vector<std::string> would_run_because;  // dry run: reads a name that a cell above recomputes
+    for (const auto& symbol : uses) {
+        if (auto source = dry_poisoned_.find(symbol); dry_run_ && source != dry_poisoned_.end()) {
+            would_run_because.push_back("it reads `" + symbol + "`, which [" + label(source->second) + "] recomputes");
+        }
+    }
+    std::optional<CacheKey> key;
+    if (would_run_because.empty()) key = cache_key_for(*at, id, analysis, code, uses, state);
     std::optional<RunOutcome> cached;
     if (key && cache_use_ == CacheUse::ReadWrite) cached = serve_from_cache(*at, *key, state, context);
+    if (dry_run_ && !cached) {
+        std::vector<std::string> reasons = std::move(would_run_because);
+        if (reasons.empty() && !key) {
+            reasons.push_back("it cannot be cached (volatile, opted out, or it changes packages, options or the "
+                              "working directory)");
+        } else if (reasons.empty()) {
+            std::optional<CacheKey> previous = dry_run_(id);
+            if (previous) {
+                CacheKey now = *key;
+                for (const auto& [name, value] : previous->parts()) {
+                    if (!now.part(name) && name.rfind("use:", 0) == 0) add_use_part(now, *at, name.substr(4), state);
+                }
+                reasons = explain(*previous, now);
+            }
+            if (reasons.empty()) reasons.push_back(previous ? "its result is no longer in the cache" : "it has not run with this cache");
+        }
+        // Once per cell: a later request plans it again as a stale upstream cell.
+        if (dry_reported_.insert(id).second) report.would_run.emplace_back(id, std::move(reasons));
+        for (const auto& symbol : analysis.defs) dry_poisoned_[symbol] = id;
+        for (const auto& symbol : analysis.deletes) dry_poisoned_[symbol] = id;
+        return;
+    }
     RunOutcome outcome;
     double run_seconds = 0;
     if (cached) {

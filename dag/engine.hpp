@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -58,6 +59,8 @@ struct ExecutionReport {
     std::vector<std::string> removed_cells;  // deleted by this request
     std::vector<std::string> notices;        // one-line notices for the user (opaque state)
     std::vector<std::string> from_cache;     // cells whose run was served by the cache (outputs replayed)
+    // Dry run only: cells that would have to run, in order, each with why (one sentence per reason).
+    std::vector<std::pair<std::string, std::vector<std::string>>> would_run;
 };
 
 // A cell's own cache choice, from a `#| cache: true|false` line at its top (knitr/Quarto style).
@@ -81,6 +84,17 @@ public:
     void set_cache(ExecutionCache* cache, CacheUse use) { cache_ = cache; cache_use_ = cache ? use : CacheUse::Off; }
     // The key of a cell's last execution (nullopt: it did not run, or could not be cached).
     std::optional<CacheKey> last_key(const std::string& id) const;
+    // Dry run (`run-notebook why`): nothing runs. A cell whose key is in the cache is served from it as
+    // usual (values restored, outputs replayed), so cells below see its values; a cell that misses is
+    // reported in ExecutionReport::would_run with why (the key parts that differ from previous_key(id),
+    // or that it reads a name a cell above recomputes), and so is every cell reading what it defines.
+    // An empty function turns the dry run off.
+    using PreviousKey = std::function<std::optional<CacheKey>(const std::string& id)>;
+    void set_dry_run(PreviousKey previous_key) {
+        dry_run_ = std::move(previous_key);
+        dry_poisoned_.clear();
+        dry_reported_.clear();
+    }
 
     void set_mode(EngineMode mode) { mode_ = mode; }
     EngineMode mode() const { return mode_; }
@@ -137,6 +151,9 @@ private:
     CacheUse cache_use_ = CacheUse::Off;
     std::map<std::string, CacheKey> last_keys_;     // by cell id
     std::map<std::string, std::map<std::string, std::string>> options_;  // by cell id: its evaluation options
+    PreviousKey dry_run_;                                  // set: a dry run
+    std::map<std::string, std::string> dry_poisoned_;     // dry run: symbol -> id of the cell that would recompute it
+    std::set<std::string> dry_reported_;                  // dry run: cells already reported as would-run
 };
 
 } // namespace ripple::dag

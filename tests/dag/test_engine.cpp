@@ -373,3 +373,37 @@ TEST_CASE("cache: a cell's evaluation options are part of its key, presentation 
     plot.options = {{"fig.width", "9"}};
     CHECK(session.engine.execute(plot).from_cache.empty());
 }
+
+TEST_CASE("cache: a dry run serves what hits, and says which cells would run and why") {
+    MemoryCache cache;
+    std::map<std::string, ripple::dag::CacheKey> keys;
+    {
+        CachedSession first(cache);
+        for (auto [id, code] : std::vector<std::pair<std::string, std::string>>{
+                 {"a", "x <- "}, {"b", "y <- x"}, {"c", "w <- "}, {"d", "z <- w"}}) {
+            first.engine.execute(cell(id, code));
+            keys[id] = *first.engine.last_key(id);
+        }
+    }
+    CachedSession dry(cache);
+    dry.engine.set_dry_run([&](const std::string& id) -> std::optional<ripple::dag::CacheKey> {
+        auto found = keys.find(id);
+        if (found == keys.end()) return std::nullopt;
+        return found->second;
+    });
+    std::vector<std::pair<std::string, std::vector<std::string>>> would_run;
+    for (auto [id, code] : std::vector<std::pair<std::string, std::string>>{
+             {"a", "x <- "}, {"b", "y <- x"}, {"c", "w <- x"}, {"d", "z <- w"}, {"e", "e <- "}}) {
+        ExecutionReport report = dry.engine.execute(cell(id, code));
+        would_run.insert(would_run.end(), report.would_run.begin(), report.would_run.end());
+    }
+    CHECK(dry.runtime.run_log.empty());
+    REQUIRE(would_run.size() == 3);
+    CHECK(would_run[0].first == "c");
+    CHECK(would_run[0].second.at(0) == "code changed");  // first: the most telling part
+    CHECK(would_run[1].first == "d");
+    CHECK(would_run[1].second == std::vector<std::string>{"it reads `w`, which [w <- x] recomputes"});
+    CHECK(would_run[2].first == "e");
+    CHECK(would_run[2].second == std::vector<std::string>{"it has not run with this cache"});
+    CHECK(dry.runtime.global("y") == "y(x())");  // served cells restored their values
+}
