@@ -177,9 +177,9 @@ Command parse_why(const std::vector<std::string>& args, const EnvLookup& env) {
         if (arg.size() > 1 && arg[0] == '-') throw UsageError("unknown option " + arg + " for run-notebook why.");
         positional.push_back(arg);
     }
-    if (positional.empty() || positional.size() > 2) throw UsageError("usage: run-notebook why NB.ipynb [CELL].");
+    if (positional.empty() || positional.size() > 2) throw UsageError("usage: run-notebook why NB.ipynb|DOC.Rmd [CELL].");
     why.notebook = positional[0];
-    kind_of(why.notebook);
+    why.kind = kind_of(why.notebook);
     if (positional.size() == 2) why.cell = positional[1];
     why.cache.dir = cache_dir ? *cache_dir : default_cache_dir(env);
     return why;
@@ -273,7 +273,7 @@ bool is_syntactic_r_name(const std::string& name) {
 std::string usage_text() {
     return R"(usage: run-notebook IN.ipynb [-o OUT.ipynb] [options]
        run-notebook DOC.Rmd [--to md|html] [-o OUT] [--self-contained] [options]
-       run-notebook why NB.ipynb [CELL]
+       run-notebook why NB.ipynb|DOC.Rmd [CELL]  [--cache-dir DIR]
        run-notebook cache stats | gc [--max-size SIZE] | clear   [--cache-dir DIR]
 
 Runs every code cell (or R chunk) in document order through ripple's engine; a notebook is

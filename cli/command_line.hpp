@@ -58,7 +58,8 @@ struct RunRequest {
 };
 
 struct WhyRequest {
-    std::filesystem::path notebook;
+    InputKind kind = InputKind::Notebook;
+    std::filesystem::path notebook;               // a notebook or an R Markdown document
     std::optional<std::string> cell;
     CacheSettings cache;
 };

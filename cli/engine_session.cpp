@@ -8,6 +8,7 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
+#include <iostream>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -16,7 +17,9 @@
 
 #include <unistd.h>
 
+#include "dag/cache_store.hpp"
 #include "dag/engine.hpp"
+#include "dag/store_execution_cache.hpp"
 #include "rbridge/cell_evaluator.hpp"
 #include "rbridge/engine_runtime.hpp"
 #include "rbridge/r_session.hpp"
@@ -257,6 +260,8 @@ struct EngineSession::Engine {
     rbridge::CellEvaluator evaluator;
     std::unique_ptr<rbridge::EngineRuntime> runtime;
     std::unique_ptr<dag::Engine> engine;
+    std::unique_ptr<dag::CacheStore> store;          // the persistent cache (SPEC section 5), when used
+    std::unique_ptr<dag::StoreExecutionCache> cache; // the engine's view of it
 };
 
 EngineSession::EngineSession(SessionSettings settings) : settings_(std::move(settings)) {
@@ -266,7 +271,26 @@ EngineSession::EngineSession(SessionSettings settings) : settings_(std::move(set
     recorder_ = std::make_unique<Recorder>(engine_->evaluator, settings_.live_output);
     engine_->runtime = std::make_unique<rbridge::EngineRuntime>(engine_->evaluator, *recorder_);
     engine_->engine = std::make_unique<dag::Engine>(*engine_->runtime);
-    // The content-hash cache (SPEC section 5) plugs in here: the engine will take settings_.cache and serve hits.
+    if (settings_.cache.enabled) {
+        // The content-hash cache (SPEC section 5), as the kernel opens it. A directory that cannot be used is one
+        // warning from the store and a run without the cache, never a failed run.
+        dag::CacheStoreOptions options;
+        options.directory = settings_.cache.dir;
+        options.on_warning = [warn = settings_.cache_warning](const std::string& line) {
+            if (warn) warn(line);
+            else std::cerr << line << '\n';
+        };
+        engine_->store = std::make_unique<dag::CacheStore>(std::move(options));
+        if (engine_->store->usable()) {
+            engine_->cache = std::make_unique<dag::StoreExecutionCache>(*engine_->store);
+            // --force: every cell runs, and its entry is written again.
+            engine_->engine->set_cache(engine_->cache.get(),
+                                       settings_.cache.force ? dag::CacheUse::WriteOnly : dag::CacheUse::ReadWrite);
+            engine_->runtime->enable_cache_support(true);
+        } else {
+            engine_->store.reset();
+        }
+    }
     if (settings_.timeout_seconds) watchdog_ = std::make_unique<Watchdog>(*settings_.timeout_seconds, settings_.on_stuck);
 }
 
@@ -275,7 +299,22 @@ EngineSession::~EngineSession() {
     if (engine_) {
         engine_->engine.reset();
         engine_->runtime.reset();
+        engine_->cache.reset();
+        engine_->store.reset();
     }
+}
+
+bool EngineSession::cache_available() const { return engine_ && engine_->store != nullptr; }
+
+fs::path EngineSession::cache_directory() const {
+    return engine_ && engine_->store ? engine_->store->directory() : settings_.cache.dir;
+}
+
+void EngineSession::start_dry_run(const std::string& scope) {
+    if (!cache_available()) throw std::logic_error("a dry run needs the persistent cache");
+    dry_run_ = true;
+    dag::CacheStore* store = engine_->store.get();
+    engine_->engine->set_dry_run([store, scope](const std::string& id) { return store->last_cell_key(scope, id); });
 }
 
 CellRun EngineSession::run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot,
@@ -314,6 +353,22 @@ CellRun EngineSession::run(const std::optional<std::string>& id, const std::stri
     run.from_cache = id && std::find(report.from_cache.begin(), report.from_cache.end(), *id) != report.from_cache.end();
     run.failed = report.requested_failed || report.interrupted;
     run.timed_out = fired && report.interrupted;
+    if (dry_run_) {
+        run.would_run = std::move(report.would_run);
+        run.served_from_cache = report.from_cache;
+    } else if (engine_->store && id) {
+        // For `why`: the key of each cell that ran well, under the document's path (a failed run is not
+        // remembered, so `why` compares with the last good one).
+        std::vector<std::string> ran = report.ran_before;
+        ran.push_back(*id);
+        ran.insert(ran.end(), report.reran_after.begin(), report.reran_after.end());
+        for (const auto& cell : ran) {
+            const dag::Execution* execution = engine_->engine->last_execution(cell);
+            std::optional<dag::CacheKey> key = engine_->engine->last_key(cell);
+            if (execution == nullptr || execution->failed || !key) continue;
+            for (const auto& scope : settings_.cache_scopes) engine_->store->remember_cell_key(scope, cell, *key);
+        }
+    }
     return run;
 }
 

@@ -28,18 +28,26 @@ struct CellRun {
     bool failed = false;
     bool interrupted = false;  // stopped: by the watchdog (timed_out) or by SIGINT/SIGTERM
     bool timed_out = false;
-    bool from_cache = false;   // the engine served it from its cache (the cache is not wired into run-notebook yet)
+    bool from_cache = false;   // the engine served it from the persistent cache (outputs replayed, not run)
     double seconds = 0;
     // Other cells the engine ran for this request (stale upstream cells, reactive reruns), with their outputs.
     std::vector<std::pair<std::string, std::vector<CellOutput>>> also_ran;
     // Displays this run replaced by id (update_display_data) that it did not publish itself.
     std::vector<CellOutput> display_updates;
     std::vector<std::string> notices;  // the engine's one-line notices (opaque state rebuilt, ...)
+    // Dry run (`why`) only: the cells that would have to run for this request, each with why, and the cells the
+    // cache served.
+    std::vector<std::pair<std::string, std::vector<std::string>>> would_run;
+    std::vector<std::string> served_from_cache;
 };
 
 struct SessionSettings {
     std::filesystem::path r_library;       // where the ripple R package is installed
-    CacheSettings cache;                   // handed to the engine once it has a persistent cache
+    CacheSettings cache;                   // the persistent cache: where, and whether to read (off, --force)
+    // Where each cell's last key is remembered for `run-notebook why` (absolute paths: the input, the output).
+    std::vector<std::string> cache_scopes;
+    // A cache problem, one "ripple cache: ..." line (default: stderr). Never fails the run.
+    std::function<void(const std::string&)> cache_warning;
     std::optional<double> timeout_seconds; // per request
     // --log-output: each piece of output as R produces it.
     std::function<void(const CellOutput&)> live_output;
@@ -66,7 +74,12 @@ public:
     bool is_complete(const std::string& code);
     std::string label(const std::string& id) const;
     std::string r_version() const;
-    bool cache_available() const { return false; }
+    // The persistent cache is open and can serve hits.
+    bool cache_available() const;
+    std::filesystem::path cache_directory() const;
+    // Dry run (`why`): from now on nothing runs; hits are served, misses are reported in CellRun::would_run with
+    // the key parts that changed since the cell's last key remembered under `scope`. Needs cache_available().
+    void start_dry_run(const std::string& scope);
 
     // RIPPLE_R_LIBRARY, else the installed tree next to the binary, else the build tree.
     static std::filesystem::path default_r_library();
@@ -85,6 +98,7 @@ private:
     std::unique_ptr<Watchdog> watchdog_;
     struct Engine;
     std::unique_ptr<Engine> engine_;
+    bool dry_run_ = false;
 };
 
 } // namespace ripple::cli

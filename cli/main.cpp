@@ -9,6 +9,7 @@
 
 #include <unistd.h>
 
+#include "cli/cache_commands.hpp"
 #include "cli/cell_output.hpp"
 #include "cli/command_line.hpp"
 #include "cli/notebook_runner.hpp"
@@ -45,13 +46,6 @@ void install_crash_handlers() {
     for (int signal : {SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGABRT}) sigaction(signal, &action, nullptr);
 }
 
-int cache_not_built(const std::string& command) {
-    std::cerr << "run-notebook " << command
-              << ": the persistent content-hash cache is not built yet (issue #4), so there are no earlier runs to "
-                 "compare with or manage.\n";
-    return code(ExitCode::BadInput);
-}
-
 } // namespace
 
 int main(int argc, char* argv[]) {
@@ -71,8 +65,23 @@ int main(int argc, char* argv[]) {
         std::cout << "run-notebook " RIPPLE_VERSION "\n";
         return 0;
     }
-    if (std::holds_alternative<ripple::cli::WhyRequest>(command)) return cache_not_built("why");
-    if (std::holds_alternative<ripple::cli::CacheRequest>(command)) return cache_not_built("cache");
+    if (const auto* cache = std::get_if<ripple::cli::CacheRequest>(&command)) {
+        return ripple::cli::run_cache_command(*cache, std::cout, std::cerr);
+    }
+    if (const auto* why = std::get_if<ripple::cli::WhyRequest>(&command)) {
+        install_crash_handlers();
+        ripple::cli::Progress progress(stderr, true, false);  // errors and cache warnings only
+        try {
+            if (why->kind == ripple::cli::InputKind::Notebook) return ripple::cli::explain_notebook(*why, progress, std::cout);
+            return ripple::cli::explain_rmd(*why, progress, std::cout);
+        } catch (const ripple::cli::InputError& e) {
+            progress.error(std::string("run-notebook: ") + e.what());
+            return code(ExitCode::BadInput);
+        } catch (const std::exception& e) {
+            progress.error(std::string("run-notebook: internal error: ") + e.what());
+            return code(ExitCode::Internal);
+        }
+    }
 
     const auto& request = std::get<ripple::cli::RunRequest>(command);
     install_crash_handlers();

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 
 #include <unistd.h>
 
@@ -209,6 +210,9 @@ int run_notebook(const RunRequest& request, Progress& progress) {
     SessionSettings settings;
     settings.r_library = EngineSession::default_r_library();
     settings.cache = request.cache;
+    settings.cache_scopes = {cache_scope(paths.input)};
+    if (paths.output != paths.input) settings.cache_scopes.push_back(cache_scope(paths.output));
+    settings.cache_warning = [&progress](const std::string& line) { progress.error(line); };
     settings.timeout_seconds = request.timeout_seconds;
     if (request.log_output) {
         settings.live_output = [&progress](const CellOutput& output) { progress.live(output_text(output)); };
@@ -222,6 +226,7 @@ int run_notebook(const RunRequest& request, Progress& progress) {
         return static_cast<int>(ExitCode::Internal);
     }
     r_version = session->r_version();
+    run.record().cache_available = session->cache_available();
 
     if (!request.parameters.empty()) {
         for (const auto& parameter : request.parameters) {
@@ -329,17 +334,111 @@ int run_notebook(const RunRequest& request, Progress& progress) {
     const RunRecord& record = run.record();
     size_t ran = 0, cached = 0;
     for (const auto& cell : record.cells) {
-        if (cell.status == CellStatus::Ok || cell.status == CellStatus::Error || cell.status == CellStatus::Timeout) ++ran;
         if (cell.from_cache) ++cached;
+        else if (cell.status == CellStatus::Ok || cell.status == CellStatus::Error || cell.status == CellStatus::Timeout) ++ran;
     }
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.2f", record.seconds);
-    std::string summary = "run-notebook: " + std::to_string(ran) + " of " + std::to_string(plan.size()) + " cells run in " +
-                          seconds + " s (" + std::to_string(cached) + " from cache" +
+    std::string summary = "run-notebook: " + std::to_string(ran + cached) + " of " + std::to_string(plan.size()) + " cells done in " +
+                          seconds + " s (" + std::to_string(ran) + " run, " + std::to_string(cached) + " from the cache" +
                           (failed_allowed ? ", " + std::to_string(failed_allowed) + " failed as allowed" : std::string()) +
                           ") -> " + record.output;
     progress.summary(summary);
     return static_cast<int>(exit);
+}
+
+int explain_notebook(const WhyRequest& request, Progress& progress, std::ostream& out) {
+    const std::string name = request.notebook.string();
+    if (!request.cache.enabled) {
+        throw InputError("run-notebook why compares " + name + " with the cache, and --no-cache leaves nothing to compare.");
+    }
+    std::error_code ec;
+    fs::path input = fs::absolute(request.notebook, ec).lexically_normal();
+    if (!fs::exists(input, ec)) throw InputError(name + " does not exist.");
+    if (fs::is_directory(input, ec)) throw InputError(name + " is a directory, not a file.");
+    NotebookFile notebook;
+    try {
+        notebook = NotebookFile::parse(read_text_file(input), name);
+    } catch (const FileError& e) {
+        throw InputError(e.what());
+    } catch (const NotebookError& e) {
+        throw InputError(e.what());
+    }
+
+    // The cells a run would run, as run_notebook plans them; the rest are listed as skipped.
+    struct Planned {
+        std::string id, label, source, skipped;
+    };
+    std::vector<Planned> cells;
+    std::optional<size_t> wanted;
+    for (size_t i = 0; i < notebook.cell_count(); ++i) {
+        if (!notebook.is_code(i)) continue;
+        Planned cell{notebook.id(i), shorten(notebook.source(i), 40), notebook.source(i), ""};
+        if (cell.source.find_first_not_of(" \t\r\n") == std::string::npos) cell.skipped = "skipped (empty)";
+        else if (notebook.tags(i).count("skip-execution")) cell.skipped = "skipped (tagged skip-execution)";
+        if (request.cell && !wanted && (*request.cell == cell.id || *request.cell == std::to_string(i + 1))) {
+            wanted = cells.size();
+        }
+        cells.push_back(std::move(cell));
+    }
+    if (request.cell && !wanted) {
+        throw InputError(name + " has no code cell with id (or number) " + *request.cell + ".");
+    }
+
+    std::map<std::string, std::string> verdicts;  // id -> "cached" / "would rerun: ..."
+    if (request.cache.force) {
+        for (const auto& cell : cells) verdicts[cell.id] = "would rerun: --force runs every cell";
+    } else {
+        fs::current_path(input.parent_path(), ec);
+        if (ec) throw InputError("cannot change to the directory " + input.parent_path().string() + ": " + ec.message() + ".");
+        std::vector<std::string> warnings;
+        SessionSettings settings;
+        settings.r_library = EngineSession::default_r_library();
+        settings.cache = request.cache;
+        settings.cache_warning = [&warnings](const std::string& line) { warnings.push_back(line); };
+        std::unique_ptr<EngineSession> session;
+        try {
+            session = std::make_unique<EngineSession>(settings);
+        } catch (const std::exception& e) {
+            progress.error(std::string("run-notebook: R could not start: ") + e.what());
+            return static_cast<int>(ExitCode::Internal);
+        }
+        if (!session->cache_available()) {
+            throw InputError("why: the cache in " + request.cache.dir.string() + " cannot be opened" +
+                             (warnings.empty() ? std::string(".") : " (" + warnings.front() + ")"));
+        }
+        for (const auto& line : warnings) progress.error(line);
+        warnings.clear();
+        // Later warnings (a damaged entry met on the way) are still worth a line each.
+        session->start_dry_run(cache_scope(input));
+        std::map<std::string, std::vector<std::string>> would_run;
+        std::set<std::string> cached;
+        for (const auto& cell : cells) {
+            if (!cell.skipped.empty()) continue;
+            CellRun run = session->run_cell(cell.id, cell.source, std::nullopt, false);
+            for (auto& [id, reasons] : run.would_run) would_run.emplace(id, std::move(reasons));
+            cached.insert(run.served_from_cache.begin(), run.served_from_cache.end());
+            for (const auto& line : warnings) progress.error(line);
+            warnings.clear();
+            if (EngineSession::stop_signal() != 0) return 128 + EngineSession::stop_signal();
+        }
+        for (const auto& cell : cells) {
+            std::string reasons;
+            if (auto found = would_run.find(cell.id); found != would_run.end()) {
+                for (const auto& reason : found->second) reasons += (reasons.empty() ? "" : "; ") + reason;
+            }
+            if (!reasons.empty()) verdicts[cell.id] = "would rerun: " + reasons;
+            else if (cached.count(cell.id)) verdicts[cell.id] = "cached";
+            else verdicts[cell.id] = "would rerun: it is not in the cache";
+        }
+    }
+    for (size_t k = 0; k < cells.size(); ++k) {
+        if (wanted && k != *wanted) continue;
+        const Planned& cell = cells[k];
+        out << cell.id << " [" << cell.label << "]: " << (cell.skipped.empty() ? verdicts[cell.id] : cell.skipped) << "\n";
+    }
+    out.flush();
+    return 0;
 }
 
 } // namespace ripple::cli

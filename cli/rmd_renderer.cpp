@@ -112,14 +112,31 @@ struct RenderStop {
     std::string details;
 };
 
+// `why` for a document: a dry run of the render (nothing runs, nothing is written) and the verdict of each cell.
+struct RmdDryRun {
+    std::optional<std::string> cell;  // the one cell asked about (chunk label, chunk:LABEL, inline:N or params)
+    std::ostream* out = nullptr;
+    struct Seen {
+        std::string id, shown, label;
+    };
+    std::vector<Seen> order;                                  // cells in document order, each once
+    std::map<std::string, std::vector<std::string>> would_run;
+    std::set<std::string> cached;
+};
+
 class RmdRender {
 public:
-    RmdRender(const RunRequest& request, Progress& progress, RmdDocument doc, std::string name)
-        : request_(request), progress_(progress), doc_(std::move(doc)), name_(std::move(name)) {}
+    RmdRender(const RunRequest& request, Progress& progress, RmdDocument doc, std::string name, RmdDryRun* dry = nullptr)
+        : request_(request), progress_(progress), doc_(std::move(doc)), name_(std::move(name)), dry_(dry) {}
 
     int render();
 
 private:
+    // Runs a tracked cell (a chunk, an inline expression, the params); in a dry run, notes its verdict and reports
+    // nothing as failed (nothing ran).
+    CellRun run_tracked(const std::string& id, const std::string& shown, const std::string& label, const std::string& code,
+                        std::optional<PlotSize> plot, bool logged);
+    int print_verdicts();
     std::optional<Json> option_value(const Chunk& chunk, const std::string& option, const std::map<std::string, Json>& inherited);
     void resolve_chunk(const Chunk& chunk, bool& eval, bool& show_error, ChunkLook& look, PlotSize& plot);
     std::string substitute_inline(const std::string& text, size_t first_line);
@@ -147,7 +164,45 @@ private:
     fs::path figure_dir_;
     std::string figure_link_prefix_;
     std::set<fs::path> figures_written_;
+    RmdDryRun* dry_ = nullptr;
 };
+
+CellRun RmdRender::run_tracked(const std::string& id, const std::string& shown, const std::string& label,
+                               const std::string& code, std::optional<PlotSize> plot, bool logged) {
+    CellRun run = session_->run_cell(id, code, plot, logged);
+    if (!dry_) return run;
+    bool seen = false;
+    for (const auto& cell : dry_->order) seen = seen || cell.id == id;
+    if (!seen) dry_->order.push_back({id, shown, label});
+    for (auto& [cell, reasons] : run.would_run) dry_->would_run.emplace(cell, std::move(reasons));
+    dry_->cached.insert(run.served_from_cache.begin(), run.served_from_cache.end());
+    run.failed = run.timed_out = false;
+    return run;
+}
+
+int RmdRender::print_verdicts() {
+    std::ostream& out = *dry_->out;
+    bool found = false;
+    for (const auto& cell : dry_->order) {
+        if (dry_->cell && *dry_->cell != cell.id && *dry_->cell != cell.shown) continue;
+        found = true;
+        std::string verdict;
+        if (auto reasons = dry_->would_run.find(cell.id); reasons != dry_->would_run.end() && !reasons->second.empty()) {
+            verdict = "would rerun: ";
+            for (size_t i = 0; i < reasons->second.size(); ++i) verdict += (i ? "; " : "") + reasons->second[i];
+        } else if (dry_->cached.count(cell.id)) {
+            verdict = "cached";
+        } else {
+            verdict = "would rerun: it is not in the cache";
+        }
+        out << cell.shown << " [" << cell.label << "]: " << verdict << "\n";
+    }
+    out.flush();
+    if (!found && dry_->cell) {
+        throw InputError(name_ + " has no chunk " + *dry_->cell + " that would run (chunk labels, inline:N, params).");
+    }
+    return 0;
+}
 
 std::optional<Json> RmdRender::option_value(const Chunk& chunk, const std::string& option,
                                             const std::map<std::string, Json>& inherited) {
@@ -239,7 +294,7 @@ std::string RmdRender::substitute_inline(const std::string& text, size_t first_l
         for (size_t i = 0; i < span.offset; ++i) line += text[i] == '\n';
         out += text.substr(at, span.offset - at);
         std::string id = "inline:" + std::to_string(++inline_count_);  // cell ids by kind: never equal to a chunk's
-        CellRun run = session_->run_cell(id, inline_code(span.code), std::nullopt, false);
+        CellRun run = run_tracked(id, id, "r " + shorten(span.code, 30), inline_code(span.code), std::nullopt, false);
         std::string where = name_ + " line " + std::to_string(line);
         if (run.timed_out) stop(ExitCode::Timeout, where + ": the inline R code `r " + span.code + "` ran longer than --timeout and was interrupted.");
         check_signal();
@@ -315,8 +370,12 @@ std::string RmdRender::render_chunk(const Chunk& chunk, size_t position, size_t 
     if (eval && source.find_first_not_of(" \t\r\n") != std::string::npos) {
         check_signal();
         progress_.start_cell(position, total, chunk.label);
-        CellRun run = session_->run_cell("chunk:" + chunk.label, chunk.code, plot);
-        if (chunk.code.find("opts_chunk") != std::string::npos) watch_opts_chunk_ = true;
+        // knitr::opts_chunk$set() changes knitr's state, not a variable, and later chunks' options read it: such a
+        // chunk always runs (served from the cache, it would show its output without setting anything).
+        bool sets_chunk_options = chunk.code.find("opts_chunk") != std::string::npos;
+        CellRun run = run_tracked("chunk:" + chunk.label, chunk.label, shorten(source, 40),
+                                  sets_chunk_options ? "#| cache: false\n" + chunk.code : chunk.code, plot, true);
+        if (sets_chunk_options) watch_opts_chunk_ = true;
         cell.seconds = run.seconds;
         cell.from_cache = run.from_cache;
         cell.status = run.timed_out ? CellStatus::Timeout
@@ -342,7 +401,7 @@ std::string RmdRender::render_chunk(const Chunk& chunk, size_t position, size_t 
         cell.status = CellStatus::Skipped;
         record_.cells.push_back(cell);
     }
-    std::vector<std::string> links = look.include ? write_figures(chunk, outputs) : std::vector<std::string>{};
+    std::vector<std::string> links = look.include && !dry_ ? write_figures(chunk, outputs) : std::vector<std::string>{};
     return chunk_markdown(source, outputs, links, look);
 }
 
@@ -423,6 +482,8 @@ int RmdRender::render() {
     SessionSettings settings;
     settings.r_library = EngineSession::default_r_library();
     settings.cache = request_.cache;
+    settings.cache_scopes = {cache_scope(paths_.input)};
+    settings.cache_warning = [this](const std::string& line) { progress_.error(line); };
     settings.timeout_seconds = request_.timeout_seconds;
     if (request_.log_output) {
         settings.live_output = [this](const CellOutput& output) {
@@ -446,6 +507,13 @@ int RmdRender::render() {
         progress_.error(std::string("run-notebook: R could not start: ") + e.what());
         return static_cast<int>(ExitCode::Internal);
     }
+    record_.cache_available = session_->cache_available();
+    if (dry_) {
+        if (!session_->cache_available()) {
+            throw InputError("why: the cache in " + request_.cache.dir.string() + " cannot be opened (see the line above).");
+        }
+        session_->start_dry_run(cache_scope(paths_.input));
+    }
     for (const auto& parameter : request_.parameters) {
         if (!session_->is_complete(parameter.value)) {
             throw InputError("-p " + parameter.name + ": " + parameter.value + " is not R code (pass an R literal such as 10, TRUE or '\"east\"').");
@@ -463,7 +531,7 @@ int RmdRender::render() {
             std::string code = "params <- list(";
             for (size_t i = 0; i < params.size(); ++i) code += (i ? ", " : "") + std::string("`") + params[i].first + "` = " + params[i].second;
             code += ")";
-            CellRun run = session_->run_cell("params", code, std::nullopt, false);
+            CellRun run = run_tracked("params", "params", "the YAML header's params", code, std::nullopt, false);
             check_signal();
             if (run.failed) {
                 const CellOutput* error = error_of(run.outputs);
@@ -497,6 +565,7 @@ int RmdRender::render() {
         write_reports(paths_.reports, record_, progress_);
         return static_cast<int>(exit);
     }
+    if (dry_) return print_verdicts();
 
     try {
         if (target == RenderTarget::Markdown) {
@@ -548,10 +617,14 @@ int RmdRender::render() {
     write_reports(paths_.reports, record_, progress_);
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.2f", record_.seconds);
-    size_t ran = 0;
-    for (const auto& cell : record_.cells) ran += cell.status == CellStatus::Ok || cell.status == CellStatus::Error;
-    progress_.summary("run-notebook: " + std::to_string(ran) + " of " + std::to_string(total) + " chunks run in " + seconds +
-                      " s -> " + record_.output);
+    size_t ran = 0, cached = 0;
+    for (const auto& cell : record_.cells) {
+        if (cell.from_cache) ++cached;
+        else ran += cell.status == CellStatus::Ok || cell.status == CellStatus::Error;
+    }
+    progress_.summary("run-notebook: " + std::to_string(ran + cached) + " of " + std::to_string(total) + " chunks done in " +
+                      seconds + " s (" + std::to_string(ran) + " run, " + std::to_string(cached) + " from the cache) -> " +
+                      record_.output);
     return static_cast<int>(exit);
 }
 
@@ -571,6 +644,40 @@ int render_rmd(const RunRequest& request, Progress& progress) {
         throw InputError(e.what());
     }
     RmdRender render(request, progress, std::move(doc), request.input.string());
+    return render.render();
+}
+
+int explain_rmd(const WhyRequest& request, Progress& progress, std::ostream& out) {
+    if (!request.cache.enabled) {
+        throw InputError("run-notebook why compares " + request.notebook.string() +
+                         " with the cache, and --no-cache leaves nothing to compare.");
+    }
+    if (request.cache.force) {
+        throw InputError("run-notebook why: --force runs every chunk, so there is nothing to explain.");
+    }
+    std::string text;
+    try {
+        text = read_text_file(request.notebook);
+    } catch (const FileError& e) {
+        throw InputError(e.what());
+    }
+    RmdDocument doc;
+    try {
+        doc = parse_rmd(text, request.notebook.string());
+    } catch (const RmdError& e) {
+        throw InputError(e.what());
+    }
+    // The render as a plain `run-notebook DOC.Rmd --to md` would do it, minus running and writing.
+    RunRequest run;
+    run.kind = InputKind::RMarkdown;
+    run.input = request.notebook;
+    run.cache = request.cache;
+    run.quiet = true;
+    run.to = RenderTarget::Markdown;
+    RmdDryRun dry;
+    dry.cell = request.cell;
+    dry.out = &out;
+    RmdRender render(run, progress, std::move(doc), request.notebook.string(), &dry);
     return render.render();
 }
 

@@ -32,7 +32,7 @@ struct RunRecord {
     std::string started;            // ISO 8601 UTC
     double seconds = 0;
     CacheSettings cache;
-    bool cache_available = false;   // false until the engine has a persistent cache
+    bool cache_available = false;   // the persistent cache was open for this run
     std::vector<CellRecord> cells;
 };
 

@@ -41,6 +41,27 @@ ResolvedPaths resolve_paths(const RunRequest& request, const fs::path& default_o
     return paths;
 }
 
+std::string cache_scope(const fs::path& document) {
+    std::error_code ec;
+    fs::path absolute = fs::absolute(document, ec).lexically_normal();
+    fs::path resolved = fs::weakly_canonical(absolute, ec);
+    return (ec ? absolute : resolved).string();
+}
+
+std::string human_size(std::uint64_t bytes) {
+    static const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+    double value = static_cast<double>(bytes);
+    size_t unit = 0;
+    while (value >= 1024 && unit + 1 < sizeof units / sizeof units[0]) {
+        value /= 1024;
+        ++unit;
+    }
+    char text[32];
+    if (unit == 0) std::snprintf(text, sizeof text, "%llu B", static_cast<unsigned long long>(bytes));
+    else std::snprintf(text, sizeof text, value < 10 ? "%.1f %s" : "%.0f %s", value, units[unit]);
+    return text;
+}
+
 void write_reports(const std::vector<ReportRequest>& reports, const RunRecord& record, Progress& progress) {
     for (const auto& report : reports) {
         try {

@@ -2,6 +2,7 @@
 // starts, writing reports, and the one-sentence failure messages for a cell. Must not know about R or the engine.
 #pragma once
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -28,6 +29,13 @@ struct ResolvedPaths {
 };
 // Throws InputError when the input, the output directory, a report directory or --cwd does not exist.
 ResolvedPaths resolve_paths(const RunRequest& request, const std::filesystem::path& default_output);
+
+// The name under which the cache remembers a document's cells for `run-notebook why`: its absolute path with
+// symbolic links resolved, so that every way of naming the file finds the same cells.
+std::string cache_scope(const std::filesystem::path& document);
+
+// 1536 -> "1.5 KB", 3 -> "3 B" (units of 1024, as --max-size reads them).
+std::string human_size(std::uint64_t bytes);
 
 // Writes every requested report; a report that cannot be written is an error line, not a crash.
 void write_reports(const std::vector<ReportRequest>& reports, const RunRecord& record, Progress& progress);
