@@ -112,6 +112,15 @@ def test_false_hit_a_changed_data_file_misses_and_makes_its_reader_stale(cache_d
         assert nb.shown["read"] == "[1] 5\n" and not served(res)
 
 
+def test_a_cell_reading_the_working_directory_is_never_served_from_another_directory(cache_dir, tmp_path):
+    for name in ("one", "two"):
+        (tmp_path / name).mkdir()
+        with kernel(cache_dir) as nb:
+            nb.probe(f"setwd('{tmp_path / name}')")
+            res = nb.execute_cell("wd", "cat(basename(getwd()))")
+            assert nb.shown["wd"] == name and not served(res)
+
+
 def test_unseeded_random_numbers_and_volatile_cells_are_never_served(cache_dir):
     with kernel(cache_dir) as nb:
         run_all(nb, [("r", "u <- runif(3)"), ("t", "t0 <- Sys.time()"), ("o", "#| cache: false\nz <- 1")])

@@ -14,6 +14,8 @@
   "url", "download.file", "system", "system2", "shell", "readline", "menu",
   "file.info", "file.exists", "file.size", "file.mtime", "dir.exists", "list.files", "list.dirs",
   "dir", "Sys.glob", "Sys.getenv", "Sys.info", "Sys.timezone", "file.access",
+  # the working directory and the home directory: session state outside the cache key
+  "getwd", "normalizePath", "path.expand",
   # what the front end sent with the current request (ripple's own)
   "request_metadata",
   # httr / httr2 / curl verbs, which usually appear unqualified after library()
