@@ -1,5 +1,7 @@
 """run-notebook IN.ipynb end to end: outputs, nbformat validity, nbclient re-run parity, parameters, tags, errors,
-timeouts, working directory, live log, reports, progress, exit codes, atomic writes, signals, parallel runs.
+timeouts, working directory, live log, reports, progress, exit codes, atomic writes, signals, parallel runs; the
+persistent cache (warm runs, --force, --no-cache, one edit, parallel runs sharing it, why, cache stats|gc|clear).
+Every test has its own cache directory (conftest.py).
 
 Run: RIPPLE_BUILD_DIR=build /usr/bin/python3 -m pytest -q tests/cli/test_notebook.py
 """
@@ -260,7 +262,7 @@ def test_reports_json_and_junit(tmp_path):
     assert [(c["id"], c["status"]) for c in report["cells"]] == [("ok-cell", "ok"), ("bad-cell", "error"),
                                                                   ("skip-cell", "skipped")]
     assert report["cells"][1]["error"]["evalue"] == "<broken> & bad"
-    assert report["cache"]["available"] is False
+    assert report["cache"]["available"] is True
     suite = ET.parse(tmp_path / "r.xml").getroot()
     assert suite.tag == "testsuites" and suite.get("tests") == "3" and suite.get("failures") == "1"
     cases = suite.findall("./testsuite/testcase")
@@ -383,20 +385,6 @@ def test_killed_mid_run_leaves_the_input_intact(tmp_path, how):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["nb.ipynb"], "no temp file left behind"
 
 
-def test_parallel_runs_sharing_a_cache_directory(tmp_path):
-    """Two runs at once with one --cache-dir both succeed and agree (the cache itself is not built yet)."""
-    nb_path = write_notebook(tmp_path / "nb.ipynb", ["set.seed(1); x <- rnorm(5)", "round(x, 3)", "Sys.sleep(0.5); sum(x > 0)"])
-    cache = tmp_path / "cache"
-    procs = [subprocess.Popen([str(run_notebook_binary()), str(nb_path), "-o", str(tmp_path / f"out{i}.ipynb"),
-                               "--cache-dir", str(cache), "--quiet"], stderr=subprocess.PIPE, text=True)
-             for i in range(2)]
-    for p in procs:
-        _, err = p.communicate(timeout=120)
-        assert p.returncode == 0, err
-    a, b = (code_cells(validate(tmp_path / f"out{i}.ipynb")) for i in range(2))
-    assert [normalized_outputs(c) for c in a] == [normalized_outputs(c) for c in b]
-
-
 def test_cache_options_are_accepted_and_reported(tmp_path):
     nb_path = write_notebook(tmp_path / "nb.ipynb", ["1 + 1"])
     run([nb_path, "--force", "--no-cache", "--cache-dir", tmp_path / "c", "--report", "json", tmp_path / "r.json"],
@@ -407,14 +395,6 @@ def test_cache_options_are_accepted_and_reported(tmp_path):
                   check_rc=0)
     assert env_run.returncode == 0
     assert json.loads((tmp_path / "e.json").read_text())["cache"]["dir"] == str(tmp_path / "env")
-
-
-@pytest.mark.parametrize("args", [["why", "nb.ipynb"], ["why", "nb.ipynb", "cell-1"], ["cache", "stats"],
-                                  ["cache", "gc", "--max-size", "1G"], ["cache", "clear"]])
-def test_why_and_cache_commands_say_the_cache_is_not_built_yet(tmp_path, args):
-    proc = run(args, cwd=tmp_path, check_rc=2)
-    assert "cache is not built yet" in proc.stderr
-    assert len(proc.stderr.strip().splitlines()) == 1
 
 
 def test_help_and_version():
@@ -428,3 +408,206 @@ def test_examples_run(tmp_path):
         shutil.copy(REPO_ROOT / "examples" / name, tmp_path / name)
         run([tmp_path / name, "-o", tmp_path / ("out-" + name)], check_rc=0)
         validate(tmp_path / ("out-" + name))
+
+
+# --- the persistent cache --------------------------------------------------------------------------------------------
+
+def marked(code, name):
+    """Cell code that also appends `name` to marker.txt (next to the notebook) each time it really runs."""
+    return f"{code}\ncat('{name}\\n', file = 'marker.txt', append = TRUE)"
+
+
+def markers(tmp_path):
+    path = tmp_path / "marker.txt"
+    return path.read_text().split() if path.exists() else []
+
+
+def report_of(path):
+    report = json.loads(Path(path).read_text())
+    return report, [c["from_cache"] for c in report["cells"]]
+
+
+CACHED_CELLS = [
+    code_cell(marked("x <- 1:3", "x"), cell_id="make-x"),
+    code_cell("x * 2", cell_id="double"),
+    code_cell('cat("hi\\n"); message("note"); 40 + 2', cell_id="streams"),
+    code_cell("plot(x)", cell_id="plot"),
+    code_cell(marked("set.seed(4); y <- round(rnorm(3), 4)", "y"), cell_id="random"),
+    code_cell("print(summary(x + y))\ninvisible(7)", cell_id="summary"),
+]
+
+
+def test_a_warm_run_is_served_from_the_cache_with_identical_outputs(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", CACHED_CELLS)
+    cache = tmp_path / "cache"
+    run([nb_path, "-o", tmp_path / "cold.ipynb", "--cache-dir", cache, "--report", "json", tmp_path / "cold.json"],
+        check_rc=0)
+    assert markers(tmp_path) == ["x", "y"]
+    warm = run([nb_path, "-o", tmp_path / "warm.ipynb", "--cache-dir", cache, "--report", "json", tmp_path / "warm.json"],
+               check_rc=0)
+    assert markers(tmp_path) == ["x", "y"], "a cell served from the cache must not run again"
+    cold_report, cold_cached = report_of(tmp_path / "cold.json")
+    warm_report, warm_cached = report_of(tmp_path / "warm.json")
+    assert cold_cached == [False] * 6 and warm_cached == [True] * 6
+    assert cold_report["cache"]["available"] and warm_report["counts"]["from_cache"] == 6
+    cold, hot = code_cells(validate(tmp_path / "cold.ipynb")), code_cells(validate(tmp_path / "warm.ipynb"))
+    assert [normalized_outputs(c) for c in hot] == [normalized_outputs(c) for c in cold]
+    assert any("image/png" in o.get("data", {}) for o in hot[3].outputs)
+    assert [c.execution_count for c in hot] == [1, 2, 3, 4, 5, 6]
+    assert all(c.metadata["ripple"]["from_cache"] is True for c in hot)
+    assert all(c.metadata["execution"]["shell.execute_reply"] for c in hot)
+    lines = [l for l in warm.stderr.splitlines() if l.startswith("[")]
+    assert len(lines) == 6 and all(l.endswith("  cached") for l in lines), warm.stderr
+    assert "(0 run, 6 from the cache)" in warm.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="rbridge: the first data frame shown loads repr, whose options() count as the "
+                                       "cell's effect, so that cell is never cached (lead informed)")
+def test_a_cell_showing_the_first_data_frame_is_served_from_the_cache(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["head(mtcars, 2)"])
+    run([nb_path, "--report", "json", tmp_path / "cold.json"], check_rc=0)
+    run([nb_path, "--report", "json", tmp_path / "warm.json"], check_rc=0)
+    assert report_of(tmp_path / "warm.json")[1] == [True]
+
+
+def test_force_runs_every_cell_and_no_cache_leaves_the_cache_alone(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", CACHED_CELLS[:2] + CACHED_CELLS[4:5])
+    cache = tmp_path / "cache"
+    run([nb_path, "-o", tmp_path / "out.ipynb", "--cache-dir", cache], check_rc=0)
+    forced = run([nb_path, "-o", tmp_path / "out.ipynb", "--cache-dir", cache, "--force", "--report", "json",
+                  tmp_path / "force.json"], check_rc=0)
+    assert markers(tmp_path) == ["x", "y", "x", "y"]
+    assert report_of(tmp_path / "force.json")[1] == [False] * 3
+    assert "cached" not in forced.stderr
+    stats = run(["cache", "stats", "--cache-dir", cache], check_rc=0).stdout
+    assert "entries: 3 cell executions" in stats, stats  # --force wrote the same entries again, no more
+    run([nb_path, "-o", tmp_path / "out.ipynb", "--cache-dir", cache, "--no-cache", "--report", "json",
+         tmp_path / "off.json"], check_rc=0)
+    assert markers(tmp_path) == ["x", "y", "x", "y", "x", "y"]
+    report, cached = report_of(tmp_path / "off.json")
+    assert cached == [False] * 3 and report["cache"]["available"] is False
+    run([nb_path, "-o", tmp_path / "out.ipynb", "--no-cache", "--cache-dir", tmp_path / "never"], check_rc=0)
+    assert not (tmp_path / "never").exists(), "--no-cache must not create a cache"
+    run([nb_path, "-o", tmp_path / "out.ipynb", "--cache-dir", cache, "--report", "json", tmp_path / "warm.json"],
+        check_rc=0)
+    assert report_of(tmp_path / "warm.json")[1] == [True] * 3
+    assert markers(tmp_path) == ["x", "y"] * 4, "the warm run ran nothing"
+
+
+EDIT_CELLS = [
+    code_cell("n <- 5", cell_id="set-n"),
+    code_cell(marked("x <- seq_len(n)", "x"), cell_id="make-x"),
+    code_cell(marked("z <- 10", "z"), cell_id="make-z"),
+    code_cell(marked("sum(x) + z", "total"), cell_id="total"),
+]
+
+
+def test_after_one_edit_only_the_stale_cells_run_and_why_says_why(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", EDIT_CELLS)
+    cache = tmp_path / "cache"
+    never = run(["why", nb_path, "--cache-dir", cache], check_rc=0).stdout.splitlines()
+    assert len(never) == 4 and all(": would rerun: " in l for l in never), never
+    assert never[0] == "set-n [n <- 5]: would rerun: it has not run with this cache"
+    run([nb_path, "--cache-dir", cache], check_rc=0)
+    assert markers(tmp_path) == ["x", "z", "total"]
+    assert run(["why", nb_path, "--cache-dir", cache], check_rc=0).stdout.splitlines() == [
+        "set-n [n <- 5]: cached", "make-x [x <- seq_len(n)]: cached", "make-z [z <- 10]: cached",
+        "total [sum(x) + z]: cached"]
+
+    nb = read_notebook(nb_path)
+    nb.cells[0].source = "n <- 6"
+    import nbformat
+    nbformat.write(nb, str(nb_path))
+    lines = run(["why", nb_path, "--cache-dir", cache], check_rc=0).stdout.splitlines()
+    assert lines[0] == "set-n [n <- 6]: would rerun: code changed"
+    assert lines[1].startswith("make-x [x <- seq_len(n)]: would rerun: ") and "`n`" in lines[1]
+    assert lines[2] == "make-z [z <- 10]: cached"
+    assert lines[3].startswith("total [sum(x) + z]: would rerun: ") and "`x`" in lines[3]
+    assert markers(tmp_path) == ["x", "z", "total"], "why runs nothing"
+    one = run(["why", nb_path, "make-z", "--cache-dir", cache], check_rc=0).stdout
+    assert one == "make-z [z <- 10]: cached\n"
+    assert run(["why", nb_path, "1", "--cache-dir", cache], check_rc=0).stdout.startswith("set-n [n <- 6]: would rerun")
+
+    run([nb_path, "--cache-dir", cache, "--report", "json", tmp_path / "edit.json"], check_rc=0)
+    assert markers(tmp_path) == ["x", "z", "total", "x", "total"]
+    assert report_of(tmp_path / "edit.json")[1] == [False, False, True, False]
+    assert all(l.endswith(": cached") for l in run(["why", nb_path, "--cache-dir", cache], check_rc=0).stdout.splitlines())
+
+
+def test_why_refuses_what_it_cannot_explain(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", EDIT_CELLS[:1])
+    proc = run(["why", nb_path, "no-such-cell"], check_rc=2)
+    assert "has no code cell with id (or number) no-such-cell" in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert "--no-cache leaves nothing to compare" in run(["why", nb_path, "--no-cache"], check_rc=2).stderr
+    assert "does not exist" in run(["why", tmp_path / "missing.ipynb"], check_rc=2).stderr
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("not a cache")
+    proc = run(["why", nb_path, "--cache-dir", not_a_dir], check_rc=2)
+    assert "cannot be opened" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_an_unusable_cache_directory_is_a_warning_and_a_run_without_it(tmp_path):
+    nb_path = write_notebook(tmp_path / "nb.ipynb", CACHED_CELLS[:2])
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_text("not a cache")
+    proc = run([nb_path, "--cache-dir", not_a_dir, "--report", "json", tmp_path / "r.json"], check_rc=0)
+    warnings = [l for l in proc.stderr.splitlines() if l.startswith("ripple cache: ")]
+    assert len(warnings) == 1 and str(not_a_dir) in warnings[0], proc.stderr
+    report, cached = report_of(tmp_path / "r.json")
+    assert report["cache"]["available"] is False and cached == [False, False]
+    assert not_a_dir.read_text() == "not a cache"
+    for args in (["stats"], ["gc", "--max-size", "1M"], ["clear"]):
+        proc = run(["cache"] + args + ["--cache-dir", not_a_dir], check_rc=2)
+        assert "not a directory" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_cache_stats_gc_and_clear(tmp_path):
+    cache = tmp_path / "cache"
+    assert "no cache in" in run(["cache", "stats", "--cache-dir", cache], check_rc=0).stdout
+    assert not cache.exists(), "asking must not create a cache"
+    nb_path = write_notebook(tmp_path / "nb.ipynb", CACHED_CELLS)
+    run([nb_path, "--cache-dir", cache], check_rc=0)
+    run([nb_path, "--cache-dir", cache], check_rc=0)
+    stats = run(["cache", "stats", "--cache-dir", cache], check_rc=0).stdout
+    assert f"cache:   {cache}" in stats
+    assert "entries: 6 cell executions" in stats and "hits:    6 cells served from the cache" in stats, stats
+    env_stats = run(["cache", "stats"], env={"RIPPLE_CACHE_DIR": str(cache)}, check_rc=0).stdout
+    assert "entries: 6 cell executions" in env_stats
+    kept = run(["cache", "gc", "--cache-dir", cache], check_rc=0).stdout
+    assert kept.startswith("removed 0 entries") and "only values no entry uses" in kept, kept
+    gc = run(["cache", "gc", "--max-size", "0", "--cache-dir", cache], check_rc=0).stdout
+    assert gc.startswith("removed 6 entries") and "(limit 0 B)" in gc, gc
+    assert "entries: 0 cell executions" in run(["cache", "stats", "--cache-dir", cache], check_rc=0).stdout
+    run([nb_path, "--cache-dir", cache], check_rc=0)
+    assert markers(tmp_path) == ["x", "y"] * 2, "after gc every cell runs again"
+    cleared = run(["cache", "clear", "--cache-dir", cache], check_rc=0).stdout
+    assert cleared.startswith(f"cleared {cache}: removed 6 entries"), cleared
+    stats = run(["cache", "stats", "--cache-dir", cache], check_rc=0).stdout
+    assert "entries: 0 cell executions" in stats and "values:  0 " in stats, stats
+    assert run(["why", nb_path, "make-x", "--cache-dir", cache], check_rc=0).stdout == \
+        "make-x [x <- 1:3]: would rerun: it has not run with this cache\n"
+
+
+def test_parallel_runs_sharing_a_cache_then_a_warm_run(tmp_path):
+    """Two runs at once with one --cache-dir both succeed and agree; a third run is then served from the cache."""
+    nb_path = write_notebook(tmp_path / "nb.ipynb", [marked("set.seed(1); x <- rnorm(5)", "x"), "round(x, 3)",
+                                                     "Sys.sleep(0.5); sum(x > 0)", "plot(x)"])
+    cache = tmp_path / "cache"
+    procs = [subprocess.Popen([str(run_notebook_binary()), str(nb_path), "-o", str(tmp_path / f"out{i}.ipynb"),
+                               "--cache-dir", str(cache), "--quiet"], stderr=subprocess.PIPE, text=True)
+             for i in range(2)]
+    for p in procs:
+        _, err = p.communicate(timeout=120)
+        assert p.returncode == 0, err
+        assert "ripple cache" not in err, err
+    a, b = (code_cells(validate(tmp_path / f"out{i}.ipynb")) for i in range(2))
+    ran = markers(tmp_path)
+    assert ran in (["x"], ["x", "x"]), ran  # each ran it, or the later one found the other's entry
+    assert [normalized_outputs(c) for c in a] == [normalized_outputs(c) for c in b]
+    run([nb_path, "-o", tmp_path / "warm.ipynb", "--cache-dir", cache, "--report", "json", tmp_path / "warm.json"],
+        check_rc=0)
+    assert report_of(tmp_path / "warm.json")[1] == [True] * 4
+    assert [normalized_outputs(c) for c in code_cells(validate(tmp_path / "warm.ipynb"))] == \
+        [normalized_outputs(c) for c in a]
+    assert markers(tmp_path) == ran, "the warm run ran nothing"

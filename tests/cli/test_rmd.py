@@ -1,6 +1,7 @@
 """run-notebook DOC.Rmd end to end: chunk text outputs and figure counts equal rmarkdown::render's (Debian's
 r-cran-rmarkdown) chunk for chunk; Markdown and pandoc HTML (self-contained too); params; chunk options; errors
-that name the line; timeouts; reports.
+that name the line; timeouts; reports; unchanged chunks served from the persistent cache, `why` for a document.
+Every test has its own cache directory (conftest.py).
 
 Run: RIPPLE_BUILD_DIR=build /usr/bin/python3 -m pytest -q tests/cli/test_rmd.py
 """
@@ -222,3 +223,71 @@ def test_log_output_shows_chunk_output_only(tmp_path):
     proc = run([doc, "--to", "md", "--log-output", "-q"], check_rc=0)
     assert "Min. 1st Qu." in proc.stderr and "(Intercept)" in proc.stderr
     assert "15 January" not in proc.stderr and "list(" not in proc.stderr  # inline values and option queries
+
+
+CACHED_DOC = """---
+title: "Cached"
+output: md_document
+params:
+  n: 4
+---
+
+```{r setup, include = FALSE}
+knitr::opts_chunk$set(comment = "#>")
+```
+
+```{r make-x}
+x <- seq_len(params$n)
+cat('x\n', file = 'marker.txt', append = TRUE)
+```
+
+The sum is `r sum(x)`.
+
+```{r other}
+z <- 10
+cat('z\n', file = 'marker.txt', append = TRUE)
+z
+```
+
+```{r pic, fig.width = 4, fig.height = 3}
+plot(x)
+cat('pic\n', file = 'marker.txt', append = TRUE)
+```
+"""
+
+
+def test_unchanged_chunks_come_from_the_cache_and_only_stale_ones_rerun(tmp_path):
+    doc = tmp_path / "doc.Rmd"
+    doc.write_text(CACHED_DOC)
+    cache = tmp_path / "cache"
+    marker = tmp_path / "marker.txt"
+    figure = tmp_path / "doc_files" / "figure-html" / "pic-1.png"
+    run([doc, "--cache-dir", cache, "--report", "json", tmp_path / "cold.json", "-q"], check_rc=0)
+    cold_md, cold_png = (tmp_path / "doc.md").read_text(), figure.read_bytes()
+    assert marker.read_text().split() == ["x", "z", "pic"]
+    assert "#> [1] 10" in cold_md and "The sum is 10." in cold_md  # the setup chunk's comment = "#>" took effect
+    shutil.rmtree(tmp_path / "doc_files")
+    (tmp_path / "doc.md").unlink()
+    warm = run([doc, "--cache-dir", cache, "--report", "json", tmp_path / "warm.json"], check_rc=0)
+    assert marker.read_text().split() == ["x", "z", "pic"], "unchanged chunks must not run again"
+    assert (tmp_path / "doc.md").read_text() == cold_md
+    assert figure.read_bytes() == cold_png, "a cached chunk's figure is written again"
+    cells = {c["id"]: c["from_cache"] for c in json.loads((tmp_path / "warm.json").read_text())["cells"]}
+    # knitr::opts_chunk$set() changes knitr, not a variable: that chunk always runs.
+    assert cells == {"setup": False, "make-x": True, "other": True, "pic": True}
+    assert "(1 run, 3 from the cache)" in warm.stderr
+
+    doc.write_text(CACHED_DOC.replace("n: 4", "n: 5"))
+    why = run(["why", doc, "--cache-dir", cache], check_rc=0).stdout.splitlines()
+    verdicts = {line.split(" [")[0]: line.split("]: ", 1)[1] for line in why}
+    assert verdicts["params"].startswith("would rerun: code changed"), why
+    assert verdicts["make-x"].startswith("would rerun: it reads `params`"), why
+    assert verdicts["other"] == "cached" and verdicts["pic"].startswith("would rerun: ")
+    assert verdicts["setup"].startswith("would rerun: it cannot be cached")
+    assert run(["why", doc, "other", "--cache-dir", cache], check_rc=0).stdout == "other [z <- 10]: cached\n"
+    assert marker.read_text().split() == ["x", "z", "pic"], "why runs nothing"
+    run([doc, "--cache-dir", cache, "--report", "json", tmp_path / "edit.json", "-q"], check_rc=0)
+    assert marker.read_text().split() == ["x", "z", "pic", "x", "pic"]
+    assert "The sum is 15." in (tmp_path / "doc.md").read_text()
+    cells = {c["id"]: c["from_cache"] for c in json.loads((tmp_path / "edit.json").read_text())["cells"]}
+    assert cells == {"setup": False, "make-x": False, "other": True, "pic": False}
