@@ -1,6 +1,7 @@
 #!/usr/bin/python3
-# cli_bench.py: run-notebook's cold runs side by side with their peers in one run: a notebook vs
-# `jupyter nbconvert --execute` with IRkernel, an R Markdown document vs rmarkdown::render (HTML and Markdown).
+# cli_bench.py: run-notebook side by side with its peers in one run: a notebook vs `jupyter nbconvert --execute`
+# with IRkernel, an R Markdown document vs rmarkdown::render (HTML and Markdown); cold (empty cache), warm (unchanged),
+# after one edit.
 # Prints ratios and writes bench/results/cli_bench.json; asserts nothing about time (benchmarks are not tests).
 """run-notebook benchmark.
 
@@ -10,12 +11,17 @@ Workload (generated, the same R code on both sides):
 - notebook: 30 code cells of everyday R (data frames, aggregate, lm/glm, summaries, printing, 3 plots,
   a 0.1 s Sys.sleep standing in for real work), nbformat 4.5;
 - R Markdown: the same 30 pieces as chunks, with headings, inline `r` values and params.
-Each run is a fresh process (cold): `run-notebook NB.ipynb -o OUT` vs `python3 -m nbconvert --to notebook
---execute` with Debian's IRkernel (kernelspec in a temporary prefix); `run-notebook DOC.Rmd --to html|md` vs
-`Rscript -e 'rmarkdown::render(...)'` with html_document / md_document. Runs alternate between the two sides;
-medians of --repeats wall-clock times; ratio = run-notebook / peer (below 1 is faster).
-Warm (unchanged notebook) and after-one-edit runs need the persistent cache, which is not wired into
-run-notebook yet: they are reported as pending, never estimated.
+Every run is a fresh process. Cold: `run-notebook NB.ipynb -o OUT` with an empty cache directory (so it pays for
+filling the cache) vs `python3 -m nbconvert --to notebook --execute` with Debian's IRkernel (kernelspec in a
+temporary prefix); `run-notebook DOC.Rmd --to html|md` vs `Rscript -e 'rmarkdown::render(...)'` with
+html_document / md_document. Runs alternate between the two sides; medians of --repeats wall-clock times;
+ratio = run-notebook / peer (below 1 is faster).
+Warm: the unchanged notebook (document) again with the cache of an earlier run. Its ratio is against the cold
+peer of the same benchmark run (nbconvert + IRkernel, rmarkdown::render: they have no cache), and is also given
+against run-notebook's own cold run.
+After one edit: one cell's code changed (a new value each repeat, so it always misses) with the warm cache; the
+cells that ran are read from the run's JSON report, and the time is compared with warm + the cold durations of
+those cells (proportional: a ratio near 1).
 """
 import argparse
 import json
@@ -37,7 +43,14 @@ sys.path.insert(0, str(REPO / "tests" / "cli"))
 from cli_env import run_notebook_binary  # noqa: E402
 from kernel_env import install_irkernel  # noqa: E402
 
-TARGETS = {"notebook_cold": 0.8, "rmd_cold_html": 1.0}
+TARGETS = {"notebook_cold": 0.8, "rmd_cold_html": 1.0, "notebook_warm": 0.05, "rmd_unchanged_html": 0.3,
+           "rmd_unchanged_md": 0.3}
+
+# One-cell edits for "after one edit": (piece index, code with {i} for a value that is new in each repeat).
+EDITS = {
+    "small": (19, "words <- c('ripple', 'engine', 'cache', 'notebook', 'edit{i}')\ntoupper(words)"),
+    "large": (10, "df$z <- df$y > {i} / 1000\nmean(df$z)"),
+}
 
 PIECES = [
     "n <- 2000\nset.seed(7)",
@@ -99,6 +112,8 @@ def timed(cmd, cwd, env=None, timeout=600):
     seconds = time.perf_counter() - started
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(map(str, cmd))} failed ({proc.returncode}):\n{proc.stderr.decode()[-2000:]}")
+    if b"ripple cache:" in proc.stderr:
+        print(f"WARNING: {proc.stderr.decode().strip()}", file=sys.stderr)
     return seconds
 
 
@@ -110,69 +125,143 @@ def check_notebook(path, expect_images):
     images = sum("image/png" in o.get("data", {}) for c in code for o in c.outputs)
     if errors or images != expect_images or any(c.execution_count is None for c in code):
         print(f"WARNING: {path.name}: {len(errors)} errors, {images} images (expected {expect_images})", file=sys.stderr)
+    return [[{k: v for k, v in o.items() if k != "metadata"} for o in c.outputs] for c in code]
+
+
+def report(path):
+    data = json.loads(Path(path).read_text())
+    return {c["id"]: c for c in data["cells"]}
 
 
 def main():
+    import nbformat
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     exe = run_notebook_binary()
     work = Path(tempfile.mkdtemp(prefix="ripple-cli-bench-"))
+    fresh = iter(range(1_000_000))
     try:
         prefix = work / "prefix"
         install_irkernel(prefix, "ir")
         env = dict(os.environ, JUPYTER_PATH=str(prefix / "share" / "jupyter"), LC_ALL="C.UTF-8")
+        env.pop("RIPPLE_CACHE", None)
+        env["RIPPLE_CACHE_DIR"] = str(work / "unused-cache")  # every run below names its own --cache-dir
         nb = work / "bench.ipynb"
         write_notebook(nb)
         html_doc, md_doc = work / "report.Rmd", work / "report_md.Rmd"
         write_rmd(html_doc, "html_document")
         write_rmd(md_doc, "md_document")
 
+        def cold(cmd):
+            # A new, empty cache for every cold run: what a first run pays, including filling the cache.
+            return lambda: cmd + ["--cache-dir", str(work / f"cold-cache-{next(fresh)}")]
+
         sides = {
             "notebook_cold": (
-                [str(exe), "bench.ipynb", "-o", "ripple-out.ipynb", "-q"],
+                cold([str(exe), "bench.ipynb", "-o", "ripple-out.ipynb", "-q", "--report", "json", "cold.json"]),
                 ["/usr/bin/python3", "-m", "nbconvert", "--to", "notebook", "--execute", "--ExecutePreprocessor.kernel_name=ir",
                  "--ExecutePreprocessor.timeout=600", "--output", "nbconvert-out.ipynb", "bench.ipynb"]),
             "rmd_cold_html": (
-                [str(exe), "report.Rmd", "--to", "html", "-o", "ripple-report.html", "-q"],
+                cold([str(exe), "report.Rmd", "--to", "html", "-o", "ripple-report.html", "-q"]),
                 ["Rscript", "-e", "rmarkdown::render('report.Rmd', output_file = 'rmarkdown-report.html', quiet = TRUE)"]),
             "rmd_cold_md": (
-                [str(exe), "report_md.Rmd", "--to", "md", "-o", "ripple-report.md", "-q"],
+                cold([str(exe), "report_md.Rmd", "--to", "md", "-o", "ripple-report.md", "-q"]),
                 ["Rscript", "-e", "rmarkdown::render('report_md.Rmd', output_file = 'rmarkdown-report.md', quiet = TRUE)"]),
         }
         samples = {name: {"run-notebook": [], "peer": []} for name in sides}
         for name, (ours, peer) in sides.items():
-            timed(ours, work, env)  # one untimed run each: file system caches, not R's state (every run is a new process)
+            timed(ours(), work, env)  # one untimed run each: file system caches, not R's state (every run is a new process)
             timed(peer, work, env)
             for _ in range(args.repeats):
-                samples[name]["run-notebook"].append(timed(ours, work, env))
+                samples[name]["run-notebook"].append(timed(ours(), work, env))
                 samples[name]["peer"].append(timed(peer, work, env))
-        check_notebook(work / "ripple-out.ipynb", 3)
+        cold_outputs = check_notebook(work / "ripple-out.ipynb", 3)
         check_notebook(work / "nbconvert-out.ipynb", 3)
+        cold_cells = report(work / "cold.json")
+
+        # Warm: the same input again, with the cache an earlier run filled (one untimed filling run, one untimed warm).
+        warm = {
+            "notebook_warm": [str(exe), "bench.ipynb", "-o", "warm-out.ipynb", "-q", "--report", "json", "warm.json",
+                              "--cache-dir", str(work / "warm-nb")],
+            "rmd_unchanged_html": [str(exe), "report.Rmd", "--to", "html", "-o", "warm-report.html", "-q",
+                                   "--cache-dir", str(work / "warm-html")],
+            "rmd_unchanged_md": [str(exe), "report_md.Rmd", "--to", "md", "-o", "warm-report.md", "-q",
+                                 "--cache-dir", str(work / "warm-md")],
+        }
+        for name, cmd in warm.items():
+            timed(cmd, work, env)
+            timed(cmd, work, env)
+            samples[name] = {"run-notebook": [timed(cmd, work, env) for _ in range(args.repeats)]}
+        if check_notebook(work / "warm-out.ipynb", 3) != cold_outputs:
+            print("WARNING: the warm notebook's outputs differ from the cold run's", file=sys.stderr)
+        warm_cells = report(work / "warm.json")
+        not_cached = [c["label"] for c in warm_cells.values() if not c["from_cache"]]
+
+        # After one edit: a copy of the notebook with one piece changed, run with a copy of the warm cache.
+        edits = {}
+        for kind, (piece, template) in EDITS.items():
+            times, ran_sets, predicted = [], [], []
+            for i in range(1, args.repeats + 1):
+                edited = work / f"edit-{kind}.ipynb"
+                book = nbformat.read(str(nb), as_version=4)
+                book.cells[1 + piece].source = template.format(i=i)
+                nbformat.write(book, str(edited))
+                cmd = [str(exe), edited.name, "-o", f"edit-{kind}-out.ipynb", "-q", "--report", "json",
+                       f"edit-{kind}.json", "--cache-dir", str(work / "warm-nb")]
+                times.append(timed(cmd, work, env))
+                cells = report(work / f"edit-{kind}.json")
+                ran = [cid for cid, c in cells.items() if not c["from_cache"]]
+                ran_sets.append(len(ran))
+                # Cells that run in a warm run too (never cacheable) are in the warm time already.
+                predicted.append(statistics.median(samples["notebook_warm"]["run-notebook"]) +
+                                 sum(cold_cells[cid]["duration_s"] for cid in ran
+                                     if cid in cold_cells and warm_cells[cid]["from_cache"]))
+            edits[kind] = {"piece": piece + 1, "code": template, "samples": times, "cells_run": ran_sets,
+                           "predicted_s": predicted, "labels_run": [cells[cid]["label"] for cid in ran]}
 
         results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
                    "commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
                                             stdout=subprocess.PIPE, text=True).stdout.strip(),
                    "machine": {"cores": os.cpu_count(), "platform": platform.platform(),
                                "load_before": os.getloadavg()},
-                   "repeats": args.repeats, "cells": len(PIECES), "metrics": {},
-                   "pending": {"notebook_warm": "needs the persistent cache in run-notebook (target <= 0.05x)",
-                               "notebook_after_one_edit": "needs the persistent cache (target: proportional to stale cells)",
-                               "rmd_unchanged": "needs the persistent cache (target <= 0.3x rmarkdown::render)"}}
+                   "repeats": args.repeats, "cells": len(PIECES), "metrics": {}}
         peers = {"notebook_cold": "jupyter nbconvert --execute (IRkernel)",
                  "rmd_cold_html": "rmarkdown::render (html_document)",
                  "rmd_cold_md": "rmarkdown::render (md_document)"}
-        print(f"{'metric':<24} {'run-notebook':>13} {'peer':>9} {'ratio':>7}  peer / target")
-        for name, data in samples.items():
-            ours, theirs = statistics.median(data["run-notebook"]), statistics.median(data["peer"])
+        cold_of = {"notebook_warm": "notebook_cold", "rmd_unchanged_html": "rmd_cold_html", "rmd_unchanged_md": "rmd_cold_md"}
+        med = {name: statistics.median(data["run-notebook"]) for name, data in samples.items()}
+        print(f"{'metric':<22} {'run-notebook':>13} {'peer':>9} {'ratio':>7}  peer / target")
+        for name in sides:
+            ours, theirs = med[name], statistics.median(samples[name]["peer"])
             ratio = ours / theirs
             target = TARGETS.get(name)
             verdict = "" if target is None else f"  target <= {target}: {'met' if ratio <= target else 'NOT met'}"
             results["metrics"][name] = {"run_notebook_s": ours, "peer_s": theirs, "ratio": ratio, "peer": peers[name],
-                                        "target": target, "samples": data}
-            print(f"{name:<24} {ours:>11.3f} s {theirs:>7.3f} s {ratio:>7.2f}  {peers[name]}{verdict}")
-        for name, why in results["pending"].items():
-            print(f"{name:<24} {'pending':>13}  {why}")
+                                        "target": target, "samples": samples[name]}
+            print(f"{name:<22} {ours:>11.3f} s {theirs:>7.3f} s {ratio:>7.2f}  {peers[name]}{verdict}")
+        for name, cold_name in cold_of.items():
+            ours, theirs = med[name], results["metrics"][cold_name]["peer_s"]
+            ratio, own = ours / theirs, ours / med[cold_name]
+            target = TARGETS.get(name)
+            verdict = f"  target <= {target}: {'met' if ratio <= target else 'NOT met'}"
+            results["metrics"][name] = {"run_notebook_s": ours, "peer_s": theirs, "ratio": ratio,
+                                        "peer": peers[cold_name] + ", cold (no cache)", "target": target,
+                                        "vs_own_cold": own, "samples": samples[name]}
+            print(f"{name:<22} {ours:>11.3f} s {theirs:>7.3f} s {ratio:>7.2f}  cold {peers[cold_name]}{verdict};"
+                  f" {own:.2f} of run-notebook's own cold run")
+        results["metrics"]["notebook_warm"]["cells_not_from_cache"] = not_cached
+        if not_cached:
+            print(f"{'':<22} warm cells not served from the cache: {', '.join(not_cached)}")
+        for kind, data in edits.items():
+            ours = statistics.median(data["samples"])
+            predicted = statistics.median(data["predicted_s"])
+            data.update({"run_notebook_s": ours, "predicted_median_s": predicted, "vs_predicted": ours / predicted,
+                         "vs_own_cold": ours / med["notebook_cold"]})
+            results["metrics"][f"notebook_after_edit_{kind}"] = data
+            print(f"{'after edit (' + kind + ')':<22} {ours:>11.3f} s  {max(data['cells_run'])} of {len(PIECES)} cells run"
+                  f" (piece {data['piece']}); warm + their cold time = {predicted:.3f} s, ratio {ours / predicted:.2f};"
+                  f" {ours / med['notebook_cold']:.2f} of run-notebook's cold run")
         out = HERE / "results" / "cli_bench.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(results, indent=1) + "\n")
