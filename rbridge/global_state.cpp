@@ -6,6 +6,7 @@
 
 #include <cerrno>
 #include <clocale>
+#include <cstring>
 #include <cstdio>
 #include <unordered_map>
 #include <vector>
@@ -49,9 +50,17 @@ SEXP call_ripple(const char* function, const std::vector<SEXP>& args) {
 // R keeps options in the pairlist `.Options` and changes it in place: a snapshot copies its spine.
 SEXP options_pairlist() { return Rf_findVarInFrame(R_BaseEnv, Rf_install(".Options")); }
 
+// Options set by packages that the display machinery loaded (share/R/ripple/R/display.R), which are not
+// user state. Asked of R only when two options lists differ at all.
+std::set<std::string> display_option_names() {
+    SEXP names = call_guarded(ripple_function(".display_option_names"), {});
+    return names == nullptr ? std::set<std::string>{} : string_set(names);
+}
+
 bool same_value(SEXP a, SEXP b) { return a == b || R_compute_identical(a, b, 16); }  // identical()'s defaults
 
-// Same options (names and values), whatever their order in either list. `a`, `b`: pairlists or named lists.
+// Same options (names and values), whatever their order in either list, leaving out `ignored` (the display
+// machinery's own options). `a`, `b`: pairlists or named lists.
 bool same_options(SEXP a, SEXP b) {
     if (TYPEOF(a) == LISTSXP && TYPEOF(b) == LISTSXP) {
         SEXP x = a, y = b;
@@ -60,16 +69,18 @@ bool same_options(SEXP a, SEXP b) {
         }
         if (x == R_NilValue && y == R_NilValue) return true;
     }
-    auto entries = [](SEXP list) {
+    const std::set<std::string> ignored = display_option_names();
+    auto user_option = [&](const char* name) { return ignored.count(name) == 0; };
+    auto entries = [&](SEXP list) {
         std::map<std::string, SEXP> out;
         if (TYPEOF(list) == LISTSXP) {
             for (SEXP x = list; x != R_NilValue; x = CDR(x)) {
-                if (TAG(x) != R_NilValue) out[CHAR(PRINTNAME(TAG(x)))] = CAR(x);
+                if (TAG(x) != R_NilValue && user_option(CHAR(PRINTNAME(TAG(x))))) out[CHAR(PRINTNAME(TAG(x)))] = CAR(x);
             }
         } else if (TYPEOF(list) == VECSXP) {
             SEXP names = Rf_getAttrib(list, R_NamesSymbol);
             for (R_xlen_t i = 0; names != R_NilValue && i < Rf_xlength(list); ++i) {
-                out[CHAR(STRING_ELT(names, i))] = VECTOR_ELT(list, i);
+                if (user_option(CHAR(STRING_ELT(names, i)))) out[CHAR(STRING_ELT(names, i))] = VECTOR_ELT(list, i);
             }
         }
         return out;

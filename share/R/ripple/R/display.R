@@ -52,10 +52,25 @@ display <- function(...) {
 
 .is_table <- function(x) is.data.frame(x) || (is.matrix(x) && length(dim(x)) == 2)
 
+# Options that packages set when the display machinery loads them (repr sets repr.*, cli sets callr.*
+# in whichever cell first shows a table): the kernel's display settings, not user state. The engine
+# leaves them out of options() snapshots (.display_option_names, read by rbridge and .restore_options).
+.display_state <- new.env(parent = emptyenv())
+.display_state$option_names <- character()
+.display_option_names <- function() .display_state$option_names
+
+.require_display_package <- function(package) {
+  if (isNamespaceLoaded(package)) return(TRUE)
+  before <- names(options())
+  loaded <- requireNamespace(package, quietly = TRUE)
+  .display_state$option_names <- union(.display_state$option_names, setdiff(names(options()), before))
+  loaded
+}
+
 # Returns list(data = <named list of strings>, metadata = <list>) or NULL when there is nothing
 # to show (e.g. a ggplot whose print only drew on the graphics device).
 .mime_bundle <- function(x) {
-  if (.is_table(x) && requireNamespace("repr", quietly = TRUE)) {
+  if (.is_table(x) && .require_display_package("repr")) {
     # text/plain is what R's console prints (the no-hidden-state invariant compares it with a fresh
     # run); only tables too big to print sensibly get repr's truncated text.
     data <- list(`text/plain` = if (NROW(x) <= 1000L) .text_of(x) else repr::repr_text(x))

@@ -3,7 +3,11 @@
 
 # Sets options() to exactly `target`: changed ones back, options added since then removed.
 .restore_options <- function(target) {
-  current <- options()
+  # Options set by the packages the display machinery loads (repr, for the first table shown) are the
+  # kernel's display settings: never part of a snapshot, never restored or removed.
+  user <- function(x) x[!(names(x) %in% .display_option_names())]
+  current <- user(options())
+  target <- user(target)
   if (identical(current, target)) return(invisible(FALSE))
   differs <- vapply(names(target), function(n) !identical(current[[n]], target[[n]]), NA)
   changes <- target[differs]
