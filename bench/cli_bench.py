@@ -49,7 +49,7 @@ TARGETS = {"notebook_cold": 0.8, "rmd_cold_html": 1.0, "notebook_warm": 0.05, "r
 # One-cell edits for "after one edit": (piece index, code with {i} for a value that is new in each repeat).
 EDITS = {
     "small": (19, "words <- c('ripple', 'engine', 'cache', 'notebook', 'edit{i}')\ntoupper(words)"),
-    "large": (10, "df$z <- df$y > {i} / 1000\nmean(df$z)"),
+    "large": (10, "df$z <- df$y > {i} / 10\nmean(df$z)"),  # each threshold changes z (no early cutoff)
 }
 
 PIECES = [

@@ -461,13 +461,15 @@ def test_a_warm_run_is_served_from_the_cache_with_identical_outputs(tmp_path):
     assert "(0 run, 6 from the cache)" in warm.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="rbridge: the first data frame shown loads repr, whose options() count as the "
-                                       "cell's effect, so that cell is never cached (lead informed)")
 def test_a_cell_showing_the_first_data_frame_is_served_from_the_cache(tmp_path):
-    nb_path = write_notebook(tmp_path / "nb.ipynb", ["head(mtcars, 2)"])
-    run([nb_path, "--report", "json", tmp_path / "cold.json"], check_rc=0)
-    run([nb_path, "--report", "json", tmp_path / "warm.json"], check_rc=0)
-    assert report_of(tmp_path / "warm.json")[1] == [True]
+    """Showing the first data frame loads repr, whose options() are not the cell's doing."""
+    nb_path = write_notebook(tmp_path / "nb.ipynb", ["head(mtcars, 2)", "getOption('digits')"])
+    run([nb_path, "-o", tmp_path / "cold.ipynb", "--report", "json", tmp_path / "cold.json"], check_rc=0)
+    run([nb_path, "-o", tmp_path / "warm.ipynb", "--report", "json", tmp_path / "warm.json"], check_rc=0)
+    assert report_of(tmp_path / "warm.json")[1] == [True, True]
+    cold, warm = code_cells(validate(tmp_path / "cold.ipynb")), code_cells(validate(tmp_path / "warm.ipynb"))
+    assert "text/html" in warm[0].outputs[0].data
+    assert [normalized_outputs(c) for c in warm] == [normalized_outputs(c) for c in cold]
 
 
 def test_force_runs_every_cell_and_no_cache_leaves_the_cache_alone(tmp_path):
