@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "cli/atomic_file.hpp"
 #include "cli/command_line.hpp"
 #include "cli/knitr_markdown.hpp"
@@ -115,6 +117,11 @@ TEST_CASE("command line: why and cache subcommands") {
     auto why = std::get<WhyRequest>(parse_command_line({"why", "nb.ipynb", "cell-3"}, fake_env({})));
     CHECK(why.notebook.string() == "nb.ipynb");
     CHECK(*why.cell == "cell-3");
+    CHECK(why.kind == InputKind::Notebook);
+    auto why_rmd = std::get<WhyRequest>(parse_command_line({"why", "doc.Rmd", "--cache-dir", "/c"}, fake_env({})));
+    CHECK(why_rmd.kind == InputKind::RMarkdown);
+    CHECK(why_rmd.cache.dir == "/c");
+    CHECK_THROWS_AS(parse_command_line({"why"}, fake_env({})), UsageError);
     auto gc = std::get<CacheRequest>(parse_command_line({"cache", "gc", "--max-size", "500M"}, fake_env({})));
     CHECK(gc.action == CacheRequest::Action::Gc);
     CHECK(*gc.max_size_bytes == 500ull << 20);
@@ -125,6 +132,22 @@ TEST_CASE("command line: why and cache subcommands") {
     CHECK(is_syntactic_r_name(".x_1"));
     CHECK_FALSE(is_syntactic_r_name(".2x"));
     CHECK_FALSE(is_syntactic_r_name("if"));
+}
+
+TEST_CASE("cache: sizes read as people write them, and one scope for every name of a document") {
+    CHECK(human_size(0) == "0 B");
+    CHECK(human_size(1023) == "1023 B");
+    CHECK(human_size(1536) == "1.5 KB");
+    CHECK(human_size(500ull << 20) == "500 MB");
+    CHECK(human_size(3ull << 30) == "3.0 GB");
+    auto dir = std::filesystem::temp_directory_path() / ("ripple-scope-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir / "real");
+    std::filesystem::create_symlink(dir / "real", dir / "link");
+    std::ofstream(dir / "real" / "nb.ipynb") << "{}";
+    const std::string real = std::filesystem::canonical(dir / "real" / "nb.ipynb").string();
+    CHECK(cache_scope(dir / "link" / "nb.ipynb") == real);
+    CHECK(cache_scope(dir / "real" / "." / "nb.ipynb") == real);
+    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("notebook: reading upgrades to nbformat 4.5 with ids and keeps everything else") {
