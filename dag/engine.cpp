@@ -290,7 +290,11 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
                 }
                 reasons = explain(*previous, now);
             }
-            if (reasons.empty()) reasons.push_back(previous ? "its result is no longer in the cache" : "it has not run with this cache");
+            if (reasons.empty()) {
+                reasons.push_back(previous ? "no stored result matches its key (its last run failed, could not be "
+                                             "stored, or was removed from the cache)"
+                                           : "it has not run with this cache");
+            }
         }
         // Once per cell: a later request plans it again as a stale upstream cell.
         if (dry_reported_.insert(id).second) report.would_run.emplace_back(id, std::move(reasons));
