@@ -2,24 +2,12 @@
 // the engine's outputs. Pure C++: must not know about R or the engine.
 #include "cli/knitr_markdown.hpp"
 
+#include "cli/plain_text.hpp"
+
 namespace ripple::cli {
 
 namespace {
 
-std::vector<std::string> lines_of(const std::string& text) {
-    std::vector<std::string> lines;
-    size_t start = 0;
-    while (start < text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string::npos) {
-            lines.push_back(text.substr(start));
-            break;
-        }
-        lines.push_back(text.substr(start, end - start));
-        start = end + 1;
-    }
-    return lines;
-}
 
 std::string with_newline(std::string text) {
     if (!text.empty() && text.back() != '\n') text.push_back('\n');
@@ -46,7 +34,7 @@ struct Piece {
 
 std::vector<ConsoleNote> split_stderr(const std::string& text) {
     std::vector<ConsoleNote> notes;
-    std::vector<std::string> lines = lines_of(text);
+    std::vector<std::string> lines = split_lines(text, false);
     std::string message;
     auto flush_message = [&] {
         if (!message.empty()) notes.push_back({ConsoleNote::Kind::Message, message});
@@ -79,7 +67,7 @@ std::string comment_out(const std::string& text, const std::optional<std::string
     while (body.size() >= 2 && body[body.size() - 1] == '\n' && body[body.size() - 2] == '\n') body.pop_back();
     if (!comment || comment->empty()) return with_newline(body);
     std::string out;
-    for (const auto& line : lines_of(body)) out += *comment + " " + line + "\n";
+    for (const auto& line : split_lines(body, false)) out += *comment + " " + line + "\n";
     return out;
 }
 

@@ -2,6 +2,8 @@
 // timing the way Jupyter writes them. Pure C++: must not know about R or the engine.
 #include "cli/notebook_file.hpp"
 
+#include "cli/plain_text.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <map>
@@ -60,16 +62,7 @@ std::string cell_name(size_t index, const json& cell) {
 
 json split_lines(const std::string& text) {
     json lines = json::array();
-    size_t start = 0;
-    while (start < text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string::npos) {
-            lines.push_back(text.substr(start));
-            break;
-        }
-        lines.push_back(text.substr(start, end - start + 1));
-        start = end + 1;
-    }
+    for (auto& line : split_lines(text, true)) lines.push_back(std::move(line));
     return lines;
 }
 

@@ -2,6 +2,8 @@
 // Pure C++: must not know about the R runtime; anything beyond literals is left for R to evaluate.
 #include "cli/r_literal.hpp"
 
+#include "cli/plain_text.hpp"
+
 #include <cctype>
 #include <cmath>
 #include <cstdio>
@@ -189,23 +191,6 @@ private:
         return json(out);
     }
 
-    static void append_utf8(std::string& out, unsigned long code) {
-        if (code < 0x80) {
-            out.push_back(static_cast<char>(code));
-        } else if (code < 0x800) {
-            out.push_back(static_cast<char>(0xC0 | (code >> 6)));
-            out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-        } else if (code < 0x10000) {
-            out.push_back(static_cast<char>(0xE0 | (code >> 12)));
-            out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-        } else {
-            out.push_back(static_cast<char>(0xF0 | (code >> 18)));
-            out.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-            out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-        }
-    }
 
     std::string_view text_;
     size_t at_ = 0;

@@ -5,6 +5,7 @@
 #include <map>
 #include <regex>
 
+#include "cli/plain_text.hpp"
 #include "cli/r_literal.hpp"
 #include "cli/yaml_header.hpp"
 
@@ -21,20 +22,6 @@ std::string trim(const std::string& text) {
     return text.substr(start, end - start + 1);
 }
 
-std::vector<std::string> split_lines_keep(const std::string& text) {
-    std::vector<std::string> lines;
-    size_t start = 0;
-    while (start < text.size()) {
-        size_t end = text.find('\n', start);
-        if (end == std::string::npos) {
-            lines.push_back(text.substr(start));
-            break;
-        }
-        lines.push_back(text.substr(start, end - start + 1));
-        start = end + 1;
-    }
-    return lines;
-}
 
 std::string without_newline(std::string line) {
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
@@ -171,7 +158,7 @@ RmdDocument parse_rmd(const std::string& text, const std::string& name) {
     static const std::regex chunk_begin(R"(^[\t >]*(```+)\s*\{([a-zA-Z0-9_]+)(.*)\}\s*$)");
     static const std::regex chunk_end(R"(^[\t >]*(```+)\s*$)");
     RmdDocument doc;
-    std::vector<std::string> lines = split_lines_keep(text);
+    std::vector<std::string> lines = split_lines(text, true);
     size_t at = 0;
 
     // The YAML header: the first non-blank line is ---, up to the next --- or ... line.

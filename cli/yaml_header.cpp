@@ -2,6 +2,8 @@
 // Pure C++: must not know about R or knitr; it turns text into ordered JSON or a YamlError with a line.
 #include "cli/yaml_header.hpp"
 
+#include "cli/plain_text.hpp"
+
 #include <cctype>
 #include <cmath>
 #include <cstdlib>
@@ -93,23 +95,6 @@ Json plain_scalar(const std::string& text) {
     return text;
 }
 
-void append_utf8(std::string& out, unsigned long code) {
-    if (code < 0x80) {
-        out.push_back(static_cast<char>(code));
-    } else if (code < 0x800) {
-        out.push_back(static_cast<char>(0xC0 | (code >> 6)));
-        out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-    } else if (code < 0x10000) {
-        out.push_back(static_cast<char>(0xE0 | (code >> 12)));
-        out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-    } else {
-        out.push_back(static_cast<char>(0xF0 | (code >> 18)));
-        out.push_back(static_cast<char>(0x80 | ((code >> 12) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | ((code >> 6) & 0x3F)));
-        out.push_back(static_cast<char>(0x80 | (code & 0x3F)));
-    }
-}
 
 // Reads inline values (quoted scalars, flow collections, plain scalars) from one logical line of text.
 class InlineReader {
