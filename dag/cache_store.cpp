@@ -1,6 +1,7 @@
 // cache_store.cpp: the cache's SQLite database (WAL, busy timeout, schema version), value blobs published by
 // atomic rename, verification on load, LRU gc. Must not know about R or cells: it stores opaque bytes and JSON.
 #include "dag/cache_store.hpp"
+#include "dag/sqlite_statement.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -150,69 +151,13 @@ StoreError file_error(int error, const std::string& doing) {
 
 // --- SQLite handles (RAII) -----------------------------------------------------------------------
 
-struct DatabaseCloser {
-    void operator()(sqlite3* database) const noexcept { sqlite3_close_v2(database); }
+using sqlite::DatabaseHandle;
+
+// Statements of the cache store raise StoreError, classified for the user (full disk, read-only, ...).
+struct RaiseStoreError {
+    [[noreturn]] void operator()(sqlite3* database, int code, sqlite::Phase) const { throw sqlite_error(database, code); }
 };
-using DatabaseHandle = std::unique_ptr<sqlite3, DatabaseCloser>;
-
-struct StatementFinalizer {
-    void operator()(sqlite3_stmt* statement) const noexcept { sqlite3_finalize(statement); }
-};
-
-// One prepared statement: bind parameters (1-based), step through rows, read columns (0-based).
-class Statement {
-public:
-    Statement(sqlite3* database, std::string_view sql) : database_(database) {
-        sqlite3_stmt* raw = nullptr;
-        const int code = sqlite3_prepare_v2(database, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
-        statement_.reset(raw);
-        if (code != SQLITE_OK) throw sqlite_error(database, code);
-    }
-    Statement& bind(int index, std::int64_t value) { return check(sqlite3_bind_int64(get(), index, value)); }
-    Statement& bind(int index, double value) { return check(sqlite3_bind_double(get(), index, value)); }
-    Statement& bind(int index, std::string_view text) {
-        return check(sqlite3_bind_text64(get(), index, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8));
-    }
-    Statement& bind_blob(int index, std::string_view bytes) {
-        // A zero-length blob must still be a blob, not NULL (NULL marks a value kept as a file).
-        static const char kEmpty = 0;
-        return check(sqlite3_bind_blob64(get(), index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(),
-                                         SQLITE_TRANSIENT));
-    }
-    Statement& bind_null(int index) { return check(sqlite3_bind_null(get(), index)); }
-
-    // True while a row is ready to read; false once the statement is done.
-    bool step() {
-        const int code = sqlite3_step(get());
-        if (code == SQLITE_ROW) return true;
-        if (code == SQLITE_DONE) return false;
-        throw sqlite_error(database_, code);
-    }
-    void run() {
-        while (step()) {
-        }
-    }
-    std::int64_t integer(int column) { return sqlite3_column_int64(get(), column); }
-    double real(int column) { return sqlite3_column_double(get(), column); }
-    bool is_null(int column) { return sqlite3_column_type(get(), column) == SQLITE_NULL; }
-    std::string text(int column) {
-        const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(get(), column));
-        return std::string(bytes != nullptr ? bytes : "", static_cast<std::size_t>(sqlite3_column_bytes(get(), column)));
-    }
-    std::string blob(int column) {
-        const auto* bytes = static_cast<const char*>(sqlite3_column_blob(get(), column));
-        return std::string(bytes != nullptr ? bytes : "", static_cast<std::size_t>(sqlite3_column_bytes(get(), column)));
-    }
-
-private:
-    sqlite3_stmt* get() const { return statement_.get(); }
-    Statement& check(int code) {
-        if (code != SQLITE_OK) throw sqlite_error(database_, code);
-        return *this;
-    }
-    sqlite3* database_;
-    std::unique_ptr<sqlite3_stmt, StatementFinalizer> statement_;
-};
+using Statement = sqlite::Statement<RaiseStoreError>;
 
 void execute(sqlite3* database, const char* sql) {
     const int code = sqlite3_exec(database, sql, nullptr, nullptr, nullptr);

@@ -11,6 +11,8 @@
 
 #include <sqlite3.h>
 
+#include "dag/sqlite_statement.hpp"
+
 namespace ripple::kernel {
 
 namespace {
@@ -44,10 +46,6 @@ public:
                              (database != nullptr ? sqlite3_errmsg(database) : sqlite3_errstr(code))) {}
 };
 
-struct StatementFinalizer {
-    void operator()(sqlite3_stmt* statement) const noexcept { sqlite3_finalize(statement); }
-};
-
 struct BackupFinisher {
     void operator()(sqlite3_backup* backup) const noexcept { sqlite3_backup_finish(backup); }
 };
@@ -56,58 +54,17 @@ struct SqliteFreer {
     void operator()(char* text) const noexcept { sqlite3_free(text); }
 };
 
-// One prepared statement: bind parameters (1-based), step through rows, read columns (0-based).
-class Statement {
-public:
-    Statement(sqlite3* database, std::string_view sql) : database_(database) {
-        sqlite3_stmt* raw = nullptr;
-        const int code = sqlite3_prepare_v2(database, sql.data(), static_cast<int>(sql.size()), &raw, nullptr);
-        statement_.reset(raw);
-        if (code != SQLITE_OK) throw SqliteError(database, code, "preparing a history query");
+// Statements of the history store raise SqliteError, saying what the query was doing.
+struct RaiseHistoryError {
+    [[noreturn]] void operator()(sqlite3* database, int code, dag::sqlite::Phase phase) const {
+        switch (phase) {
+        case dag::sqlite::Phase::Preparing: throw SqliteError(database, code, "preparing a history query");
+        case dag::sqlite::Phase::Binding: throw SqliteError(database, code, "binding a history query parameter");
+        default: throw SqliteError(database, code, "running a history query");
+        }
     }
-
-    Statement& bind(int index, int value) {
-        check(sqlite3_bind_int(statement_.get(), index, value));
-        return *this;
-    }
-
-    Statement& bind(int index, const std::string& text) {
-        check(sqlite3_bind_text(statement_.get(), index, text.data(), static_cast<int>(text.size()),
-                                SQLITE_TRANSIENT));
-        return *this;
-    }
-
-    Statement& bind(int index, const std::optional<std::string>& text) {
-        if (text) return bind(index, *text);
-        check(sqlite3_bind_null(statement_.get(), index));
-        return *this;
-    }
-
-    // True while a row is ready to read; false once the statement is done.
-    bool step() {
-        const int code = sqlite3_step(statement_.get());
-        if (code == SQLITE_ROW) return true;
-        if (code == SQLITE_DONE) return false;
-        throw SqliteError(database_, code, "running a history query");
-    }
-
-    int integer(int column) const { return sqlite3_column_int(statement_.get(), column); }
-
-    std::optional<std::string> text(int column) const {
-        if (sqlite3_column_type(statement_.get(), column) == SQLITE_NULL) return std::nullopt;
-        const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(statement_.get(), column));
-        const int size = sqlite3_column_bytes(statement_.get(), column);
-        return std::string(bytes != nullptr ? bytes : "", static_cast<size_t>(size));
-    }
-
-private:
-    void check(int code) const {
-        if (code != SQLITE_OK) throw SqliteError(database_, code, "binding a history query parameter");
-    }
-
-    sqlite3* database_;
-    std::unique_ptr<sqlite3_stmt, StatementFinalizer> statement_;
 };
+using Statement = dag::sqlite::Statement<RaiseHistoryError>;
 
 void execute(sqlite3* database, const char* sql, std::string_view doing) {
     char* raw_message = nullptr;
@@ -186,7 +143,8 @@ struct HistoryRow {
 std::vector<HistoryRow> collect_rows(Statement& query) {
     std::vector<HistoryRow> rows;
     while (query.step()) {
-        rows.push_back({query.integer(0), query.integer(1), query.text(2).value_or(""), query.text(3)});
+        rows.push_back({static_cast<int>(query.integer(0)), static_cast<int>(query.integer(1)),
+                        query.optional_text(2).value_or(""), query.optional_text(3)});
     }
     return rows;
 }
