@@ -97,8 +97,6 @@ public:
     // R version, attached packages, output options, locale: the key's environment part.
     virtual std::optional<KeyEnvironment> key_environment() { return std::nullopt; }
     virtual std::string package_version(const std::string& /*package*/) { return std::string(); }
-    // Content hash of a file a cell reads (relative to the working directory); nullopt if it is missing.
-    virtual std::optional<std::string> file_hash(const std::string& /*path*/) { return std::nullopt; }
     // RNG kind and the hash of the current .Random.seed ("" when there is none yet).
     virtual std::pair<std::string, std::string> rng_state() { return {}; }
 };

@@ -136,7 +136,7 @@ Staleness Engine::direct_staleness(size_t position) const {
     }
     // A file it read changed on disk (the runtime hashes with a size + mtime fast path).
     for (const auto& [path, hash] : execution->files) {
-        if (runtime_.file_hash(path).value_or("missing") != hash) result.changed.insert(kFilePrefix + path);
+        if (file_digests_.digest(path).value_or("missing") != hash) result.changed.insert(kFilePrefix + path);
     }
     result.stale = result.edited || !result.changed.empty();
     return result;
@@ -265,7 +265,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     if (!analysis.attaches.empty() || analysis.effects.count("search")) uses.insert(kSearchSymbol);
 
     std::map<std::string, std::string> files;
-    for (const auto& path : analysis.files) files[path] = runtime_.file_hash(path).value_or("missing");
+    for (const auto& path : analysis.files) files[path] = file_digests_.digest(path).value_or("missing");
     std::vector<std::string> would_run_because;  // dry run: reads a name that a cell above recomputes
     for (const auto& symbol : uses) {
         if (auto source = dry_poisoned_.find(symbol); dry_run_ && source != dry_poisoned_.end()) {
@@ -570,7 +570,7 @@ std::optional<CacheKey> Engine::cache_key_for(size_t position, const std::string
     if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none")) {
         return std::nullopt;  // draws from a generator seeded by the clock
     }
-    for (const auto& file : analysis.files) key.add_file(file, runtime_.file_hash(file));
+    for (const auto& file : analysis.files) key.add_file(file, file_digests_.digest(file));
     return key;
 }
 

@@ -13,6 +13,7 @@
 #include "dag/cache_key.hpp"
 #include "dag/cell_runtime.hpp"
 #include "dag/execution_cache.hpp"
+#include "dag/file_digests.hpp"
 #include "dag/notebook_order.hpp"
 
 namespace ripple::dag {
@@ -151,6 +152,7 @@ private:
     CacheUse cache_use_ = CacheUse::Off;
     std::map<std::string, CacheKey> last_keys_;     // by cell id
     std::map<std::string, std::map<std::string, std::string>> options_;  // by cell id: its evaluation options
+    mutable FileDigests file_digests_;                    // files cells read (the process's working directory is R's); a cache
     PreviousKey dry_run_;                                  // set: a dry run
     std::map<std::string, std::string> dry_poisoned_;     // dry run: symbol -> id of the cell that would recompute it
     std::set<std::string> dry_reported_;                  // dry run: cells already reported as would-run

@@ -3,19 +3,11 @@
 #include "engine_runtime.hpp"
 
 #include <chrono>
-#include <filesystem>
-#include <fstream>
-
-#include <sys/stat.h>
-#include <memory>
 #include <optional>
-#include <vector>
-
-#include <openssl/evp.h>
+#include <stdexcept>
 
 #include "rbridge/output_record.hpp"
 #include "rbridge/value_hash.hpp"
-#include <stdexcept>
 
 namespace ripple::rbridge {
 
@@ -122,41 +114,6 @@ std::optional<dag::KeyEnvironment> EngineRuntime::key_environment() {
     environment.locale = facts.locale;
     environment.value_format = rbridge::value_format();
     return environment;
-}
-
-std::optional<std::string> EngineRuntime::file_hash(const std::string& path) {
-    // Fast path: the same file (device, inode), size and modification time as last time.
-    struct stat info {};
-    if (::stat(path.c_str(), &info) != 0 || !S_ISREG(info.st_mode)) return std::nullopt;
-    std::error_code error;
-    std::string absolute = std::filesystem::absolute(path, error).string();
-    FileStamp stamp{static_cast<std::uint64_t>(info.st_dev), static_cast<std::uint64_t>(info.st_ino),
-                    static_cast<std::int64_t>(info.st_size),
-                    static_cast<std::int64_t>(info.st_mtim.tv_sec) * 1000000000 + info.st_mtim.tv_nsec};
-    if (auto known = file_hashes_.find(absolute); known != file_hashes_.end() && known->second.first == stamp) {
-        return known->second.second;
-    }
-    std::ifstream file(path, std::ios::binary);
-    if (!file) return std::nullopt;
-    std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> context(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    if (!context || EVP_DigestInit_ex(context.get(), EVP_sha256(), nullptr) != 1) return std::nullopt;
-    std::vector<char> buffer(1 << 16);
-    while (file) {
-        file.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
-        if (file.gcount() > 0) EVP_DigestUpdate(context.get(), buffer.data(), static_cast<size_t>(file.gcount()));
-    }
-    if (file.bad()) return std::nullopt;
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int length = 0;
-    EVP_DigestFinal_ex(context.get(), digest, &length);
-    static const char* hex = "0123456789abcdef";
-    std::string text;
-    for (unsigned int i = 0; i < length; ++i) {
-        text.push_back(hex[digest[i] >> 4]);
-        text.push_back(hex[digest[i] & 15]);
-    }
-    file_hashes_[absolute] = {stamp, text};
-    return text;
 }
 
 } // namespace ripple::rbridge

@@ -41,7 +41,6 @@ public:
     bool replay(const std::string& recorded_outputs, const dag::RunContext& context) override;
     std::optional<dag::KeyEnvironment> key_environment() override;
     std::string package_version(const std::string& package) override { return state_.package_version(package); }
-    std::optional<std::string> file_hash(const std::string& path) override;
     std::pair<std::string, std::string> rng_state() override { return {state_.rng_kind(), std::string()}; }
     dag::ValueId rehold(dag::ValueId value) override { return state_.rehold(value); }
     void release(dag::ValueId value) override { state_.release(value); }
@@ -60,12 +59,6 @@ private:
     GlobalState state_;
     Timing timing_;
     bool cache_support_ = false;
-    struct FileStamp {
-        std::uint64_t device = 0, inode = 0;
-        std::int64_t size = 0, mtime_ns = 0;
-        bool operator==(const FileStamp&) const = default;
-    };
-    std::map<std::string, std::pair<FileStamp, std::string>> file_hashes_;  // absolute path -> stamp, hash
 };
 
 } // namespace ripple::rbridge
