@@ -283,13 +283,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
                               "working directory)");
         } else if (reasons.empty()) {
             std::optional<CacheKey> previous = dry_run_(id);
-            if (previous) {
-                CacheKey now = *key;
-                for (const auto& [name, value] : previous->parts()) {
-                    if (!now.part(name) && name.rfind("use:", 0) == 0) add_use_part(now, *at, name.substr(4), state);
-                }
-                reasons = explain(*previous, now);
-            }
+            if (previous) reasons = key_changes(*previous, *key, *at, state);
             if (reasons.empty()) {
                 reasons.push_back(previous ? "no stored result matches its key (its last run failed, could not be "
                                              "stored, or was removed from the cache)"
@@ -644,6 +638,16 @@ void Engine::store_in_cache(CacheKey key, size_t position, const RunOutcome& out
     cache_->store(digest, entry);
 }
 
+// What differs between a cell's last key and its key now, in sentences. The reads its last run learnt
+// (functions it called, rm targets) are valued now too, so they compare like the static ones.
+std::vector<std::string> Engine::key_changes(const CacheKey& previous, CacheKey now, size_t position,
+                                             const std::map<std::string, ValueId>& state) {
+    for (const auto& [name, value] : previous.parts()) {
+        if (!now.part(name) && name.rfind("use:", 0) == 0) add_use_part(now, position, name.substr(4), state);
+    }
+    return explain(previous, now);
+}
+
 std::string Engine::why_cache(const std::string& id) {
     auto previous = last_keys_.find(id);
     auto at = position(id);
@@ -657,12 +661,7 @@ std::string Engine::why_cache(const std::string& id) {
     std::optional<CacheKey> now = analysis.parsed ? cache_key_for(*at, id, analysis, code, uses, state) : std::nullopt;
     if (!now) return "Cache: [" + label(id) + "] cannot be cached as it is now (volatile, opted out, or it changes "
                      "session state such as packages or options).";
-    // Parts the last run learnt (hidden reads) are compared too.
-    for (const auto& [name, value] : previous->second.parts()) {
-        if (now->part(name) || name.rfind("use:", 0) != 0) continue;
-        add_use_part(*now, *at, name.substr(4), state);
-    }
-    std::vector<std::string> changes = explain(previous->second, *now);
+    std::vector<std::string> changes = key_changes(previous->second, *now, *at, state);
     if (changes.empty()) return "Cache: running [" + label(id) + "] now would be served from the cache (same key as its last run).";
     std::string text;
     for (const auto& change : changes) text += (text.empty() ? "" : "; ") + change;

@@ -130,6 +130,8 @@ private:
                                           const std::set<std::string>& uses, const std::map<std::string, ValueId>& state);
     bool add_use_part(CacheKey& key, size_t position, const std::string& symbol,
                       const std::map<std::string, ValueId>& state);
+    std::vector<std::string> key_changes(const CacheKey& previous, CacheKey now, size_t position,
+                                         const std::map<std::string, ValueId>& state);
     std::optional<RunOutcome> serve_from_cache(size_t position, const CacheKey& key,
                                                const std::map<std::string, ValueId>& state, const RunContext& context);
     void store_in_cache(CacheKey key, size_t position, const RunOutcome& outcome, const std::set<std::string>& uses,
