@@ -19,10 +19,14 @@
 
 #include "dag/cache_store.hpp"
 #include "dag/engine.hpp"
+#include "dag/replay_chain.hpp"
 #include "dag/store_execution_cache.hpp"
+#include "cli/r_literal.hpp"
 #include "rbridge/cell_evaluator.hpp"
 #include "rbridge/engine_runtime.hpp"
+#include "rbridge/output_record.hpp"
 #include "rbridge/r_session.hpp"
+#include "rbridge/session_origin.hpp"
 
 #ifndef RIPPLE_BUILD_R_LIBRARY
 #define RIPPLE_BUILD_R_LIBRARY ""
@@ -260,37 +264,60 @@ struct EngineSession::Engine {
     rbridge::CellEvaluator evaluator;
     std::unique_ptr<rbridge::EngineRuntime> runtime;
     std::unique_ptr<dag::Engine> engine;
-    std::unique_ptr<dag::CacheStore> store;          // the persistent cache (SPEC section 5), when used
-    std::unique_ptr<dag::StoreExecutionCache> cache; // the engine's view of it
 };
 
+// The persistent cache (SPEC section 5), opened before R starts: a run it can serve whole never starts R.
+struct EngineSession::Cache {
+    std::unique_ptr<dag::CacheStore> store;
+    std::unique_ptr<dag::StoreExecutionCache> cache;  // the engine's (and the replay chain's) view of it
+    std::unique_ptr<dag::ReplayChain> chain;          // while intact: cells are served without R
+};
+
+// A cell the replay chain served before R started: the engine runs it (from the cache) once R is up.
+struct EngineSession::Replayed {
+    std::string id, code;
+    std::optional<PlotSize> plot;
+};
+
+namespace {
+
+// The device size changes what a cell draws: part of its cache key (SPEC section 5) and of its replay request.
+std::map<std::string, std::string> plot_request_options(const std::optional<PlotSize>& plot) {
+    if (!plot) return {};
+    auto number = [](double value) {
+        char text[32];
+        std::snprintf(text, sizeof text, "%g", value);
+        return std::string(text);
+    };
+    return {{"fig.width", number(plot->width_in)}, {"fig.height", number(plot->height_in)}, {"dpi", number(plot->dpi)}};
+}
+
+} // namespace
+
 EngineSession::EngineSession(SessionSettings settings) : settings_(std::move(settings)) {
-    rbridge::RSession::start({settings_.r_library.string(), true});
     install_stop_handlers();
-    engine_ = std::make_unique<Engine>();
-    recorder_ = std::make_unique<Recorder>(engine_->evaluator, settings_.live_output);
-    engine_->runtime = std::make_unique<rbridge::EngineRuntime>(engine_->evaluator, *recorder_);
-    engine_->engine = std::make_unique<dag::Engine>(*engine_->runtime);
+    cache_ = std::make_unique<Cache>();
     if (settings_.cache.enabled) {
-        // The content-hash cache (SPEC section 5), as the kernel opens it. A directory that cannot be used is one
-        // warning from the store and a run without the cache, never a failed run.
+        // A directory that cannot be used is one warning from the store and a run without the cache, never a
+        // failed run.
         dag::CacheStoreOptions options;
         options.directory = settings_.cache.dir;
         options.on_warning = [warn = settings_.cache_warning](const std::string& line) {
             if (warn) warn(line);
             else std::cerr << line << '\n';
         };
-        engine_->store = std::make_unique<dag::CacheStore>(std::move(options));
-        if (engine_->store->usable()) {
-            engine_->cache = std::make_unique<dag::StoreExecutionCache>(*engine_->store);
-            // --force: every cell runs, and its entry is written again.
-            engine_->engine->set_cache(engine_->cache.get(),
-                                       settings_.cache.force ? dag::CacheUse::WriteOnly : dag::CacheUse::ReadWrite);
-            engine_->runtime->enable_cache_support(true);
+        cache_->store = std::make_unique<dag::CacheStore>(std::move(options));
+        if (cache_->store->usable()) {
+            cache_->cache = std::make_unique<dag::StoreExecutionCache>(*cache_->store);
+            std::error_code ec;
+            cache_->chain = std::make_unique<dag::ReplayChain>(
+                *cache_->cache, rbridge::session_origin(settings_.r_library, fs::current_path(ec)));
         } else {
-            engine_->store.reset();
+            cache_->store.reset();
         }
     }
+    // Without a chain to follow (no cache, --force) R is needed for the first cell anyway.
+    if (!replaying()) start_r();
     if (settings_.timeout_seconds) watchdog_ = std::make_unique<Watchdog>(*settings_.timeout_seconds, settings_.on_stuck);
 }
 
@@ -299,39 +326,97 @@ EngineSession::~EngineSession() {
     if (engine_) {
         engine_->engine.reset();
         engine_->runtime.reset();
-        engine_->cache.reset();
-        engine_->store.reset();
+    }
+    if (cache_) {
+        cache_->chain.reset();
+        cache_->cache.reset();
+        cache_->store.reset();
     }
 }
 
-bool EngineSession::cache_available() const { return engine_ && engine_->store != nullptr; }
-
-fs::path EngineSession::cache_directory() const {
-    return engine_ && engine_->store ? engine_->store->directory() : settings_.cache.dir;
+bool EngineSession::replaying() const {
+    return !engine_ && cache_->chain && cache_->chain->intact() && !settings_.cache.force && !dry_run_;
 }
+
+void EngineSession::start_r() {
+    if (engine_) return;
+    try {
+        rbridge::RSession::start({settings_.r_library.string(), true});
+    } catch (const std::exception& e) {
+        throw RStartError(e.what());
+    }
+    engine_ = std::make_unique<Engine>();
+    recorder_ = std::make_unique<Recorder>(engine_->evaluator, settings_.live_output);
+    engine_->runtime = std::make_unique<rbridge::EngineRuntime>(engine_->evaluator, *recorder_);
+    engine_->engine = std::make_unique<dag::Engine>(*engine_->runtime);
+    if (cache_->cache) {
+        // --force: every cell runs, and its entry is written again.
+        engine_->engine->set_cache(cache_->cache.get(),
+                                   settings_.cache.force ? dag::CacheUse::WriteOnly : dag::CacheUse::ReadWrite);
+        engine_->runtime->enable_cache_support(true);
+        engine_->engine->set_replay_steps(cache_->chain && cache_->chain->intact());
+    }
+    // The cells the chain served: the engine serves them again (values restored from the cache, outputs already
+    // shown), so the session is where the document is.
+    std::vector<Replayed> replayed = std::move(replayed_);
+    replayed_.clear();
+    catching_up_ = true;  // the chain is already past these cells
+    for (const auto& cell : replayed) {
+        CellRun again = run(cell.id, cell.code, cell.plot, false);
+        if (!again.from_cache) {
+            std::string line = "ripple cache: [" + cell.id + "] was shown from the cache but had to run again to rebuild "
+                               "the session (its cache entry changed meanwhile); its outputs are the cached ones.";
+            if (settings_.cache_warning) settings_.cache_warning(line);
+            else std::cerr << line << '\n';
+        }
+    }
+    catching_up_ = false;
+}
+
+bool EngineSession::r_started() const { return engine_ != nullptr; }
+
+bool EngineSession::cache_available() const { return cache_->store != nullptr; }
+
+fs::path EngineSession::cache_directory() const { return cache_->store ? cache_->store->directory() : settings_.cache.dir; }
 
 void EngineSession::start_dry_run(const std::string& scope) {
     if (!cache_available()) throw std::logic_error("a dry run needs the persistent cache");
     dry_run_ = true;
-    dag::CacheStore* store = engine_->store.get();
+    start_r();
+    if (cache_->chain) cache_->chain->stop();
+    dag::CacheStore* store = cache_->store.get();
     engine_->engine->set_dry_run([store, scope](const std::string& id) { return store->last_cell_key(scope, id); });
+}
+
+CellRun EngineSession::replay(const std::string& id, const std::string& code, const std::optional<PlotSize>& plot,
+                              const std::string& events, bool logged) {
+    auto started = std::chrono::steady_clock::now();
+    CellRun run;
+    std::vector<CellOutput> updates;  // a step never has any (the engine makes no step of such a run)
+    std::function<void(const CellOutput&)> no_live;
+    RecordingSink sink(run.outputs, updates, logged ? settings_.live_output : no_live);
+    nlohmann::json parsed = nlohmann::json::parse(events, nullptr, false);
+    if (!rbridge::replay(parsed, sink)) return run;  // unreadable: not served (the caller starts R)
+    run.from_cache = true;
+    run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+    replayed_.push_back({id, code, plot});
+    return run;
 }
 
 CellRun EngineSession::run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot,
                            bool logged) {
+    const std::map<std::string, std::string> options = plot_request_options(plot);
+    if (id && replaying()) {
+        if (std::optional<std::string> events = cache_->chain->advance(code, options)) {
+            CellRun run = replay(*id, code, plot, *events, logged);
+            if (run.from_cache) return run;
+            cache_->chain->stop();
+        }
+    }
+    start_r();
     recorder_->begin_request(logged);
     if (id) recorder_->set_plot_size(*id, plot);
-    dag::CellRequest request{code, id, {}};
-    if (plot) {
-        // The device size changes what the cell draws: part of its cache key (SPEC section 5).
-        auto number = [](double value) {
-            char text[32];
-            std::snprintf(text, sizeof text, "%g", value);
-            return std::string(text);
-        };
-        request.options = {{"fig.width", number(plot->width_in)}, {"fig.height", number(plot->height_in)},
-                           {"dpi", number(plot->dpi)}};
-    }
+    dag::CellRequest request{code, id, {}, options};
     auto started = std::chrono::steady_clock::now();
     if (watchdog_) watchdog_->arm();
     dag::ExecutionReport report;
@@ -356,7 +441,7 @@ CellRun EngineSession::run(const std::optional<std::string>& id, const std::stri
     if (dry_run_) {
         run.would_run = std::move(report.would_run);
         run.served_from_cache = report.from_cache;
-    } else if (engine_->store && id) {
+    } else if (cache_->store && id) {
         // For `why`: the key of each cell that ran well, under the document's path (a failed run is not
         // remembered, so `why` compares with the last good one).
         std::vector<std::string> ran = report.ran_before;
@@ -366,8 +451,15 @@ CellRun EngineSession::run(const std::optional<std::string>& id, const std::stri
             const dag::Execution* execution = engine_->engine->last_execution(cell);
             std::optional<dag::CacheKey> key = engine_->engine->last_key(cell);
             if (execution == nullptr || execution->failed || !key) continue;
-            for (const auto& scope : settings_.cache_scopes) engine_->store->remember_cell_key(scope, cell, *key);
+            for (const auto& scope : settings_.cache_scopes) cache_->store->remember_cell_key(scope, cell, *key);
         }
+    }
+    if (cache_->chain && cache_->chain->intact() && !dry_run_ && !catching_up_) {
+        // The next run may follow this one without R only if it was this cell alone and a step.
+        bool alone = report.ran_before.empty() && report.reran_after.empty() && report.notices.empty() &&
+                     run.display_updates.empty();
+        if (!id || !alone) cache_->chain->stop();
+        else cache_->chain->extend(code, options, engine_->engine->replay_step(*id));
     }
     return run;
 }
@@ -380,12 +472,16 @@ CellRun EngineSession::run_untracked(const std::string& code) { return run(std::
 
 bool EngineSession::is_complete(const std::string& code) {
     if (code.find_first_not_of(" \t\r\n") == std::string::npos) return false;
+    if (!engine_ && parse_r_literal(code)) return true;  // a literal is complete: no need to start R to know
+    start_r();
     return engine_->evaluator.check_completeness(code) == rbridge::CodeCompleteness::Complete;
 }
 
-std::string EngineSession::label(const std::string& id) const { return engine_->engine->label(id); }
+std::string EngineSession::label(const std::string& id) const { return engine_ ? engine_->engine->label(id) : id; }
 
-std::string EngineSession::r_version() const { return rbridge::RSession::get().r_version(); }
+std::string EngineSession::r_version() const {
+    return engine_ ? rbridge::RSession::get().r_version() : rbridge::linked_r_version();
+}
 
 fs::path EngineSession::default_r_library() {
     if (const char* env = std::getenv("RIPPLE_R_LIBRARY"); env != nullptr && *env != '\0') return env;

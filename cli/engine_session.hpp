@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -21,6 +22,12 @@ struct PlotSize {
     double width_in = 7;
     double height_in = 5;
     double dpi = 96;
+};
+
+// R could not start (it starts when the first cell needs it, which may be in the middle of a run).
+class RStartError : public std::runtime_error {
+public:
+    using std::runtime_error::runtime_error;
 };
 
 struct CellRun {
@@ -58,7 +65,9 @@ struct SessionSettings {
 
 class EngineSession {
 public:
-    // Starts R (once per process) in the current working directory. Throws std::runtime_error if R cannot start.
+    // Opens the cache. R (once per process, in the current working directory) starts when the first cell needs it:
+    // while the cache's replay chain (dag/replay_chain.hpp) knows each cell's run from the code alone, cells are
+    // served without R. Throws RStartError if R cannot start, here or in the first call that needs it.
     explicit EngineSession(SessionSettings settings);
     ~EngineSession();
     EngineSession(const EngineSession&) = delete;
@@ -74,6 +83,8 @@ public:
     bool is_complete(const std::string& code);
     std::string label(const std::string& id) const;
     std::string r_version() const;
+    // False while every cell so far was served without starting R.
+    bool r_started() const;
     // The persistent cache is open and can serve hits.
     bool cache_available() const;
     std::filesystem::path cache_directory() const;
@@ -91,14 +102,23 @@ public:
 private:
     class Recorder;
     class Watchdog;
+    struct Replayed;
     CellRun run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot, bool logged);
+    CellRun replay(const std::string& id, const std::string& code, const std::optional<PlotSize>& plot,
+                   const std::string& events, bool logged);
+    bool replaying() const;
+    void start_r();
 
     SessionSettings settings_;
     std::unique_ptr<Recorder> recorder_;
     std::unique_ptr<Watchdog> watchdog_;
     struct Engine;
-    std::unique_ptr<Engine> engine_;
+    std::unique_ptr<Engine> engine_;  // exists once R has started
+    struct Cache;
+    std::unique_ptr<Cache> cache_;
+    std::vector<Replayed> replayed_;  // cells served without R, in order, until R starts
     bool dry_run_ = false;
+    bool catching_up_ = false;        // start_r() is running the replayed cells again
 };
 
 } // namespace ripple::cli

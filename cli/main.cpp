@@ -12,6 +12,7 @@
 #include "cli/cache_commands.hpp"
 #include "cli/cell_output.hpp"
 #include "cli/command_line.hpp"
+#include "cli/engine_session.hpp"
 #include "cli/notebook_runner.hpp"
 #include "cli/progress.hpp"
 #include "cli/rmd_renderer.hpp"
@@ -92,6 +93,9 @@ int main(int argc, char* argv[]) {
     } catch (const ripple::cli::InputError& e) {
         progress.error(std::string("run-notebook: ") + e.what());
         return code(ExitCode::BadInput);
+    } catch (const ripple::cli::RStartError& e) {
+        progress.error(std::string("run-notebook: R could not start: ") + e.what());
+        return code(ExitCode::Internal);
     } catch (const std::exception& e) {
         progress.error(std::string("run-notebook: internal error: ") + e.what());
         return code(ExitCode::Internal);

@@ -31,7 +31,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kStoreSchemaVersion = 1;
+constexpr int kStoreSchemaVersion = 2;  // 2: replay_steps
 constexpr const char* kDatabaseFile = "cache.sqlite";
 constexpr const char* kValuesFolder = "values";
 constexpr const char* kTempFolder = "tmp";
@@ -85,6 +85,14 @@ CREATE TABLE IF NOT EXISTS file_digests (
     inode      INTEGER NOT NULL,
     hash       TEXT NOT NULL,
     hashed_at_ns INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS replay_steps (
+    state      TEXT NOT NULL,
+    request    TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    step       TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (state, request)
 );
 )sql";
 
@@ -423,7 +431,7 @@ struct CacheStore::State {
         version = query_integer(db, "PRAGMA user_version");  // another process may have been first
         if (version != kStoreSchemaVersion) {
             // An older layout (none exists yet): a cache may always be thrown away.
-            for (const char* table : {"entry_values", "entries", "blobs", "cell_keys", "file_digests"}) {
+            for (const char* table : {"entry_values", "entries", "blobs", "cell_keys", "file_digests", "replay_steps"}) {
                 execute(db, (std::string("DROP TABLE IF EXISTS ") + table).c_str());
             }
             create_schema(db);
@@ -967,6 +975,37 @@ std::optional<CacheKey> CacheStore::last_cell_key(const std::string& scope, cons
     }
 }
 
+void CacheStore::remember_replay_step(const std::string& state, const std::string& request, const std::string& key,
+                                      const std::string& step_json) {
+    State& s = *state_;
+    if (!s.can_write()) return;
+    try {
+        Statement(s.db(), "INSERT OR REPLACE INTO replay_steps (state, request, key, step, updated_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(1, state)
+            .bind(2, request)
+            .bind(3, key)
+            .bind(4, step_json)
+            .bind(5, now_ms())
+            .run();
+    } catch (const StoreError& error) {
+        s.store_failed(error);
+    }
+}
+
+std::optional<std::string> CacheStore::replay_step(const std::string& state, const std::string& request) {
+    State& s = *state_;
+    if (!s.ready()) return std::nullopt;
+    try {
+        Statement query(s.db(), "SELECT step FROM replay_steps WHERE state = ? AND request = ?");
+        query.bind(1, state).bind(2, request);
+        if (!query.step()) return std::nullopt;
+        return query.text(0);
+    } catch (const StoreError& error) {
+        s.read_failed(error);
+        return std::nullopt;
+    }
+}
+
 std::optional<std::string> CacheStore::file_digest(const fs::path& path) {
     State& s = *state_;
     struct stat info {};
@@ -1070,6 +1109,13 @@ GcReport CacheStore::gc(std::uint64_t max_bytes) {
                     }
                 }
             }
+            // Replay steps are only as good as the entries they serve; steps that carry their own outputs go
+            // when the cache had to make room and they were not used within the grace period.
+            execute(s.db(), "DELETE FROM replay_steps WHERE key != '' AND NOT EXISTS"
+                            " (SELECT 1 FROM entries e WHERE e.key = replay_steps.key)");
+            if (report.entries_removed > 0) {
+                Statement(s.db(), "DELETE FROM replay_steps WHERE key = '' AND updated_at < ?").bind(1, cutoff_ms).run();
+            }
             for (const auto& hash : files) {
                 if (::unlink(s.value_path(hash).c_str()) == 0) ++report.files_removed;
             }
@@ -1147,7 +1193,7 @@ bool CacheStore::clear() {
     if (!s.can_write()) return false;
     try {
         Transaction transaction(s.db(), Transaction::Kind::Write);
-        for (const char* table : {"entry_values", "entries", "blobs", "cell_keys", "file_digests"}) {
+        for (const char* table : {"entry_values", "entries", "blobs", "cell_keys", "file_digests", "replay_steps"}) {
             execute(s.db(), (std::string("DELETE FROM ") + table).c_str());
         }
         std::error_code error;

@@ -114,6 +114,13 @@ public:
     void remember_cell_key(const std::string& scope, const std::string& cell, const CacheKey& key);
     std::optional<CacheKey> last_cell_key(const std::string& scope, const std::string& cell);
 
+    // --- replay steps (dag/replay_chain.hpp): how a cell's run follows from the session state before it ------
+    // `key`: the cache entry the step serves ("" for a step that carries its outputs); gc drops steps whose entry
+    // is gone. Both are best effort: a failure is a warning and a missing step.
+    void remember_replay_step(const std::string& state, const std::string& request, const std::string& key,
+                              const std::string& step_json);
+    std::optional<std::string> replay_step(const std::string& state, const std::string& request);
+
     // --- file inputs: content hash with a size + mtime + inode fast path kept across sessions ---------
     // nullopt when the file does not exist or cannot be read.
     std::optional<std::string> file_digest(const std::filesystem::path& path);

@@ -97,6 +97,11 @@ public:
     // R version, attached packages, output options, locale: the key's environment part.
     virtual std::optional<KeyEnvironment> key_environment() { return std::nullopt; }
     virtual std::string package_version(const std::string& /*package*/) { return std::string(); }
+    // Installed files that stand for `packages` (each one's DESCRIPTION) and the library folders searched for
+    // packages: a replay step checks their stamps. nullopt when the runtime cannot say (then no replay steps).
+    virtual std::optional<std::vector<std::string>> package_files(const std::set<std::string>& /*packages*/) {
+        return std::nullopt;
+    }
     // RNG kind and the hash of the current .Random.seed ("" when there is none yet).
     virtual std::pair<std::string, std::string> rng_state() { return {}; }
 };

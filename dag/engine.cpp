@@ -1,6 +1,7 @@
 // engine.cpp: reaching definitions over document order, staleness by recorded input versions, rerun planning.
 // Pure C++: must not know about R headers, Jupyter or sockets; it reaches R only through dag::CellRuntime.
 #include "dag/engine.hpp"
+#include "dag/replay_chain.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -222,6 +223,7 @@ void Engine::forget(const std::string& id) {
 void Engine::run_cell(const std::string& id, const RunContext& context, ExecutionReport& report) {
     auto at = position(id);
     if (!at) return;
+    replay_steps_by_id_.erase(id);
     const std::string code = order_.cells()[*at].code;
     const CellAnalysis analysis = analysis_of(code);
     if (!analysis.parsed) {
@@ -303,7 +305,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
         report.from_cache.push_back(id);
     } else {
         RunContext recording = context;
-        recording.record_outputs = key.has_value();
+        recording.record_outputs = key.has_value() || (replay_steps_ && may_record_step(code, analysis));
         auto started = std::chrono::steady_clock::now();
         outcome = runtime_.run(code, recording, analysis.defs);
         run_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
@@ -348,7 +350,24 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     }
     execution.uses = uses;
     for (const auto& symbol : uses) execution.inputs[symbol] = version_before(*at, symbol);
-    if (key && !cached) store_in_cache(*key, *at, outcome, uses, state, run_seconds);
+    std::optional<std::string> stored;
+    if (key && !cached) stored = store_in_cache(*key, *at, outcome, uses, state, run_seconds);
+    if (replay_steps_) {
+        std::optional<ReplayStep> step;
+        if (cached || stored) {
+            step = ReplayStep{};
+            step->entry_key = key->digest();
+            step->entry_identity = cached ? served_identity_ : *stored;
+            step->packages = packages_in(*key);
+        } else if (!key && !outcome.failed && !outcome.interrupted && !outcome.recorded_outputs.empty() &&
+                   may_record_step(code, analysis) && !outcome.bound.count(kSeedSymbol)) {
+            step = recorded_step(*at, outcome, uses, state);
+        }
+        if (step) {
+            step->files = files;
+            replay_steps_by_id_[id] = std::move(*step);
+        }
+    }
     for (const auto& [symbol, value] : execution.outputs) tracked_.insert(symbol);
 
     if (auto previous = executions_.find(id); previous != executions_.end()) {
@@ -602,6 +621,7 @@ std::optional<RunOutcome> Engine::serve_from_cache(size_t position, const CacheK
         outcome.bound[symbol] = value;
     }
     if (!runtime_.replay(entry->outputs, context)) return give_back();
+    if (replay_steps_) served_identity_ = execution_identity(*entry);
     // The global state as the run would have left it.
     std::set<std::string> touched;
     for (const auto& [symbol, hash] : entry->values) touched.insert(symbol);
@@ -609,24 +629,76 @@ std::optional<RunOutcome> Engine::serve_from_cache(size_t position, const CacheK
     return outcome;
 }
 
-void Engine::store_in_cache(CacheKey key, size_t position, const RunOutcome& outcome, const std::set<std::string>& uses,
-                            const std::map<std::string, ValueId>& state, double seconds) {
-    if (outcome.failed || outcome.interrupted || !outcome.attached_packages.empty()) return;
+// A run the cache cannot keep that is still a function of the session state, the files it reads and the installed
+// packages, so a replay step may carry its outputs: library(), options(), attach(). Not volatile, not opted out, no
+// random numbers, no working directory change (file inputs are checked relative to it).
+bool Engine::may_record_step(const std::string& code, const CellAnalysis& analysis) {
+    if (analysis.fingerprint.empty() || analysis.is_volatile || analysis.deletes_all) return false;
+    if (cell_cache_choice(code) == CellCacheChoice::Never) return false;
+    return !analysis.effects.count("rng") && !analysis.effects.count("wd");
+}
+
+std::set<std::string> Engine::packages_in(const CacheKey& key) {
+    std::set<std::string> packages;
+    static const std::string kUse = "use:", kAttached = "env:package:", kPackage = "package:";
+    for (const auto& [name, value] : key.parts()) {
+        if (name.rfind(kAttached, 0) == 0) {
+            packages.insert(name.substr(kAttached.size()));
+        } else if (name.rfind(kUse, 0) == 0 && value.rfind(kPackage, 0) == 0) {
+            std::string package = value.substr(kPackage.size());
+            packages.insert(package.substr(0, package.rfind('@')));
+        }
+    }
+    return packages;
+}
+
+std::optional<ReplayStep> Engine::recorded_step(size_t position, const RunOutcome& outcome,
+                                                const std::set<std::string>& uses,
+                                                const std::map<std::string, ValueId>& state) {
+    // The same reads a key would name: every value read must have content, every package read is checked.
+    std::optional<KeyEnvironment> environment = runtime_.key_environment();
+    if (!environment) return std::nullopt;
+    CacheKey reads;
+    reads.set_environment(*environment);
+    for (const auto& symbol : uses) {
+        if (!add_use_part(reads, position, symbol, state)) return std::nullopt;
+    }
+    ReplayStep step;
+    step.outputs = outcome.recorded_outputs;
+    step.packages = packages_in(reads);
+    step.packages.insert(outcome.attached_packages.begin(), outcome.attached_packages.end());
+    return step;
+}
+
+std::optional<ReplayStep> Engine::replay_step(const std::string& id) {
+    auto found = replay_steps_by_id_.find(id);
+    if (found == replay_steps_by_id_.end()) return std::nullopt;
+    ReplayStep step = found->second;
+    std::optional<std::vector<std::string>> paths = runtime_.package_files(step.packages);
+    if (!paths) return std::nullopt;
+    step.stamped_paths = std::move(*paths);
+    return step;
+}
+
+std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position, const RunOutcome& outcome,
+                                                  const std::set<std::string>& uses,
+                                                  const std::map<std::string, ValueId>& state, double seconds) {
+    if (outcome.failed || outcome.interrupted || !outcome.attached_packages.empty()) return std::nullopt;
     const std::string digest = key.digest();  // the key as looked up: before the reads found by running
     for (const auto& symbol : uses) {
         if (symbol == kSeedSymbol ? key.part("rng:seed").has_value() : key.part("use:" + symbol).has_value()) continue;
         if (is_pseudo_symbol(symbol) && !state.count(symbol)) continue;
-        if (!add_use_part(key, position, symbol, state)) return;
+        if (!add_use_part(key, position, symbol, state)) return std::nullopt;
     }
-    if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none")) return;  // clock-seeded
+    if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none")) return std::nullopt;  // clock-seeded
     CachedRun entry;
     for (const auto& [symbol, value] : outcome.bound) {
-        if (is_pseudo_symbol(symbol)) return;
+        if (is_pseudo_symbol(symbol)) return std::nullopt;
         std::optional<std::string> hash = runtime_.value_hash(value);
-        if (!hash) return;
+        if (!hash) return std::nullopt;
         if (!cache_->has_value(*hash)) {
             std::optional<std::string> bytes = runtime_.serialize_value(value);
-            if (!bytes) return;
+            if (!bytes) return std::nullopt;
             cache_->store_value(*hash, *bytes);
         }
         entry.values[symbol] = *hash;
@@ -636,6 +708,9 @@ void Engine::store_in_cache(CacheKey key, size_t position, const RunOutcome& out
     entry.outputs = outcome.recorded_outputs;
     entry.seconds = seconds;
     cache_->store(digest, entry);
+    if (!replay_steps_) return std::string();
+    if (entry.outputs.empty()) entry.outputs = "[]";  // as the store keeps it
+    return execution_identity(entry);
 }
 
 // What differs between a cell's last key and its key now, in sentences. The reads its last run learnt

@@ -15,6 +15,7 @@
 #include "dag/execution_cache.hpp"
 #include "dag/file_digests.hpp"
 #include "dag/notebook_order.hpp"
+#include "dag/replay_chain.hpp"
 
 namespace ripple::dag {
 
@@ -97,6 +98,13 @@ public:
         dry_reported_.clear();
     }
 
+    // Replay steps (dag/replay_chain.hpp) for a front door that may serve a later run without R: from now on the
+    // engine notes for each run whether it is a step (served or stored by the cache, or reproducible and recorded).
+    void set_replay_steps(bool on) { replay_steps_ = on; }
+    // The step of the cell's last run, with the package files it depends on (asks the runtime); nullopt if that run
+    // was not one (it failed, is volatile, changed the directory, read a value without content, ...).
+    std::optional<ReplayStep> replay_step(const std::string& id);
+
     void set_mode(EngineMode mode) { mode_ = mode; }
     EngineMode mode() const { return mode_; }
 
@@ -134,8 +142,14 @@ private:
                                          const std::map<std::string, ValueId>& state);
     std::optional<RunOutcome> serve_from_cache(size_t position, const CacheKey& key,
                                                const std::map<std::string, ValueId>& state, const RunContext& context);
-    void store_in_cache(CacheKey key, size_t position, const RunOutcome& outcome, const std::set<std::string>& uses,
-                        const std::map<std::string, ValueId>& state, double seconds);
+    // The stored entry's execution_identity() when replay steps are on ("" when off); nullopt if not stored.
+    std::optional<std::string> store_in_cache(CacheKey key, size_t position, const RunOutcome& outcome,
+                                              const std::set<std::string>& uses,
+                                              const std::map<std::string, ValueId>& state, double seconds);
+    static bool may_record_step(const std::string& code, const CellAnalysis& analysis);
+    static std::set<std::string> packages_in(const CacheKey& key);
+    std::optional<ReplayStep> recorded_step(size_t position, const RunOutcome& outcome, const std::set<std::string>& uses,
+                                            const std::map<std::string, ValueId>& state);
     std::string seed_hash(const std::map<std::string, ValueId>& state);
     void rerun_stale(const std::string& except, ExecutionReport& report);
     void forget(const std::string& id);
@@ -158,6 +172,9 @@ private:
     PreviousKey dry_run_;                                  // set: a dry run
     std::map<std::string, std::string> dry_poisoned_;     // dry run: symbol -> id of the cell that would recompute it
     std::set<std::string> dry_reported_;                  // dry run: cells already reported as would-run
+    bool replay_steps_ = false;
+    std::map<std::string, ReplayStep> replay_steps_by_id_;  // by cell id: its last run as a replay step
+    std::string served_identity_;                           // execution_identity() of the entry just served
 };
 
 } // namespace ripple::dag

@@ -28,6 +28,13 @@ public:
     // The bytes stored under `hash`, verified; nullopt if missing or damaged.
     virtual std::optional<std::string> load_value(const std::string& hash) = 0;
     virtual void store_value(const std::string& hash, const std::string& bytes) = 0;
+    // Replay steps (dag/replay_chain.hpp) by the session state before a cell and the cell's request; a cache
+    // without them keeps none. `entry_key`: the entry the step serves ("" for a step with its own outputs).
+    virtual std::optional<std::string> find_replay_step(const std::string& /*state*/, const std::string& /*request*/) {
+        return std::nullopt;
+    }
+    virtual void store_replay_step(const std::string& /*state*/, const std::string& /*request*/,
+                                   const std::string& /*entry_key*/, const std::string& /*step_json*/) {}
 };
 
 // How a front door wants the cache used.

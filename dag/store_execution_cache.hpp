@@ -16,6 +16,13 @@ public:
     bool has_value(const std::string& hash) override { return store_.has_value(hash); }
     std::optional<std::string> load_value(const std::string& hash) override { return store_.load_value(hash); }
     void store_value(const std::string& hash, const std::string& bytes) override { store_.put_value(hash, bytes); }
+    std::optional<std::string> find_replay_step(const std::string& state, const std::string& request) override {
+        return store_.replay_step(state, request);
+    }
+    void store_replay_step(const std::string& state, const std::string& request, const std::string& entry_key,
+                           const std::string& step_json) override {
+        store_.remember_replay_step(state, request, entry_key, step_json);
+    }
 
 private:
     CacheStore& store_;

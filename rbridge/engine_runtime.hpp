@@ -41,6 +41,9 @@ public:
     bool replay(const std::string& recorded_outputs, const dag::RunContext& context) override;
     std::optional<dag::KeyEnvironment> key_environment() override;
     std::string package_version(const std::string& package) override { return state_.package_version(package); }
+    std::optional<std::vector<std::string>> package_files(const std::set<std::string>& packages) override {
+        return state_.package_files(packages);
+    }
     std::pair<std::string, std::string> rng_state() override { return {state_.rng_kind(), std::string()}; }
     dag::ValueId rehold(dag::ValueId value) override { return state_.rehold(value); }
     void release(dag::ValueId value) override { state_.release(value); }

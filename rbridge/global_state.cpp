@@ -415,6 +415,16 @@ std::string GlobalState::package_version(const std::string& package) {
     return result == nullptr ? std::string() : as_strings(result).at(0);
 }
 
+std::optional<std::vector<std::string>> GlobalState::package_files(const std::set<std::string>& packages) {
+    ProtectScope protect;
+    SEXP names = protect(Rf_allocVector(STRSXP, static_cast<R_xlen_t>(packages.size())));
+    R_xlen_t i = 0;
+    for (const auto& package : packages) SET_STRING_ELT(names, i++, Rf_mkCharCE(package.c_str(), CE_UTF8));
+    SEXP result = call_ripple(".package_files", {names});
+    if (result == nullptr || TYPEOF(result) != STRSXP) return std::nullopt;
+    return as_strings(result);
+}
+
 std::string GlobalState::rng_kind() {
     SEXP result = call_ripple(".rng_kind", {});
     return result == nullptr ? std::string() : as_strings(result).at(0);

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <vector>
 
 namespace ripple::rbridge {
 
@@ -63,6 +64,8 @@ public:
     };
     KeyFacts key_facts();
     std::string package_version(const std::string& package);
+    // Each package's DESCRIPTION file and the library folders (.libPaths()); nullopt if R could not say.
+    std::optional<std::vector<std::string>> package_files(const std::set<std::string>& packages);
     std::string rng_kind();
     // Content hash of a held value (computed once, then remembered); nullopt for opaque values.
     std::optional<std::string> value_hash(ValueHandle value);

@@ -51,4 +51,11 @@
   tryCatch(as.character(utils::packageVersion(package)), error = function(e) "")
 }
 
+# Files whose stamps stand for installed packages (a replay step checks them, dag/replay_chain.hpp): each
+# package's DESCRIPTION where it is installed now, and every library folder (installing a package changes it).
+.package_files <- function(packages) {
+  found <- find.package(packages, quiet = TRUE)
+  c(file.path(found, "DESCRIPTION"), normalizePath(.libPaths(), mustWork = FALSE))
+}
+
 .rng_kind <- function() paste(RNGkind(), collapse = "/")
