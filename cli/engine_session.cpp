@@ -277,6 +277,7 @@ struct EngineSession::Cache {
 struct EngineSession::Replayed {
     std::string id, code;
     std::optional<PlotSize> plot;
+    bool from_entry = false;  // served from a cache entry (else a recorded step: library(), options(), which rerun)
 };
 
 namespace {
@@ -363,7 +364,7 @@ void EngineSession::start_r() {
     catching_up_ = true;  // the chain is already past these cells
     for (const auto& cell : replayed) {
         CellRun again = run(cell.id, cell.code, cell.plot, false);
-        if (!again.from_cache) {
+        if (cell.from_entry && !again.from_cache) {
             std::string line = "ripple cache: [" + cell.id + "] was shown from the cache but had to run again to rebuild "
                                "the session (its cache entry changed meanwhile); its outputs are the cached ones.";
             if (settings_.cache_warning) settings_.cache_warning(line);
@@ -389,17 +390,17 @@ void EngineSession::start_dry_run(const std::string& scope) {
 }
 
 CellRun EngineSession::replay(const std::string& id, const std::string& code, const std::optional<PlotSize>& plot,
-                              const std::string& events, bool logged) {
+                              const dag::ReplayChain::Served& served, bool logged) {
     auto started = std::chrono::steady_clock::now();
     CellRun run;
     std::vector<CellOutput> updates;  // a step never has any (the engine makes no step of such a run)
     std::function<void(const CellOutput&)> no_live;
     RecordingSink sink(run.outputs, updates, logged ? settings_.live_output : no_live);
-    nlohmann::json parsed = nlohmann::json::parse(events, nullptr, false);
+    nlohmann::json parsed = nlohmann::json::parse(served.outputs, nullptr, false);
     if (!rbridge::replay(parsed, sink)) return run;  // unreadable: not served (the caller starts R)
     run.from_cache = true;
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    replayed_.push_back({id, code, plot});
+    replayed_.push_back({id, code, plot, served.from_entry});
     return run;
 }
 
@@ -407,8 +408,8 @@ CellRun EngineSession::run(const std::optional<std::string>& id, const std::stri
                            bool logged) {
     const std::map<std::string, std::string> options = plot_request_options(plot);
     if (id && replaying()) {
-        if (std::optional<std::string> events = cache_->chain->advance(code, options)) {
-            CellRun run = replay(*id, code, plot, *events, logged);
+        if (std::optional<dag::ReplayChain::Served> served = cache_->chain->advance(code, options)) {
+            CellRun run = replay(*id, code, plot, *served, logged);
             if (run.from_cache) return run;
             cache_->chain->stop();
         }

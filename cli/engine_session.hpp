@@ -14,6 +14,7 @@
 
 #include "cli/cell_output.hpp"
 #include "cli/command_line.hpp"
+#include "dag/replay_chain.hpp"
 
 namespace ripple::cli {
 
@@ -105,7 +106,7 @@ private:
     struct Replayed;
     CellRun run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot, bool logged);
     CellRun replay(const std::string& id, const std::string& code, const std::optional<PlotSize>& plot,
-                   const std::string& events, bool logged);
+                   const dag::ReplayChain::Served& served, bool logged);
     bool replaying() const;
     void start_r();
 

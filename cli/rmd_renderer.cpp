@@ -614,6 +614,7 @@ int RmdRender::render() {
     }
     record_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     record_.exit_code = exit;
+    record_.r_started = session_->r_started();
     write_reports(paths_.reports, record_, progress_);
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.2f", record_.seconds);
@@ -623,8 +624,8 @@ int RmdRender::render() {
         else ran += cell.status == CellStatus::Ok || cell.status == CellStatus::Error;
     }
     progress_.summary("run-notebook: " + std::to_string(ran + cached) + " of " + std::to_string(total) + " chunks done in " +
-                      seconds + " s (" + std::to_string(ran) + " run, " + std::to_string(cached) + " from the cache) -> " +
-                      record_.output);
+                      seconds + " s (" + std::to_string(ran) + " run, " + std::to_string(cached) + " from the cache" +
+                      (record_.r_started ? "" : ", R not started") + ") -> " + record_.output);
     return static_cast<int>(exit);
 }
 

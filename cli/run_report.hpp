@@ -33,6 +33,7 @@ struct RunRecord {
     double seconds = 0;
     CacheSettings cache;
     bool cache_available = false;   // the persistent cache was open for this run
+    bool r_started = true;          // false: every cell was served from the cache without starting R
     std::vector<CellRecord> cells;
 };
 

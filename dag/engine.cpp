@@ -364,7 +364,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
             step = recorded_step(*at, outcome, uses, state);
         }
         if (step) {
-            step->files = files;
+            step->files = execution.files;
             replay_steps_by_id_[id] = std::move(*step);
         }
     }

@@ -64,7 +64,7 @@ void ReplayChain::move(const std::string& request, const std::string& step_ident
     state_ = digest.hex_digest();
 }
 
-std::optional<std::string> ReplayChain::advance(const std::string& code,
+std::optional<ReplayChain::Served> ReplayChain::advance(const std::string& code,
                                                 const std::map<std::string, std::string>& options) {
     if (!intact_) return std::nullopt;
     const std::string request = request_digest(code, options);
@@ -97,7 +97,7 @@ std::optional<std::string> ReplayChain::advance(const std::string& code,
         identity = "recorded:" + sha256_hex(outputs);
     }
     move(request, identity);
-    return outputs;
+    return Served{std::move(outputs), !entry_key.empty()};
 }
 
 void ReplayChain::extend(const std::string& code, const std::map<std::string, std::string>& options,

@@ -42,7 +42,11 @@ public:
     // Without R: the outputs (JSON events) of the cell's next step from the current state, if one is known and
     // everything it depended on is unchanged (file contents, package files) and its entry is still the one it
     // names. On success the chain moves past the cell; on nullopt nothing changes (the caller may start R).
-    std::optional<std::string> advance(const std::string& code, const std::map<std::string, std::string>& options);
+    struct Served {
+        std::string outputs;  // JSON events, as the runtime records them
+        bool from_entry;      // from a cache entry (a restarted engine serves it too); else the step's own outputs
+    };
+    std::optional<Served> advance(const std::string& code, const std::map<std::string, std::string>& options);
     // After the engine ran (or served) the same cell with R: remember its step from the current state and move past
     // it; nullopt (not a step) breaks the chain.
     void extend(const std::string& code, const std::map<std::string, std::string>& options,
