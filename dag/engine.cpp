@@ -709,7 +709,6 @@ std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position,
     entry.seconds = seconds;
     cache_->store(digest, entry);
     if (!replay_steps_) return std::string();
-    if (entry.outputs.empty()) entry.outputs = "[]";  // as the store keeps it
     return execution_identity(entry);
 }
 

@@ -151,6 +151,11 @@ public:
         return objects_[value].text;
     }
     ValueId unserialize_value(const std::string& bytes, const std::string&) override { return hold(bytes, false); }
+    // No package is installed anywhere: nothing to stamp (a step depends on the files it read only).
+    std::optional<std::vector<std::string>> package_files(const std::set<std::string>&) override {
+        if (!supports_cache) return std::nullopt;
+        return std::vector<std::string>{};
+    }
     bool replay(const std::string& recorded, const RunContext& context) override {
         printed[context.cell_id] = recorded;
         return true;
@@ -251,6 +256,16 @@ public:
         return found->second;
     }
     void store_value(const std::string& hash, const std::string& bytes) override { values[hash] = bytes; }
+    std::map<std::pair<std::string, std::string>, std::string> steps;  // (state, request) -> step
+    std::optional<std::string> find_replay_step(const std::string& state, const std::string& request) override {
+        auto found = steps.find({state, request});
+        if (found == steps.end()) return std::nullopt;
+        return found->second;
+    }
+    void store_replay_step(const std::string& state, const std::string& request, const std::string&,
+                           const std::string& step) override {
+        steps[{state, request}] = step;
+    }
 };
 
 } // namespace ripple::dag::testing
