@@ -33,7 +33,8 @@ std::string execution_identity(const CachedRun& run) {
     return digest.hex_digest();
 }
 
-ReplayChain::ReplayChain(ExecutionCache& cache, std::string origin) : cache_(cache), state_(std::move(origin)) {
+ReplayChain::ReplayChain(ExecutionCache& cache, const std::string& origin)
+    : cache_(cache), state_(origin.empty() ? std::string() : sha256_hex("ripple-replay-origin\n" + origin)) {
     intact_ = !state_.empty();
 }
 

@@ -31,11 +31,11 @@ struct ReplayStep {
 // never serves an entry that another run has since replaced under the same key.
 std::string execution_identity(const CachedRun& run);
 
-// The digest of a run's starting point that a front door computes without R (rbridge::session_origin), and the
-// chain of steps from it. One chain per run; the cells must be given in the order they run.
+// The chain of steps from a run's starting point, which a front door describes without R (rbridge::session_origin). One chain per run; the cells must be given in the order they run.
 class ReplayChain {
 public:
-    ReplayChain(ExecutionCache& cache, std::string origin);
+    // `origin`: a description of the session's starting point (rbridge::session_origin); "" means unknown.
+    ReplayChain(ExecutionCache& cache, const std::string& origin);
 
     // False once a cell could not be served or recorded as a step: from there on the state is not known without R.
     bool intact() const { return intact_; }

@@ -79,7 +79,7 @@ private:
     void register_native_routines();
     void load_support_code(const SessionOptions& options);
 
-    struct Embedded;  // RInside lives here so that its header stays out of this one
+    struct Embedded;  // R's embedding state; its headers stay out of this one
     std::unique_ptr<Embedded> embedded_;
     OutputSink* sink_ = nullptr;
     InputHandler input_handler_;

@@ -9,8 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "dag/replay_chain.hpp"
-#include "dag/sha256.hpp"
+#include <sys/stat.h>
 
 #ifndef RIPPLE_R_LIB_DIR
 #define RIPPLE_R_LIB_DIR ""
@@ -24,6 +23,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// dev:inode:size:mtime, or "missing".
+std::string stamp(const std::string& path) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) return "missing";
+    return std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino) + ":" + std::to_string(info.st_size) + ":" +
+           std::to_string(static_cast<long long>(info.st_mtim.tv_sec)) + "." + std::to_string(info.st_mtim.tv_nsec);
+}
+
 bool read_at_start(std::string_view variable) {
     auto starts = [&](std::string_view prefix) { return variable.substr(0, prefix.size()) == prefix; };
     return starts("R_") || starts("LC_") || variable == "LANG" || variable == "LANGUAGE" || variable == "TZ" ||
@@ -35,12 +42,10 @@ bool read_at_start(std::string_view variable) {
 std::string linked_r_version() { return std::string(R_MAJOR) + "." + R_MINOR; }
 
 std::string session_origin(const fs::path& r_library, const fs::path& working_dir) {
-    dag::Sha256 digest;
-    digest.update_framed("ripple-session-origin-1");
-    digest.update_framed(linked_r_version());
+    std::string origin = "ripple-session-origin 1\nR " + linked_r_version() + "\n";
     const fs::path r_lib = RIPPLE_R_LIB_DIR;
     const fs::path r_home = std::getenv("R_HOME") != nullptr ? fs::path(std::getenv("R_HOME")) : r_lib.parent_path();
-    digest.update_framed(r_home.string());
+    origin += "R_HOME " + r_home.string() + "\n";
     std::vector<fs::path> files = {
         "/proc/self/exe", r_lib / "libR.so", r_home / "etc" / "Renviron", r_home / "etc" / "Renviron.site",
         r_home / "etc" / "Rprofile.site", r_home / "library" / "base" / "R" / "Rprofile",
@@ -53,8 +58,7 @@ std::string session_origin(const fs::path& r_library, const fs::path& working_di
     std::error_code ignored;
     for (const auto& file : files) {
         fs::path resolved = file == "/proc/self/exe" ? fs::read_symlink(file, ignored) : file;
-        digest.update_framed(resolved.string());
-        digest.update_framed(dag::ReplayChain::stamp(resolved.string()));
+        origin += "file " + resolved.string() + " " + stamp(resolved.string()) + "\n";
     }
     std::vector<std::string> variables;
     for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) {
@@ -62,9 +66,9 @@ std::string session_origin(const fs::path& r_library, const fs::path& working_di
         if (read_at_start(text.substr(0, text.find('=')))) variables.emplace_back(text);
     }
     std::sort(variables.begin(), variables.end());
-    for (const auto& variable : variables) digest.update_framed(variable);
-    digest.update_framed(fs::absolute(working_dir, ignored).lexically_normal().string());
-    return digest.hex_digest();
+    for (const auto& variable : variables) origin += "env " + variable + "\n";
+    origin += "cwd " + fs::absolute(working_dir, ignored).lexically_normal().string() + "\n";
+    return origin;
 }
 
 } // namespace ripple::rbridge

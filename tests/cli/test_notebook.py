@@ -458,7 +458,7 @@ def test_a_warm_run_is_served_from_the_cache_with_identical_outputs(tmp_path):
     assert all(c.metadata["execution"]["shell.execute_reply"] for c in hot)
     lines = [l for l in warm.stderr.splitlines() if l.startswith("[")]
     assert len(lines) == 6 and all(l.endswith("  cached") for l in lines), warm.stderr
-    assert "(0 run, 6 from the cache)" in warm.stderr
+    assert "(0 run, 6 from the cache, R not started)" in warm.stderr
 
 
 def test_a_cell_showing_the_first_data_frame_is_served_from_the_cache(tmp_path):
