@@ -20,6 +20,7 @@
 #include "dag/cache_store.hpp"
 #include "dag/engine.hpp"
 #include "dag/replay_chain.hpp"
+#include "dag/sha256.hpp"
 #include "dag/store_execution_cache.hpp"
 #include "cli/r_literal.hpp"
 #include "rbridge/cell_evaluator.hpp"
@@ -375,6 +376,27 @@ void EngineSession::start_r() {
 }
 
 bool EngineSession::r_started() const { return engine_ != nullptr; }
+
+// An artifact is an entry of the store like a cell's run: its one value is the bytes, so gc and stats treat it alike.
+std::optional<std::string> EngineSession::cached_artifact(const std::string& key) {
+    if (!cache_->store || settings_.cache.force) return std::nullopt;
+    std::optional<dag::CacheEntry> entry = cache_->store->lookup(key);
+    if (!entry) return std::nullopt;
+    auto value = entry->values.find("artifact");
+    if (value == entry->values.end()) return std::nullopt;
+    return cache_->store->load_value(value->second);
+}
+
+void EngineSession::store_artifact(const std::string& key, const std::string& bytes, const std::string& what) {
+    if (!cache_->store) return;
+    const std::string hash = dag::sha256_hex(bytes);
+    if (!cache_->store->put_value(hash, bytes)) return;
+    dag::CacheEntry entry;
+    entry.key = key;
+    entry.values["artifact"] = hash;
+    entry.key_parts_json = nlohmann::json{{"artifact", what}}.dump();
+    cache_->store->store(entry);
+}
 
 bool EngineSession::cache_available() const { return cache_->store != nullptr; }
 

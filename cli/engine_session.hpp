@@ -86,6 +86,10 @@ public:
     std::string r_version() const;
     // False while every cell so far was served without starting R.
     bool r_started() const;
+    // The persistent cache for a front door's own deterministic steps (pandoc's HTML), by a content key the caller
+    // computes: the stored bytes (verified), or nullopt. Storing is best effort. Never starts R.
+    std::optional<std::string> cached_artifact(const std::string& key);
+    void store_artifact(const std::string& key, const std::string& bytes, const std::string& what);
     // The persistent cache is open and can serve hits.
     bool cache_available() const;
     std::filesystem::path cache_directory() const;

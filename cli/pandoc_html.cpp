@@ -3,15 +3,19 @@
 #include "cli/pandoc_html.hpp"
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <sstream>
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include "dag/sha256.hpp"
 
 extern char** environ;
 
@@ -62,6 +66,61 @@ void pandoc_to_html(const fs::path& markdown_file, const fs::path& html_file, co
         throw PandocError("pandoc failed to make " + html_file.filename().string() +
                           (first_line.empty() ? std::string(".") : ": " + first_line));
     }
+}
+
+namespace {
+
+std::string stamp(const fs::path& path) {
+    struct stat info {};
+    if (::stat(path.c_str(), &info) != 0) return "missing";
+    return std::to_string(info.st_dev) + ":" + std::to_string(info.st_ino) + ":" + std::to_string(info.st_size) + ":" +
+           std::to_string(static_cast<long long>(info.st_mtim.tv_sec)) + "." + std::to_string(info.st_mtim.tv_nsec);
+}
+
+std::optional<fs::path> program_on_path(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    std::string dirs = path ? path : "/usr/bin:/bin";
+    size_t start = 0;
+    while (start <= dirs.size()) {
+        size_t end = dirs.find(':', start);
+        std::string dir = dirs.substr(start, end == std::string::npos ? std::string::npos : end - start);
+        fs::path candidate = fs::path(dir.empty() ? "." : dir) / name;
+        if (::access(candidate.c_str(), X_OK) == 0) return candidate;
+        if (end == std::string::npos) break;
+        start = end + 1;
+    }
+    return std::nullopt;
+}
+
+} // namespace
+
+std::optional<std::string> pandoc_run_key(const std::string& markdown, const fs::path& resource_dir, bool self_contained,
+                                          const std::string& page_title, const std::vector<fs::path>& figures) {
+    std::optional<fs::path> pandoc = program_on_path("pandoc");
+    if (!pandoc) return std::nullopt;
+    std::error_code ignored;
+    dag::Sha256 digest;
+    digest.update_framed("ripple-pandoc-html 1");
+    fs::path program = fs::canonical(*pandoc, ignored);
+    digest.update_framed(program.string());
+    digest.update_framed(stamp(program));
+    // Templates and filters in pandoc's user data folder change its output.
+    const char* home = std::getenv("HOME");
+    const char* data_home = std::getenv("XDG_DATA_HOME");
+    for (const fs::path& folder : {fs::path(data_home ? data_home : "") / "pandoc",
+                                   fs::path(home ? home : "") / ".local" / "share" / "pandoc",
+                                   fs::path(home ? home : "") / ".pandoc"}) {
+        digest.update_framed(stamp(folder));
+    }
+    digest.update_framed(fs::absolute(resource_dir, ignored).string());
+    digest.update_framed(self_contained ? "self-contained" : "linked");
+    digest.update_framed(page_title);
+    digest.update_framed(markdown);
+    for (const auto& figure : figures) {
+        digest.update_framed(figure.string());
+        digest.update_framed(dag::sha256_file(figure).value_or("missing"));
+    }
+    return digest.hex_digest();
 }
 
 } // namespace ripple::cli

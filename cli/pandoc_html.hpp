@@ -3,8 +3,10 @@
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace ripple::cli {
 
@@ -17,5 +19,12 @@ public:
 // is the HTML title of a document without one. Throws PandocError (pandoc missing or failing, with its first error line).
 void pandoc_to_html(const std::filesystem::path& markdown_file, const std::filesystem::path& html_file,
                     const std::filesystem::path& resource_dir, bool self_contained, const std::string& page_title);
+
+// A content key for one such conversion, for the persistent cache (the same Markdown, figures, options and pandoc give
+// the same HTML): SHA-256 over the pandoc program found on PATH (its stamp), pandoc's user data folders (stamps), the
+// options, the Markdown and the content of `figures`. nullopt when pandoc is not on PATH.
+std::optional<std::string> pandoc_run_key(const std::string& markdown, const std::filesystem::path& resource_dir,
+                                          bool self_contained, const std::string& page_title,
+                                          const std::vector<std::filesystem::path>& figures);
 
 } // namespace ripple::cli

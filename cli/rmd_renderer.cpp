@@ -571,22 +571,35 @@ int RmdRender::render() {
         if (target == RenderTarget::Markdown) {
             write_file_atomically(paths_.output, markdown);
         } else {
-            fs::path md_file = paths_.output.parent_path() / ("." + stem + ".knit-" + std::to_string(getpid()) + ".md");
-            write_file_atomically(md_file, markdown);
-            fs::path html_tmp = paths_.output.parent_path() / ("." + stem + ".html-" + std::to_string(getpid()) + ".tmp");
             std::string title = doc_.header.is_object() && doc_.header.contains("title") ? "" : stem;
-            try {
-                pandoc_to_html(md_file, html_tmp, paths_.output.parent_path(), request_.self_contained, title);
-            } catch (...) {
+            // The same Markdown and figures through the same pandoc give the same HTML: served from the cache.
+            std::vector<fs::path> figures(figures_written_.begin(), figures_written_.end());
+            std::optional<std::string> key;
+            if (session_->cache_available()) {
+                key = pandoc_run_key(markdown, paths_.output.parent_path(), request_.self_contained, title, figures);
+            }
+            std::optional<std::string> cached_html = key ? session_->cached_artifact(*key) : std::nullopt;
+            if (cached_html) {
+                write_file_atomically(paths_.output, *cached_html);
+            } else {
+                fs::path md_file = paths_.output.parent_path() / ("." + stem + ".knit-" + std::to_string(getpid()) + ".md");
+                write_file_atomically(md_file, markdown);
+                fs::path html_tmp = paths_.output.parent_path() / ("." + stem + ".html-" + std::to_string(getpid()) + ".tmp");
+                try {
+                    pandoc_to_html(md_file, html_tmp, paths_.output.parent_path(), request_.self_contained, title);
+                } catch (...) {
+                    fs::remove(md_file, ec);
+                    fs::remove(html_tmp, ec);
+                    throw;
+                }
                 fs::remove(md_file, ec);
-                fs::remove(html_tmp, ec);
-                throw;
+                if (key) session_->store_artifact(*key, read_text_file(html_tmp), "pandoc HTML of " + stem);
+                if (::rename(html_tmp.c_str(), paths_.output.c_str()) != 0) {
+                    fs::remove(html_tmp, ec);
+                    throw FileError("cannot replace " + paths_.output.string() + ".");
+                }
             }
-            fs::remove(md_file, ec);
-            if (::rename(html_tmp.c_str(), paths_.output.c_str()) != 0) {
-                fs::remove(html_tmp, ec);
-                throw FileError("cannot replace " + paths_.output.string() + ".");
-            }
+            record_.html_from_cache = cached_html.has_value();
             if (request_.self_contained) {
                 // Figures live inside the HTML now, as with rmarkdown's self_contained.
                 for (const auto& figure : figures_written_) fs::remove(figure, ec);

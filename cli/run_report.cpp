@@ -99,6 +99,7 @@ std::string report_json(const RunRecord& run) {
                    {"cache", {{"enabled", run.cache.enabled}, {"force", run.cache.force}, {"dir", run.cache.dir.string()},
                               {"available", run.cache_available}}},
                    {"r_started", run.r_started},
+                   {"html_from_cache", run.html_from_cache},
                    {"cells", cells}};
     return report.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }

@@ -34,6 +34,7 @@ struct RunRecord {
     CacheSettings cache;
     bool cache_available = false;   // the persistent cache was open for this run
     bool r_started = true;          // false: every cell was served from the cache without starting R
+    bool html_from_cache = false;   // R Markdown to HTML: pandoc's output came from the cache
     std::vector<CellRecord> cells;
 };
 

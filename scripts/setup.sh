@@ -9,7 +9,7 @@ PACKAGES=(
   # kernel: xeus (includes the ZeroMQ server), json, zmq
   xeus-dev xtl-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev uuid-dev
   # R embedded
-  r-base-dev r-cran-rinside r-cran-rcpp r-cran-repr r-cran-codetools r-cran-mass
+  r-base-dev r-cran-repr r-cran-codetools r-cran-mass
   # cache store, hashing
   libsqlite3-dev libssl-dev
   # tests

@@ -187,3 +187,27 @@ def test_an_unchanged_rmd_is_rendered_without_starting_r(tmp_path):
     assert (tmp_path / "b_files" / "figure-html" / "show-1.png").read_bytes() == \
         (tmp_path / "a_files" / "figure-html" / "show-1.png").read_bytes()
     assert "There are 4 numbers." in (tmp_path / "b.md").read_text()
+
+
+def test_pandoc_html_comes_from_the_cache_when_its_input_is_unchanged(tmp_path):
+    doc = tmp_path / "doc.Rmd"
+    doc.write_text("---\ntitle: Pandoc\n---\n\n```{r fig}\nplot(1:3)\n```\n\nText.\n")
+    reports = []
+    for name in ("a", "b"):
+        report = tmp_path / f"{name}.json"
+        run([doc, "--to", "html", "-o", tmp_path / "out.html", "--report", "json", report], cwd=tmp_path, check_rc=0)
+        reports.append(json.loads(report.read_text()))
+        (tmp_path / f"{name}.html").write_bytes((tmp_path / "out.html").read_bytes())
+    assert [r["html_from_cache"] for r in reports] == [False, True]
+    assert (tmp_path / "a.html").read_bytes() == (tmp_path / "b.html").read_bytes()
+    # Different text, different HTML: pandoc runs again.
+    doc.write_text(doc.read_text().replace("Text.", "Other text."))
+    report = tmp_path / "c.json"
+    run([doc, "--to", "html", "-o", tmp_path / "out.html", "--report", "json", report], cwd=tmp_path, check_rc=0)
+    assert json.loads(report.read_text())["html_from_cache"] is False
+    assert "Other text." in (tmp_path / "out.html").read_text()
+    # Self-contained output embeds the figures: its own key; --force runs pandoc.
+    for extra, cached in ((["--self-contained"], False), (["--self-contained"], True), (["--force"], False)):
+        run([doc, "--to", "html", "-o", tmp_path / "out.html", "--report", "json", report, *extra], cwd=tmp_path,
+            check_rc=0)
+        assert json.loads(report.read_text())["html_from_cache"] is cached, extra

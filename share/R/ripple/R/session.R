@@ -7,9 +7,6 @@
 .state$plot_count <- 0L
 
 .init_session <- function(source_profiles = TRUE) {
-  # RInside leaves `argv` in the global environment and Rcpp attached; a fresh R session has neither.
-  if (exists("argv", envir = globalenv(), inherits = FALSE)) rm("argv", envir = globalenv())
-  if ("package:Rcpp" %in% search()) try(detach("package:Rcpp"), silent = TRUE)
   if (isTRUE(source_profiles)) .source_profiles()
   options(device = .plot_device,
           jupyter.base_display_func = function(data, metadata = NULL) publish_mimebundle(data, metadata),
