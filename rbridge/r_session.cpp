@@ -89,6 +89,7 @@ void clean_up(SA_TYPE, int status, int /*run_last*/) {
                          "): the ripple kernel process is ending; restart the kernel to continue.\n";
     if (g_session != nullptr) g_session->notify_exit(notice, status);
     std::fputs(notice.c_str(), stderr);
+    R_CleanTempDir();  // what R's own clean-up does last
     std::_Exit(status);
 }
 
@@ -190,6 +191,10 @@ struct RSession::Embedded {
         Rf_initEmbeddedR(static_cast<int>(sizeof argv / sizeof argv[0]), const_cast<char**>(argv));
         R_Interactive = TRUE;
     }
+    // R's own end: .Last, finalizers, graphics devices and the session's temporary folder (/tmp/RtmpXXXX).
+    ~Embedded() { Rf_endEmbeddedR(0); }
+    Embedded(const Embedded&) = delete;
+    Embedded& operator=(const Embedded&) = delete;
 };
 
 RSession& RSession::start(const SessionOptions& options) {

@@ -95,9 +95,13 @@ class KernelEnv:
         self.jupyter_path = self.prefix / "share" / "jupyter"
         # ripple's persistent cache: a fresh one per environment unless the caller shares one on purpose.
         cache_dir = os.environ.get("RIPPLE_CACHE_DIR") or str(self.tmp / "cache")
+        # Its history, likewise: kernels of other tests or benchmarks running at the same time must not interleave
+        # their lines with this environment's (jupyter_kernel_test's history checks read the tail).
+        history_file = os.environ.get("RIPPLE_HISTORY_FILE") or str(self.tmp / "history.sqlite")
         for var, value in (("JUPYTER_PATH", str(self.jupyter_path)),
                            ("JUPYTER_RUNTIME_DIR", str(self.runtime)),
-                           ("RIPPLE_CACHE_DIR", cache_dir)):
+                           ("RIPPLE_CACHE_DIR", cache_dir),
+                           ("RIPPLE_HISTORY_FILE", history_file)):
             self._saved[var] = os.environ.get(var)
             os.environ[var] = value
         return self
