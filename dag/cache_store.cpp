@@ -39,6 +39,9 @@ constexpr auto kReopenDelay = std::chrono::seconds(10);  // after a failed open,
 constexpr auto kBusyBackoff = std::chrono::seconds(10);  // after a store found the lock held too long
 constexpr int kTouchBusyTimeoutMs = 100;          // LRU bookkeeping never makes a hit wait long
 constexpr std::int64_t kTouchIntervalMs = 60'000;  // a value's last use is refreshed at most this often
+// Hits are recorded (hit_count, last_used_at) in batches: at flush_hits(), stats(), gc() and destruction, and at the
+// latest when this many entries wait or the oldest waiting hit is kTouchIntervalMs old.
+constexpr std::size_t kMaxUnrecordedHits = 256;
 // A file hashed less than this long after its last modification may still change within the same mtime tick.
 constexpr std::int64_t kRacyFileWindowNs = 2'000'000'000;
 
@@ -383,8 +386,70 @@ struct CacheStore::State {
     std::set<std::string> reported;
     std::uint64_t hits = 0;
     std::uint64_t misses = 0;
+    // Hits not yet written to their entries: key -> (count, time of the last one). A hit only reads the database.
+    struct UnrecordedHits {
+        std::int64_t count = 0;
+        std::int64_t last_ms = 0;
+    };
+    std::map<std::string, UnrecordedHits> unrecorded_hits;
+    std::int64_t oldest_unrecorded_ms = 0;
+    std::chrono::steady_clock::time_point hit_writes_paused_until{};
+
+    State() = default;
+    State(const State&) = delete;
+    State& operator=(const State&) = delete;
+    ~State() {
+        try {
+            record_hits();
+        } catch (...) {
+            // bookkeeping only
+        }
+    }
 
     sqlite3* db() const { return database.get(); }
+
+    void note_hit(const std::string& key) {
+        const std::int64_t now = now_ms();
+        if (unrecorded_hits.empty()) oldest_unrecorded_ms = now;
+        UnrecordedHits& waiting = unrecorded_hits[key];
+        ++waiting.count;
+        waiting.last_ms = now;
+        if (unrecorded_hits.size() >= kMaxUnrecordedHits || oldest_unrecorded_ms <= now - kTouchIntervalMs) {
+            record_hits();
+        }
+    }
+
+    // Writes the waiting hits in one transaction. Best effort, like any LRU bookkeeping: a busy database keeps
+    // them waiting (and is not asked again for a while), a read-only one drops them.
+    void record_hits() {
+        if (unrecorded_hits.empty() || !database) return;
+        if (!writable) {
+            unrecorded_hits.clear();
+            return;
+        }
+        const auto now = std::chrono::steady_clock::now();
+        if (now < hit_writes_paused_until || now < writes_paused_until) return;
+        try {
+            BusyTimeoutScope brief(db(), kTouchBusyTimeoutMs, options.busy_timeout_ms);
+            Transaction transaction(db(), Transaction::Kind::Write);
+            for (const auto& [key, waiting] : unrecorded_hits) {
+                Statement(db(), "UPDATE entries SET last_used_at = MAX(last_used_at, ?), hit_count = hit_count + ?"
+                                " WHERE key = ?")
+                    .bind(1, waiting.last_ms)
+                    .bind(2, waiting.count)
+                    .bind(3, key)
+                    .run();
+            }
+            transaction.commit();
+            unrecorded_hits.clear();
+        } catch (const StoreError& error) {
+            if (error.trouble() == Trouble::Busy) {
+                hit_writes_paused_until = std::chrono::steady_clock::now() + kBusyBackoff;
+            } else {
+                unrecorded_hits.clear();  // a full disk or an I/O error: these hits go unrecorded
+            }
+        }
+    }
 
     void warn(const std::string& sentence) {
         std::string line = one_line("ripple cache: " + sentence);
@@ -905,17 +970,9 @@ std::optional<CacheEntry> CacheStore::lookup(const std::string& key) {
                 }
             }
         }
-        if (s.writable && std::chrono::steady_clock::now() >= s.writes_paused_until) {
-            try {
-                BusyTimeoutScope brief(s.db(), kTouchBusyTimeoutMs, s.options.busy_timeout_ms);
-                Statement(s.db(), "UPDATE entries SET last_used_at = ?, hit_count = hit_count + 1 WHERE key = ?")
-                    .bind(1, now_ms())
-                    .bind(2, key)
-                    .run();
-            } catch (const StoreError&) {
-                // LRU bookkeeping is best effort: a busy or full database must not turn a hit into a miss.
-            }
-        }
+        // LRU bookkeeping, later and in batches: a write per hit (a WAL append and the write lock) cost about as
+        // much as the rest of the lookup. A busy or full database must not turn a hit into a miss.
+        s.note_hit(key);
         ++s.hits;
         return entry;
     } catch (const StoreError& error) {
@@ -943,6 +1000,8 @@ std::optional<CachedExecution> CacheStore::fetch(const std::string& key) {
 }
 
 void CacheStore::invalidate(const std::string& key) { state_->remove_entry(key); }
+
+void CacheStore::record_hits() { state_->record_hits(); }
 
 void CacheStore::remember_cell_key(const std::string& scope, const std::string& cell, const CacheKey& key) {
     State& s = *state_;
@@ -1056,6 +1115,7 @@ GcReport CacheStore::gc(std::uint64_t max_bytes) {
     State& s = *state_;
     GcReport report;
     if (!s.can_write()) return report;
+    s.record_hits();  // the LRU order as of now
     const std::int64_t cutoff_ms = now_ms() - s.options.orphan_grace_seconds * 1000;
     try {
         report.bytes_before = s.total_bytes();
@@ -1155,6 +1215,7 @@ CacheStats CacheStore::stats() {
     stats.session_hits = s.hits;
     stats.session_misses = s.misses;
     if (!s.ready()) return stats;
+    s.record_hits();
     try {
         Transaction snapshot(s.db(), Transaction::Kind::Read);
         {
@@ -1190,6 +1251,7 @@ CacheStats CacheStore::stats() {
 
 bool CacheStore::clear() {
     State& s = *state_;
+    s.unrecorded_hits.clear();
     if (!s.can_write()) return false;
     try {
         Transaction transaction(s.db(), Transaction::Kind::Write);

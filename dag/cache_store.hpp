@@ -103,12 +103,17 @@ public:
     // Stores (or replaces) an entry; every value hash it names must have been put first.
     bool store(const CacheEntry& entry);
     // The entry if present and intact (its checksum verifies and its values exist with their sizes);
-    // counts a hit or a miss and marks the entry used (LRU).
+    // counts a hit or a miss. Reads only: the hit is recorded in the entry (hit_count, last use for LRU) by
+    // record_hits(), and the entry returned carries the values from before.
     std::optional<CacheEntry> lookup(const std::string& key);
     // lookup() plus every value's bytes, verified; any bad value makes it a miss.
     std::optional<CachedExecution> fetch(const std::string& key);
     // Drops one entry (e.g. a caller found it unusable).
     void invalidate(const std::string& key);
+    // Writes the hits lookup() counted since the last time, in one transaction (best effort). Also done by
+    // stats(), gc() and the destructor, and by lookup() itself once 256 entries or a minute of hits wait; a
+    // long-lived caller (the kernel) calls it when it has nothing else to do.
+    void record_hits();
 
     // --- why(): the last key seen for a cell, by the caller's scope (notebook path) and cell id --------
     void remember_cell_key(const std::string& scope, const std::string& cell, const CacheKey& key);

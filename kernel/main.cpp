@@ -98,6 +98,7 @@ int main(int argc, char* argv[]) {
     server.set_shell_observer([interpreter_ptr](const xeus::xmessage& m) { interpreter_ptr->observe_request(m); });
     server.set_interrupt_handler(&ripple::rbridge::RSession::request_interrupt);
     server.set_input_cancelled(&ripple::rbridge::RSession::interrupt_requested);
+    server.set_idle_handler([interpreter_ptr] { interpreter_ptr->on_idle(); });
     kernel.start();
     return 0;
 }

@@ -192,6 +192,10 @@ private:
 
 RInterpreter::~RInterpreter() = default;
 
+void RInterpreter::on_idle() {
+    if (cache_store_) cache_store_->record_hits();
+}
+
 void RInterpreter::observe_request(const xeus::xmessage& request) {
     if (request.header().value("msg_type", std::string()) != "execute_request") return;
     request_ = RequestContext{};

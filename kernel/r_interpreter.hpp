@@ -45,6 +45,8 @@ public:
     nl::json engine_query(const nl::json& request);
     // Receives the text/plain of each execute_result (for history with output=True).
     void set_history_recorder(HistoryRecorder recorder) { history_recorder_ = std::move(recorder); }
+    // Between requests (the server found nothing to do): writes what was deferred, e.g. the cache's hit records.
+    void on_idle();
 
 private:
     void configure_impl() override;

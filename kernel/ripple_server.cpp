@@ -148,7 +148,14 @@ void RippleServer::start_impl(xeus::xpub_message message) {
                 shell_inbox_.pop_front();
             }
         }
-        if (!request) continue;
+        if (!request) {
+            try {
+                if (idle_handler_ && !stop_requested_) idle_handler_();
+            } catch (const std::exception& e) {
+                log_line(std::string("idle work failed: ") + e.what());
+            }
+            continue;
+        }
         try {
             if (is_control) {
                 notify_control_listener(std::move(*request));

@@ -40,6 +40,9 @@ public:
     void set_interrupt_handler(std::function<void()> handler) { interrupt_handler_ = std::move(handler); }
     // Polled while waiting for an input_reply: true abandons the wait (e.g. the user interrupted).
     void set_input_cancelled(std::function<bool()> predicate) { input_cancelled_ = std::move(predicate); }
+    // Called on the main thread whenever no request has come for a poll interval (100 ms), between requests:
+    // deferred bookkeeping goes here, off every request's path.
+    void set_idle_handler(std::function<void()> handler) { idle_handler_ = std::move(handler); }
 
     std::size_t dropped_messages() const { return dropped_.load(); }
 
@@ -82,6 +85,7 @@ private:
     std::function<void(const xeus::xmessage&)> shell_observer_;
     std::function<void()> interrupt_handler_;
     std::function<bool()> input_cancelled_;
+    std::function<void()> idle_handler_;
 };
 
 } // namespace ripple::kernel

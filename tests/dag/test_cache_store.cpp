@@ -178,6 +178,38 @@ TEST_CASE_FIXTURE(Fixture, "an entry stored by one store object is found by anot
     CHECK(warnings.empty());
 }
 
+TEST_CASE_FIXTURE(Fixture, "a hit only reads: hits and last use are recorded later, in one batch") {
+    CacheEntry e = entry("y <- g(2)", {});
+    {
+        CacheStore writer = open();
+        e.values["y"] = put(writer, "y's value");
+        REQUIRE(writer.store(e));
+    }
+    sql("UPDATE entries SET last_used_at = 1");
+    CacheStore other = open();
+    auto recorded = [&other]() { return other.stats().recorded_hits; };
+    {
+        CacheStore reader = open();
+        REQUIRE(reader.lookup(e.key));
+        REQUIRE(reader.lookup(e.key));
+        CHECK(recorded() == 0);
+        reader.record_hits();
+        CHECK(recorded() == 2);
+        reader.record_hits();
+        CHECK(recorded() == 2);
+        REQUIRE(reader.fetch(e.key));
+        CHECK(reader.stats().recorded_hits == 3);  // stats() records first
+        REQUIRE(reader.lookup(e.key));
+        CacheStore moved = std::move(reader);
+    }  // destruction records what waits
+    CHECK(recorded() == 4);
+    std::optional<CacheEntry> again = other.lookup(e.key);
+    REQUIRE(again);
+    CHECK(again->hit_count == 4);
+    CHECK(again->last_used_at_ms > 1);  // the LRU time moved to the hits' time
+    CHECK(warnings.empty());
+}
+
 TEST_CASE_FIXTURE(Fixture, "values are stored once by hash: small ones in SQLite, large ones as published files") {
     CacheStore store = open();
     std::string bytes = pseudo_random_bytes(4096, 7);
