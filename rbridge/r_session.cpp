@@ -185,6 +185,11 @@ struct RSession::Embedded {
                                           std::pair{"R_DOC_DIR", RIPPLE_R_DOC_DIR}}) {
             if (std::getenv(name) == nullptr && *value != '\0') setenv(name, value, 1);
         }
+        // The heap R may fill before its first garbage collections. With R's defaults (350k cells, 6 MB) a fresh
+        // session collects several times per rich display until its heap has grown: head(mtcars) took 18 ms a
+        // round trip instead of 8 (kernel_bench). A user's own R_NSIZE / R_VSIZE win.
+        if (std::getenv("R_NSIZE") == nullptr) setenv("R_NSIZE", "1000000", 1);
+        if (std::getenv("R_VSIZE") == nullptr) setenv("R_VSIZE", "32M", 1);
         R_SignalHandlers = 0;  // SIGINT is ours (request_interrupt); R must not install its handlers
         const char* argv[] = {"ripple", "--gui=none", "--no-save", "--no-restore", "--silent", "--vanilla",
                               "--no-echo", "--no-readline"};
