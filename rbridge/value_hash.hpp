@@ -26,7 +26,9 @@ struct ValueDigest {
 };
 
 // Streams R_Serialize(value) into SHA-256 without materializing it. The header (format, R version, native
-// encoding) is skipped, so equal values hash alike under every R version writing format 3. nullopt if R
+// encoding) is skipped, so equal values hash alike under every R version writing format 3. Values made only
+// of plain parts (NULL, non-ALTREP atomic vectors and lists, attribute pairlists) are written by a faster
+// writer of our own producing exactly R's bytes (Native format only); everything else goes to R_Serialize. nullopt if R
 // could not serialize the value (the R error is contained, nothing is printed). Call on R's thread.
 std::optional<ValueDigest> value_digest(SEXP value, ValueFormat format = ValueFormat::Native);
 std::optional<std::string> value_hash(SEXP value);
@@ -37,5 +39,12 @@ std::optional<std::string> serialize_value(SEXP value, ValueFormat format = Valu
 // Rebuilds a value from serialize_value() bytes, with this session's header in front. Empty (get() ==
 // nullptr) when the bytes are not a complete serialization; R errors are contained.
 PreservedObject unserialize_value(std::string_view payload, ValueFormat format = ValueFormat::Native);
+
+namespace detail {
+// Test hooks. The native payload written by R_Serialize alone, and by the fast writer alone (nullopt when the
+// value is not made only of plain parts, so value_digest() would hand it to R_Serialize).
+std::optional<std::string> serialize_value_with_r(SEXP value);
+std::optional<std::string> serialize_value_plain(SEXP value);
+} // namespace detail
 
 } // namespace ripple::rbridge

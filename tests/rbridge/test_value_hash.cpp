@@ -6,6 +6,7 @@
 #include <set>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include <openssl/evp.h>
 
@@ -214,4 +215,98 @@ TEST_CASE_FIXTURE(RFixture, "damaged bytes give no value, and R prints nothing")
     PreservedObject back = unserialize_value(bytes);
     REQUIRE(back.get() != nullptr);
     CHECK(identical(value, back.get()));
+}
+
+namespace {
+
+// Where two byte strings first differ, for a readable failure.
+std::string first_difference(const std::string& a, const std::string& b) {
+    std::size_t i = 0;
+    while (i < a.size() && i < b.size() && a[i] == b[i]) ++i;
+    return "sizes " + std::to_string(a.size()) + " / " + std::to_string(b.size()) + ", first difference at byte " +
+           std::to_string(i);
+}
+
+} // namespace
+
+TEST_CASE_FIXTURE(RFixture, "the fast writer produces exactly R_Serialize's bytes for plain values") {
+    eval(R"(
+        vh_latin1 <- iconv('caf\u00e9 na\u00efve', 'UTF-8', 'latin1')
+        vh_bytes <- 'caf\xe9'; Encoding(vh_bytes) <- 'bytes'
+        vh_strings <- c('plain', 'caf\u00e9', '\u2603 snow', vh_latin1, vh_bytes, '', strrep('long', 300))
+        vh_na <- function(x, n) { if (n > 0) x[sample.int(n, max(1L, n %/% 5L), replace = TRUE)] <- NA; x }
+        vh_frame <- function(n) data.frame(
+            i = vh_na(sample.int(1000L, n, TRUE), n), d = vh_na(c(runif(n), NaN, -0, Inf)[seq_len(n)], n),
+            ch = vh_na(sample(vh_strings, n, TRUE), n), f = vh_na(factor(sample(c('lo', 'mid', 'hi'), n, TRUE)), n),
+            l = vh_na(sample(c(TRUE, FALSE), n, TRUE), n),
+            z = vh_na(complex(real = runif(n), imaginary = rnorm(n)), n),
+            day = vh_na(as.Date('2024-01-01') + sample.int(400L, n, TRUE), n), stringsAsFactors = FALSE)
+        vh_attr <- c(1.5, 2.5)
+        attr(vh_attr, 'meta') <- structure(c(a = 1L, b = 2L), units = structure('cm', note = 'nested'), class = 'unit')
+    )");
+    std::vector<std::string> plain_values = {
+        "NULL", "TRUE", "NA", "c(TRUE, NA, FALSE)", "c(1L, NA, -5L)", "c(1.5, NA, NaN, -0, Inf, -Inf)",
+        "complex(real = c(1, NA), imaginary = c(-1, 2))", "as.raw(c(0, 1, 255))", "raw(0)", "integer(0)",
+        "numeric(0)", "logical(0)", "complex(0)", "character(0)", "list()", "NA_character_",
+        "c('a', NA, 'b', NA)", "vh_strings", "vh_latin1", "vh_bytes", "letters", "'caf\\u00e9'",
+        "c(a = 1, b = 2)", "matrix(c(1.5, 2, 3, 4), 2)", "matrix(c(1L, 2L, 3L, 4L), 2, dimnames = list(c('r1', 'r2'), NULL))",
+        "array(c(1.5, 2, 3, 4, 5, 6, 7, 8), c(2, 2, 2))", "factor(c('lo', 'hi', NA, 'lo'))",
+        "factor(c('b', 'a'), levels = c('b', 'a', 'z'), ordered = TRUE)", "as.Date('2024-02-29') + c(0, 3)",
+        "as.POSIXct('2024-01-01 10:00:00', tz = 'UTC') + c(0, 60)", "structure(list(), names = character(0))",
+        "list(NULL, NULL)", "list(a = NULL, b = list(c = NULL, d = list(e = 1.5, f = 'x')))",
+        "list(a = list(b = list(c = list(d = list(e = c(TRUE, NA))))))",
+        "setNames(c(1, 2, 3), c(strrep('n', 5000), 'x', ''))", "structure(c(1, 2), names = c('a', NA))",
+        "list(f1 = factor('a'), f2 = factor('b'), f3 = factor(c('a', 'b')), d = as.Date('2024-01-01') + 0)",
+        "vh_attr", "list(vh_attr, vh_attr, x = vh_attr)", "structure(c(1, 2), class = c('a', 'b'), x = NULL)",
+        "structure(list(1, 'a'), class = 'myclass', extra = list(k = 'v'))", "vh_frame(0)", "vh_frame(1)",
+        "vh_frame(5)[0, ]", "data.frame()", "list(vh_frame(3), vh_frame(3))", "I(list(1, 'a', NULL))",
+        "setNames(as.list(c(1, 2, 3)), c('caf\\u00e9', vh_latin1, 'x'))",
+        "structure(1.5, '\\u00e9t\\u00e9' = 'summer')", "summary(c(1, 2, 3, 4))", "table(c('a', 'b', 'a'))",
+        "lapply(split(c(1, 2, 3, 4), c('a', 'b', 'a', 'b')), c)", "mtcars", "iris",
+    };
+    for (int seed = 1; seed <= 25; ++seed) {
+        int rows = seed <= 3 ? seed - 1 : (seed * 37) % 700;
+        plain_values.push_back("{ set.seed(" + std::to_string(seed) + "); vh_frame(" + std::to_string(rows) + ") }");
+    }
+    for (const std::string& code : plain_values) {
+        SEXP value = eval(code);
+        auto by_r = detail::serialize_value_with_r(value);
+        auto plain = detail::serialize_value_plain(value);
+        REQUIRE_MESSAGE(by_r, code);
+        REQUIRE_MESSAGE(plain, code);  // the value takes the fast path
+        CHECK_MESSAGE(*plain == *by_r, code, ": ", first_difference(*plain, *by_r));
+        auto digest = value_digest(value);
+        REQUIRE_MESSAGE(digest, code);
+        CHECK_MESSAGE(digest->hash == sha256_hex(*by_r), code);
+        CHECK_MESSAGE(digest->bytes == by_r->size(), code);
+        CHECK_MESSAGE(*serialize_value(value) == *by_r, code);
+        PreservedObject back = unserialize_value(*plain);
+        REQUIRE_MESSAGE(back.get() != nullptr, code);
+        CHECK_MESSAGE(identical(value, back.get()), code);
+    }
+}
+
+TEST_CASE_FIXTURE(RFixture, "values with non-plain parts are serialized whole by R, and hash as before") {
+    eval("setClass('VhPerson', representation(name = 'character')); setClass('VhNum', contains = 'numeric')");
+    for (const char* code :
+         {"function(x) x + 1", "new.env()", "globalenv()", "1:10", "seq_len(5)", "as.character(1:3)", "y ~ x + z",
+          "quote(a + b)", "quote(x)", "pairlist(a = 1)", "new('VhPerson', name = 'a')", "new('VhNum', c(1, 2))",
+          "list(a = 1, f = function() 1)", "list(1, list(2, 1:10))", "data.frame(id = 1:5, x = c(1, 2, 3, 4, 5))",
+          "structure(c(1, 2), meta = 1:3)", "list(e = emptyenv())", "expression(1 + 2)"}) {
+        SEXP value = eval(code);
+        CHECK_MESSAGE(!detail::serialize_value_plain(value), code);
+        auto by_r = detail::serialize_value_with_r(value);
+        REQUIRE_MESSAGE(by_r, code);
+        CHECK_MESSAGE(*serialize_value(value) == *by_r, code);
+        CHECK_MESSAGE(*value_hash(value) == sha256_hex(*by_r), code);
+    }
+    // XDR always goes through R.
+    SEXP value = eval("list(a = c(1.5, 2.5), b = letters)");
+    SEXP serialize_fun = Rf_install("serialize");
+    ProtectScope protect;
+    std::string full = raw_bytes(protect(call_guarded(
+        serialize_fun, {value, R_NilValue, Rf_ScalarLogical(FALSE), Rf_ScalarLogical(TRUE), Rf_ScalarInteger(3)})));
+    auto xdr = serialize_value(value, ValueFormat::Xdr);
+    REQUIRE(xdr);
+    CHECK(full.substr(full.size() - xdr->size()) == *xdr);
 }
