@@ -109,6 +109,11 @@
 }
 
 .closure_uses <- function(names, env = globalenv()) {
+  # codetools builds its walkers as closures at run time; the JIT would compile them on first use, about 20 ms
+  # of a fresh session's first function definition (a warm run-notebook pays it while catching up). Walking
+  # them uncompiled costs the same per call after that, so the JIT is off for the walk.
+  jit <- compiler::enableJIT(0L)
+  on.exit(compiler::enableJIT(jit), add = TRUE)
   tryCatch(.closure_uses_unsafe(as.character(names), env), error = function(e) character())
 }
 
