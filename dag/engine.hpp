@@ -128,6 +128,8 @@ private:
     std::optional<size_t> reaching_definition(size_t position, const std::string& symbol) const;
     bool defines(size_t position, const std::string& symbol) const;
     Staleness direct_staleness(size_t position) const;
+    Staleness direct_staleness(size_t position, const std::function<Version(const std::string&)>& version_of) const;
+    class ForwardVersions;
     std::vector<std::string> upstream_plan(const std::string& id) const;
     const std::set<std::string>& exports_of(const std::string& package) const;
 
