@@ -272,6 +272,7 @@ struct EngineSession::Cache {
     std::unique_ptr<dag::CacheStore> store;
     std::unique_ptr<dag::StoreExecutionCache> cache;  // the engine's (and the replay chain's) view of it
     std::unique_ptr<dag::ReplayChain> chain;          // while intact: cells are served without R
+    std::vector<dag::CacheStore::CellKeyRecord> unremembered_keys;  // for `why`; EngineSession::remember_keys
 };
 
 // A cell the replay chain served before R started: the engine runs it (from the cache) once R is up.
@@ -373,6 +374,12 @@ void EngineSession::start_r() {
         }
     }
     catching_up_ = false;
+    remember_keys();
+}
+
+void EngineSession::remember_keys() {
+    if (cache_->store) cache_->store->remember_cell_keys(cache_->unremembered_keys);
+    cache_->unremembered_keys.clear();
 }
 
 bool EngineSession::r_started() const { return engine_ != nullptr; }
@@ -474,8 +481,10 @@ CellRun EngineSession::run(const std::optional<std::string>& id, const std::stri
             const dag::Execution* execution = engine_->engine->last_execution(cell);
             std::optional<dag::CacheKey> key = engine_->engine->last_key(cell);
             if (execution == nullptr || execution->failed || !key) continue;
-            for (const auto& scope : settings_.cache_scopes) cache_->store->remember_cell_key(scope, cell, *key);
+            for (const auto& scope : settings_.cache_scopes) cache_->unremembered_keys.push_back({scope, cell, *key});
         }
+        // One transaction per request, or one for the whole catch-up.
+        if (!catching_up_) remember_keys();
     }
     if (cache_->chain && cache_->chain->intact() && !dry_run_ && !catching_up_) {
         // The next run may follow this one without R only if it was this cell alone and a step.

@@ -113,6 +113,7 @@ private:
                    const dag::ReplayChain::Served& served, bool logged);
     bool replaying() const;
     void start_r();
+    void remember_keys();  // writes the keys run() collected for `why`
 
     SessionSettings settings_;
     std::unique_ptr<Recorder> recorder_;

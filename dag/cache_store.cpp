@@ -379,6 +379,7 @@ struct CacheStore::State {
     fs::path directory;
     fs::path database_path;
     DatabaseHandle database;
+    sqlite::StatementCache statements;  // after `database`: finalized before it closes
     bool writable = false;
     bool may_reopen = false;
     std::chrono::steady_clock::time_point writes_paused_until{};
@@ -407,6 +408,8 @@ struct CacheStore::State {
     }
 
     sqlite3* db() const { return database.get(); }
+    // A statement of the hot paths (lookups, loads, steps), prepared once per connection.
+    Statement prepared(const std::string& sql) { return statements.use<RaiseStoreError>(db(), sql); }
 
     void note_hit(const std::string& key) {
         const std::int64_t now = now_ms();
@@ -659,7 +662,7 @@ struct CacheStore::State {
         std::int64_t last_used_at = 0;
     };
     std::optional<BlobRow> blob_row(const std::string& hash) {
-        Statement query(db(), "SELECT size, inline_data IS NULL, last_used_at FROM blobs WHERE hash = ?");
+        Statement query = prepared("SELECT size, inline_data IS NULL, last_used_at FROM blobs WHERE hash = ?");
         query.bind(1, hash);
         if (!query.step()) return std::nullopt;
         return BlobRow{static_cast<std::uint64_t>(query.integer(0)), query.integer(1) != 0, query.integer(2)};
@@ -714,7 +717,7 @@ struct CacheStore::State {
         std::optional<BlobRow> row;
         std::string bytes;
         {
-            Statement query(db(), "SELECT size, inline_data IS NULL, inline_data FROM blobs WHERE hash = ?");
+            Statement query = prepared("SELECT size, inline_data IS NULL, inline_data FROM blobs WHERE hash = ?");
             query.bind(1, hash);
             if (!query.step()) return std::nullopt;
             row = BlobRow{static_cast<std::uint64_t>(query.integer(0)), query.integer(1) != 0, 0};
@@ -927,9 +930,9 @@ std::optional<CacheEntry> CacheStore::lookup(const std::string& key) {
         {
             // One snapshot: the entry, its value list and the value rows belong together.
             Transaction snapshot(s.db(), Transaction::Kind::Read);
-            Statement query(s.db(),
-                            "SELECT outputs, metadata, key_parts, run_seconds, created_at, last_used_at, hit_count,"
-                            " size, checksum FROM entries WHERE key = ?");
+            Statement query = s.prepared(
+                "SELECT outputs, metadata, key_parts, run_seconds, created_at, last_used_at, hit_count,"
+                " size, checksum FROM entries WHERE key = ?");
             query.bind(1, key);
             if (!query.step()) return miss();
             entry.key = key;
@@ -942,7 +945,7 @@ std::optional<CacheEntry> CacheStore::lookup(const std::string& key) {
             entry.hit_count = query.integer(6);
             entry.size_bytes = static_cast<std::uint64_t>(query.integer(7));
             checksum = query.text(8);
-            Statement values(s.db(), "SELECT symbol, hash FROM entry_values WHERE key = ?");
+            Statement values = s.prepared("SELECT symbol, hash FROM entry_values WHERE key = ?");
             values.bind(1, key);
             while (values.step()) entry.values[values.text(0)] = values.text(1);
             for (const auto& [symbol, hash] : entry.values) {
@@ -1004,17 +1007,27 @@ void CacheStore::invalidate(const std::string& key) { state_->remove_entry(key);
 void CacheStore::record_hits() { state_->record_hits(); }
 
 void CacheStore::remember_cell_key(const std::string& scope, const std::string& cell, const CacheKey& key) {
+    remember_cell_keys({CellKeyRecord{scope, cell, key}});
+}
+
+void CacheStore::remember_cell_keys(const std::vector<CellKeyRecord>& records) {
     State& s = *state_;
-    if (!s.can_write()) return;
+    if (records.empty() || !s.can_write()) return;
     try {
-        Statement(s.db(),
-                  "INSERT OR REPLACE INTO cell_keys (scope, cell, key, key_parts, updated_at) VALUES (?, ?, ?, ?, ?)")
-            .bind(1, scope)
-            .bind(2, cell)
-            .bind(3, key.digest())
-            .bind(4, key.to_json())
-            .bind(5, now_ms())
-            .run();
+        Transaction transaction(s.db(), Transaction::Kind::Write);
+        Statement insert = s.prepared(
+            "INSERT OR REPLACE INTO cell_keys (scope, cell, key, key_parts, updated_at) VALUES (?, ?, ?, ?, ?)");
+        const std::int64_t now = now_ms();
+        for (const auto& record : records) {
+            insert.bind(1, record.scope)
+                .bind(2, record.cell)
+                .bind(3, record.key.digest())
+                .bind(4, record.key.to_json())
+                .bind(5, now)
+                .run();
+            insert.reset();
+        }
+        transaction.commit();
     } catch (const StoreError& error) {
         s.store_failed(error);
     }
@@ -1024,7 +1037,7 @@ std::optional<CacheKey> CacheStore::last_cell_key(const std::string& scope, cons
     State& s = *state_;
     if (!s.ready()) return std::nullopt;
     try {
-        Statement query(s.db(), "SELECT key_parts FROM cell_keys WHERE scope = ? AND cell = ?");
+        Statement query = s.prepared("SELECT key_parts FROM cell_keys WHERE scope = ? AND cell = ?");
         query.bind(1, scope).bind(2, cell);
         if (!query.step()) return std::nullopt;
         return CacheKey::from_json(query.text(0));
@@ -1055,7 +1068,7 @@ std::optional<std::string> CacheStore::replay_step(const std::string& state, con
     State& s = *state_;
     if (!s.ready()) return std::nullopt;
     try {
-        Statement query(s.db(), "SELECT step FROM replay_steps WHERE state = ? AND request = ?");
+        Statement query = s.prepared("SELECT step FROM replay_steps WHERE state = ? AND request = ?");
         query.bind(1, state).bind(2, request);
         if (!query.step()) return std::nullopt;
         return query.text(0);
@@ -1076,7 +1089,7 @@ std::optional<std::string> CacheStore::file_digest(const fs::path& path) {
     const auto inode = static_cast<std::int64_t>(info.st_ino);
     if (s.database) {
         try {
-            Statement query(s.db(), "SELECT size, mtime_ns, inode, hash, hashed_at_ns FROM file_digests WHERE path = ?");
+            Statement query = s.prepared("SELECT size, mtime_ns, inode, hash, hashed_at_ns FROM file_digests WHERE path = ?");
             query.bind(1, where);
             // Trusted only if the file had not changed for a while when it was hashed: a write within the same
             // mtime tick would otherwise go unnoticed.

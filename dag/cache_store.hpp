@@ -117,6 +117,12 @@ public:
 
     // --- why(): the last key seen for a cell, by the caller's scope (notebook path) and cell id --------
     void remember_cell_key(const std::string& scope, const std::string& cell, const CacheKey& key);
+    // Many at once, in one transaction (a run that serves a whole notebook remembers them together).
+    struct CellKeyRecord {
+        std::string scope, cell;
+        CacheKey key;
+    };
+    void remember_cell_keys(const std::vector<CellKeyRecord>& records);
     std::optional<CacheKey> last_cell_key(const std::string& scope, const std::string& cell);
 
     // --- replay steps (dag/replay_chain.hpp): how a cell's run follows from the session state before it ------

@@ -391,6 +391,25 @@ TEST_CASE_FIXTURE(Fixture, "why(): the last key of a cell is kept across store o
     CHECK(*open().last_cell_key("analysis.ipynb", "c1") == second);
 }
 
+TEST_CASE_FIXTURE(Fixture, "remember_cell_keys writes a batch of keys, each readable afterwards") {
+    std::vector<CacheStore::CellKeyRecord> records;
+    for (int i = 0; i < 20; ++i) {
+        CacheKey key;
+        key.set_code("x" + std::to_string(i) + " <- " + std::to_string(i));
+        records.push_back({"nb.ipynb", "cell-" + std::to_string(i), key});
+        records.push_back({"other.ipynb", "cell-" + std::to_string(i), key});
+    }
+    open().remember_cell_keys(records);
+    CacheStore store = open();
+    for (const auto& record : records) {
+        std::optional<CacheKey> last = store.last_cell_key(record.scope, record.cell);
+        REQUIRE(last);
+        CHECK(*last == record.key);
+    }
+    store.remember_cell_keys({});  // nothing to write is fine
+    CHECK_FALSE(store.last_cell_key("nb.ipynb", "cell-20"));
+}
+
 TEST_CASE_FIXTURE(Fixture, "file digests follow the content, also within the same mtime tick") {
     CacheStore store = open();
     fs::path file = dir.path() / "data.csv";
