@@ -25,8 +25,40 @@ constexpr int kSerializeVersion = 3;
 // version that reads it), 1 int (length of the native encoding's name), then that name.
 constexpr std::size_t kFixedHeaderBytes = 2 + 4 * 4;
 constexpr std::size_t kMaxEncodingName = 63;  // R_CODESET_MAX
-constexpr std::size_t kHashBufferBytes = 64 * 1024;
 constexpr std::size_t kDirectUpdateBytes = 4 * 1024;  // larger writes go to SHA-256 without a copy
+
+// A 64 KB buffer lent from a small per-thread pool. Each hash had allocated and zeroed two fresh ones: 16 page
+// faults apiece once glibc had given the memory back, 10% of a warm catch-up that hashes hundreds of small
+// parsed cells. A buffer is not zeroed; one asked for while the pool is empty is allocated for the occasion.
+class ScratchBuffer {
+public:
+    ScratchBuffer() = default;
+    ScratchBuffer(const ScratchBuffer&) = delete;
+    ScratchBuffer& operator=(const ScratchBuffer&) = delete;
+    ~ScratchBuffer() {
+        if (bytes_ && pool().size() < kPoolSize) pool().push_back(std::move(bytes_));
+    }
+    void lease() {
+        if (bytes_) return;
+        if (!pool().empty()) {
+            bytes_ = std::move(pool().back());
+            pool().pop_back();
+        } else {
+            bytes_.reset(new unsigned char[kBytes]);  // default-initialised: not zeroed
+        }
+    }
+    unsigned char* data() { return bytes_.get(); }
+    std::size_t size() const { return bytes_ ? kBytes : 0; }
+
+private:
+    static constexpr std::size_t kBytes = 64 * 1024;
+    static constexpr std::size_t kPoolSize = 4;
+    static std::vector<std::unique_ptr<unsigned char[]>>& pool() {
+        thread_local std::vector<std::unique_ptr<unsigned char[]>> buffers;
+        return buffers;
+    }
+    std::unique_ptr<unsigned char[]> bytes_;
+};
 
 R_pstream_format_t stream_format(ValueFormat format) {
     return format == ValueFormat::Xdr ? R_pstream_xdr_format : R_pstream_binary_format;
@@ -87,7 +119,7 @@ public:
         if (collect_ == nullptr) {
             digest_.reset(EVP_MD_CTX_new());
             if (!digest_ || EVP_DigestInit_ex(digest_.get(), EVP_sha256(), nullptr) != 1) digest_.reset();
-            buffer_.resize(kHashBufferBytes);
+            buffer_.lease();
         }
     }
     bool ready() const { return collect_ != nullptr || digest_ != nullptr; }
@@ -168,7 +200,7 @@ private:
     HeaderSkipper skipper_;
     std::string* collect_;
     std::unique_ptr<EVP_MD_CTX, DigestContextFreer> digest_;
-    std::vector<unsigned char> buffer_;
+    ScratchBuffer buffer_;
     std::size_t used_ = 0;
     std::uint64_t payload_bytes_ = 0;
 };
@@ -279,7 +311,6 @@ constexpr int kLevelsShift = 12;
 constexpr int kCharsxpDroppedLevels = (1 << 5) | 1;  // CACHED_MASK | HASHASH_MASK, never written
 constexpr int kMaxPackedRefIndex = INT_MAX >> 8;
 constexpr int kMaxPlainDepth = 256;  // deeper values take R's path (which checks the C stack)
-constexpr std::size_t kWriterBufferBytes = 64 * 1024;
 constexpr std::size_t kWriterDirectBytes = 4 * 1024;
 
 bool plain_attributes(SEXP cell, int depth);
@@ -336,7 +367,7 @@ int pack_flags(SEXP s, int type, bool has_attributes, bool has_tag) {
 // error, so it runs outside the guarded region.
 class PlainWriter {
 public:
-    explicit PlainWriter(SerializationTap& tap) : tap_(tap), buffer_(kWriterBufferBytes) {}
+    explicit PlainWriter(SerializationTap& tap) : tap_(tap) { buffer_.lease(); }
 
     bool write(SEXP value) {
         item(value);
@@ -473,7 +504,7 @@ private:
     }
 
     SerializationTap& tap_;
-    std::vector<unsigned char> buffer_;
+    ScratchBuffer buffer_;
     std::size_t used_ = 0;
     bool ok_ = true;
     std::unordered_map<SEXP, int> refs_;
