@@ -278,6 +278,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     // Opaque values (environments, ...) that a later run changed in place cannot be restored:
     // rebuild them by rerunning the cell that defined them.
     for (const auto& symbol : analysis.uses) {
+        if (spoiled_.empty()) break;  // the usual case: no version to look up
         Version version = version_before(*at, symbol);
         if (version == kUnbound || !spoiled_.count(version)) continue;
         auto source = reaching_definition(*at, symbol);
