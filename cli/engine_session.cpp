@@ -280,6 +280,7 @@ struct EngineSession::Replayed {
     std::string id, code;
     std::optional<PlotSize> plot;
     bool from_entry = false;  // served from a cache entry (else a recorded step: library(), options(), which rerun)
+    bool binds_nothing = false;  // its entry bound and removed no name (ReplayChain::Served)
 };
 
 namespace {
@@ -360,11 +361,15 @@ void EngineSession::start_r() {
         engine_->engine->set_replay_steps(cache_->chain && cache_->chain->intact());
     }
     // The cells the chain served: the engine serves them again (values restored from the cache, outputs already
-    // shown), so the session is where the document is.
+    // shown), so the session is where the document is. A cell served from an entry that bound no name (a summary, a
+    // plot, a printed value) is left out: serving it again would change nothing in R, and no later cell can read
+    // from it, since it defines nothing (options, the working directory and the search path are never in an entry).
+    // The engine does not know it then, which a run that executes each cell once in order never asks about.
     std::vector<Replayed> replayed = std::move(replayed_);
     replayed_.clear();
     catching_up_ = true;  // the chain is already past these cells
     for (const auto& cell : replayed) {
+        if (cell.from_entry && cell.binds_nothing) continue;
         CellRun again = run(cell.id, cell.code, cell.plot, false);
         if (cell.from_entry && !again.from_cache) {
             std::string line = "ripple cache: [" + cell.id + "] was shown from the cache but had to run again to rebuild "
@@ -429,7 +434,7 @@ CellRun EngineSession::replay(const std::string& id, const std::string& code, co
     if (!rbridge::replay(parsed, sink)) return run;  // unreadable: not served (the caller starts R)
     run.from_cache = true;
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    replayed_.push_back({id, code, plot, served.from_entry});
+    replayed_.push_back({id, code, plot, served.from_entry, served.binds_nothing});
     return run;
 }
 

@@ -87,18 +87,20 @@ std::optional<ReplayChain::Served> ReplayChain::advance(const std::string& code,
     std::string entry_key = string_field(step, "entry");
     std::string outputs;
     std::string identity;
+    bool binds_nothing = false;
     if (!entry_key.empty()) {
         std::optional<CachedRun> run = cache_.find(entry_key);
         if (!run) return std::nullopt;
         identity = execution_identity(*run);
         if (identity != string_field(step, "identity")) return std::nullopt;
         outputs = std::move(run->outputs);
+        binds_nothing = run->values.empty();
     } else {
         outputs = string_field(step, "outputs");
         identity = "recorded:" + sha256_hex(outputs);
     }
     move(request, identity);
-    return Served{std::move(outputs), !entry_key.empty()};
+    return Served{std::move(outputs), !entry_key.empty(), binds_nothing};
 }
 
 void ReplayChain::extend(const std::string& code, const std::map<std::string, std::string>& options,

@@ -45,6 +45,7 @@ public:
     struct Served {
         std::string outputs;  // JSON events, as the runtime records them
         bool from_entry;      // from a cache entry (a restarted engine serves it too); else the step's own outputs
+        bool binds_nothing;   // from an entry that bound and removed no name: the session is the same after it
     };
     std::optional<Served> advance(const std::string& code, const std::map<std::string, std::string>& options);
     // After the engine ran (or served) the same cell with R: remember its step from the current state and move past

@@ -103,6 +103,32 @@ def test_a_volatile_cell_starts_r_where_it_stands(tmp_path):
     assert "ripple cache:" not in proc.stderr
 
 
+def test_r_started_late_sees_the_session_the_document_built(tmp_path):
+    # When R starts at a volatile cell, cells above whose entries bind nothing (printing, plotting, summaries) are
+    # not served again; every binding, removal and random draw above must still be in place.
+    cells = [
+        "set.seed(3); a <- runif(2)",
+        "summary(a)",
+        "b <- 2",
+        "print(b); plot(a)",
+        "rm(b)",
+        "r <- runif(1)",
+        'c(inherits(Sys.time(), "POSIXct"), exists("b"), exists("a"), length(ls()))',
+        "z <- runif(1); c(a, r, z)",
+        "ls()",
+    ]
+    nb = write_notebook(tmp_path / "nb.ipynb", cells)
+    run_with_report(tmp_path, nb, "cold.ipynb")
+    warm, proc = run_with_report(tmp_path, nb, "warm.ipynb")
+    assert warm["r_started"] is True
+    assert [c["from_cache"] for c in warm["cells"]] == [True] * 6 + [False, True, True]
+    run_with_report(tmp_path, nb, "fresh.ipynb", "--no-cache")
+    out = outputs_of(tmp_path / "warm.ipynb")
+    assert out == outputs_of(tmp_path / "fresh.ipynb")
+    assert out[6][0]["data"]["text/plain"] == "[1] 1 0 1 2"  # POSIXct, no b, a, two names (a, r)
+    assert "ripple cache:" not in proc.stderr
+
+
 def test_parameters_are_part_of_the_chain(tmp_path):
     from cli_env import code_cell
     cells = [code_cell("n <- 3", tags=["parameters"]), "seq_len(n) * 10"]
