@@ -397,6 +397,24 @@ def test_cache_options_are_accepted_and_reported(tmp_path):
     assert json.loads((tmp_path / "e.json").read_text())["cache"]["dir"] == str(tmp_path / "env")
 
 
+def test_r_ends_like_r_finalizers_devices_and_its_session_folder(tmp_path):
+    # At exit: finalizers registered with onexit = TRUE run, an open png() device writes its file, and R's session
+    # folder (tempdir()) is removed.
+    png, marker = tmp_path / "left-open.png", tmp_path / "finalized.txt"
+    nb = write_notebook(tmp_path / "nb.ipynb", [
+        f'png("{png}"); plot(1:3)',
+        f'e <- new.env(); reg.finalizer(e, function(x) writeLines("done", "{marker}"), onexit = TRUE); invisible()',
+        'cat(tempdir()); writeLines("x", file.path(tempdir(), "inside.txt"))',
+    ])
+    run([nb, "-o", tmp_path / "out.ipynb", "--no-cache"], check_rc=0)
+    outputs = [normalized_outputs(c) for c in read_notebook(tmp_path / "out.ipynb").cells if c.cell_type == "code"]
+    session_folder = Path(outputs[2][0]["text"])
+    assert session_folder.name.startswith("Rtmp")
+    assert not session_folder.exists()
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert marker.read_text() == "done\n"
+
+
 def test_help_and_version():
     proc = run(["--help"], check_rc=0)
     assert "--allow-errors" in proc.stdout and "exit codes: 0 ok, 1 a cell failed" in proc.stdout
