@@ -1,11 +1,10 @@
 # test_analysis.R: checks of the static cell analysis in the ripple R package (analysis.R):
-# .analyze_cell, .closure_uses, .cell_fingerprint. Plain R, no test framework; knows nothing of C++.
+# .analyze_cell, .closure_uses. Plain R, no test framework; knows nothing of C++.
 
 library(ripple, lib.loc = Sys.getenv("RIPPLE_R_LIBRARY"))
 
 analyze <- ripple:::.analyze_cell
 closure_uses <- ripple:::.closure_uses
-fingerprint <- ripple:::.cell_fingerprint
 
 checks <- 0L
 failures <- 0L
@@ -392,28 +391,6 @@ check("closure_uses: empty", cu(), character())
 check("closure_uses: bad input does not error", closure_uses(NULL, env = "not an env"), character())
 assign("top_g", function() top_y, envir = globalenv())
 check("closure_uses: default env is globalenv()", closure_uses("top_g"), "top_y")
-
-# ---- .cell_fingerprint -------------------------------------------------------------------------------------
-
-check("fingerprint: comment and spacing", fingerprint("x<-1 # c"), fingerprint("x <- 1"))
-check("fingerprint: text", fingerprint("x <- 1"), "x <- 1")
-check("fingerprint: newlines inside a call",
-      fingerprint("f(a,\n  b)"), fingerprint("f(a, b)"))
-check("fingerprint: ; versus newline", fingerprint("a <- 1; b <- 2"), fingerprint("a <- 1\nb <- 2"))
-check("fingerprint: comment lines", fingerprint("# top\na <- 1\n\n# end\n"), fingerprint("a <- 1"))
-check("fingerprint: token change", fingerprint("x <- 1") == fingerprint("x <- 2"), FALSE)
-check("fingerprint: operator change", fingerprint("x <- 1") == fingerprint("x < -1"), FALSE)
-check("fingerprint: statement split", fingerprint("x <- 1\n-2") == fingerprint("x <- 1 -2"), FALSE)
-check("fingerprint: statement split in braces",
-      fingerprint("{x <- 1\n-2}") == fingerprint("{x <- 1 -2}"), FALSE)
-check("fingerprint: string change", fingerprint("'a b'") == fingerprint("'a  b'"), FALSE)
-long_a <- paste0("s <- \"", strrep("a", 2000), "\"")
-long_b <- paste0("s <- \"", strrep("a", 1999), "b\"")
-check("fingerprint: long strings compared in full", fingerprint(long_a) == fingerprint(long_b), FALSE)
-check("fingerprint: CRLF", fingerprint("a <- 1\r\nb <- 2\r\n"), fingerprint("a <- 1\nb <- 2"))
-check("fingerprint: parse error", fingerprint("x <- "), NA_character_)
-check("fingerprint: empty", fingerprint(""), "")
-check("fingerprint: comment only", fingerprint("# only"), "")
 
 # ---- deep code -----------------------------------------------------------------------------------------------
 

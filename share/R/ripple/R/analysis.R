@@ -1,5 +1,5 @@
-# analysis.R: static analysis of a cell's code (defs, uses, deletes, attaches, files, effects), the
-# free symbols of top-level closures, and cell fingerprints. Knows nothing of the graph, cache or kernel.
+# analysis.R: static analysis of a cell's code (defs, uses, deletes, attaches, files, effects) and the free
+# symbols of top-level closures. Knows nothing of the graph, cache or kernel (cell fingerprints are made in C++).
 
 # ---- Call tables ---------------------------------------------------------------------------------
 
@@ -115,10 +115,6 @@
   jit <- compiler::enableJIT(0L)
   on.exit(compiler::enableJIT(jit), add = TRUE)
   tryCatch(.closure_uses_unsafe(as.character(names), env), error = function(e) character())
-}
-
-.cell_fingerprint <- function(code) {
-  tryCatch(.fingerprint_unsafe(code), error = function(e) NA_character_)
 }
 
 # One string; Windows line ends become "\n" (R's parser rejects a "\r").
@@ -780,40 +776,3 @@
   ok && "rng" %in% st$effects
 }
 
-# ---- Fingerprint --------------------------------------------------------------------------------------
-
-# Terminal tokens without comments, with ";" marking each boundary between statements (top level
-# or inside braces) in place of the source's newlines and semicolons: "x <- 1\n-2" (two statements)
-# and "x <- 1 -2" (one) have the same tokens.
-.fingerprint_unsafe <- function(code) {
-  if (!is.character(code) || anyNA(code)) return(NA_character_)
-  exprs <- parse(text = .cell_text(code), keep.source = TRUE)
-  pd <- utils::getParseData(exprs)
-  if (is.null(pd) || !nrow(pd)) return("")
-  brace_exprs <- pd$parent[pd$token == "'{'"]
-  statements <- pd$id[!pd$terminal & (pd$parent <= 0L | pd$parent %in% brace_exprs)]
-  parent_of <- pd$parent
-  names(parent_of) <- pd$id
-  tokens <- pd[pd$terminal & !(pd$token %in% c("COMMENT", "';'")), , drop = FALSE]
-  if (!nrow(tokens)) return("")
-  tokens <- tokens[order(tokens$line1, tokens$col1), , drop = FALSE]
-
-  # Long string constants are abbreviated in parse data ("[1200 chars quoted with '\"']").
-  text <- tokens$text
-  long <- tokens$token == "STR_CONST" & grepl("^\\[[0-9]+ chars quoted with '.'\\]$", text)
-  for (i in which(long)) text[i] <- utils::getParseText(pd, tokens$id[i])
-
-  owner <- rep(NA_integer_, nrow(tokens))
-  ancestor <- tokens$parent
-  repeat {
-    hit <- is.na(owner) & ancestor %in% statements
-    owner[hit] <- ancestor[hit]
-    climbing <- is.na(owner) & ancestor > 0L
-    if (!any(climbing)) break
-    ancestor[climbing] <- parent_of[as.character(ancestor[climbing])]
-  }
-  owner[is.na(owner)] <- 0L
-  boundary <- c(FALSE, owner[-1L] != owner[-length(owner)])
-  text[boundary] <- paste(";", text[boundary])
-  paste(text, collapse = " ")
-}
