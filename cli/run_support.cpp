@@ -99,6 +99,14 @@ CellOutput timeout_error(double seconds) {
 std::string shorten(const std::string& text, size_t width) {
     size_t start = text.find_first_not_of(" \t\r\n");
     if (start == std::string::npos) return "(empty)";
+    // Cell option lines (`#| cache: false`) say nothing about what the cell does: the first line after them.
+    for (size_t at = start; text.compare(at, 2, "#|") == 0;) {
+        size_t next = text.find('\n', at);
+        if (next == std::string::npos) break;
+        next = text.find_first_not_of(" \t\r\n", next);
+        if (next == std::string::npos) break;
+        start = at = next;
+    }
     size_t end = text.find('\n', start);
     std::string line = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (line.size() > width) {

@@ -47,7 +47,7 @@ std::string describe_error(const CellOutput& error);
 // The error output a timed-out cell shows instead of R's interrupt message.
 CellOutput timeout_error(double seconds);
 
-// The first line of `text`, cut to `width` characters with an ellipsis.
+// The first line of `text` after any `#|` option lines, cut to `width` characters with an ellipsis.
 std::string shorten(const std::string& text, size_t width);
 
 // Base64 (as in a notebook's image/png) to bytes; nullopt for malformed input. Whitespace is ignored.

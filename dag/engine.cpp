@@ -321,8 +321,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     if (dry_run_ && !cached) {
         std::vector<std::string> reasons = std::move(would_run_because);
         if (reasons.empty() && !key) {
-            reasons.push_back("it cannot be cached (volatile, opted out, or it changes packages, options or the "
-                              "working directory)");
+            reasons.push_back(uncacheable_reason(code, analysis));
         } else if (reasons.empty()) {
             std::optional<CacheKey> previous = dry_run_(id);
             if (previous) reasons = key_changes(*previous, *key, *at, state);
@@ -602,6 +601,21 @@ bool Engine::add_use_part(CacheKey& key, size_t position, const std::string& sym
 // volatile, changes session state the cache does not snapshot (packages, options, directory), or reads a
 // value without content (an environment, a connection). Uses found only by running (functions the cell
 // defines and calls, the RNG) join the stored key: serve_from_cache checks them before serving.
+// Why cache_key_for() gives no key, in its order of checks, for `why` and the dry run.
+std::string Engine::uncacheable_reason(const std::string& code, const CellAnalysis& analysis) {
+    CellCacheChoice choice = cell_cache_choice(code);
+    if (choice == CellCacheChoice::Never) return "it opts out of the cache (cache: false)";
+    if (analysis.is_volatile && choice != CellCacheChoice::Always) {
+        return "it is volatile: it reads what changes between runs (the clock, the network, the file system, the "
+               "environment or the working directory); `#| cache: true` opts it in";
+    }
+    if (!analysis.attaches.empty() || analysis.effects.count("search")) return "it changes the attached packages";
+    if (analysis.effects.count("options")) return "it changes options()";
+    if (analysis.effects.count("wd")) return "it changes the working directory";
+    if (analysis.deletes_all) return "it removes every variable";
+    return "it cannot be cached (it reads a value the cache cannot hash, such as an environment or a connection)";
+}
+
 std::optional<CacheKey> Engine::cache_key_for(size_t position, const std::string& id, const CellAnalysis& analysis,
                                               const std::string& code,
                                               const std::set<std::string>& uses,
@@ -774,7 +788,9 @@ std::vector<std::string> Engine::key_changes(const CacheKey& previous, CacheKey 
 std::string Engine::why_cache(const std::string& id) {
     auto previous = last_keys_.find(id);
     auto at = position(id);
-    if (cache_ == nullptr || cache_use_ == CacheUse::Off || previous == last_keys_.end() || !at) return std::string();
+    if (cache_ == nullptr || cache_use_ == CacheUse::Off || !at) return std::string();
+    // Nothing to compare with unless it ran here (with a key, or without one: then say why it has none).
+    if (previous == last_keys_.end() && last_execution(id) == nullptr) return std::string();
     const std::string& code = order_.cells()[*at].code;
     const CellAnalysis& analysis = analysis_of(code);
     std::map<std::string, ValueId> state = state_before(*at);
@@ -782,8 +798,11 @@ std::string Engine::why_cache(const std::string& id) {
     uses.insert(implicit_uses().begin(), implicit_uses().end());
     if (const Execution* execution = last_execution(id)) uses.insert(execution->uses.begin(), execution->uses.end());
     std::optional<CacheKey> now = analysis.parsed ? cache_key_for(*at, id, analysis, code, uses, state) : std::nullopt;
-    if (!now) return "Cache: [" + label(id) + "] cannot be cached as it is now (volatile, opted out, or it changes "
-                     "session state such as packages or options).";
+    if (!now) {
+        return "Cache: [" + label(id) + "] cannot be cached as it is now: " +
+               (analysis.parsed ? uncacheable_reason(code, analysis) : std::string("its code does not parse")) + ".";
+    }
+    if (previous == last_keys_.end()) return std::string();
     std::vector<std::string> changes = key_changes(previous->second, *now, *at, state);
     if (changes.empty()) return "Cache: running [" + label(id) + "] now would be served from the cache (same key as its last run).";
     std::string text;
@@ -797,6 +816,11 @@ std::string Engine::label(const std::string& id) const {
     const std::string& code = order_.cells()[*at].code;
     size_t start = code.find_first_not_of(" \t\r\n");
     if (start == std::string::npos) return "(empty)";
+    // Cell option lines (`#| cache: false`) say nothing about what the cell does: the first line after them.
+    for (size_t next; code.compare(start, 2, "#|") == 0; start = next) {
+        next = code.find('\n', start);
+        if (next == std::string::npos || (next = code.find_first_not_of(" \t\r\n", next)) == std::string::npos) break;
+    }
     size_t end = code.find('\n', start);
     std::string line = code.substr(start, end == std::string::npos ? std::string::npos : end - start);
     if (line.size() > 24) line = line.substr(0, 23) + "\u2026";

@@ -484,4 +484,6 @@ TEST_CASE("base64 decoding of figures") {
     CHECK(*decode_base64("aGVs\nbG8h") == "hello!");
     CHECK_FALSE(decode_base64("a$b").has_value());
     CHECK(shorten("first line that is long\nsecond", 10) == "first lin\u2026");
+    CHECK(shorten("#| cache: false\n#| label: x\n\nx + 1\n", 40) == "x + 1");
+    CHECK(shorten("#| cache: false", 40) == "#| cache: false");  // nothing else to show
 }

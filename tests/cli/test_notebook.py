@@ -554,6 +554,23 @@ def test_after_one_edit_only_the_stale_cells_run_and_why_says_why(tmp_path):
     assert all(l.endswith(": cached") for l in run(["why", nb_path, "--cache-dir", cache], check_rc=0).stdout.splitlines())
 
 
+def test_why_says_why_a_cell_cannot_be_cached(tmp_path):
+    cache = tmp_path / "cache"
+    nb_path = write_notebook(tmp_path / "nb.ipynb", [
+        code_cell("x <- 1", cell_id="set-x"),
+        code_cell("format(Sys.time(), '%Y') > '2000'", cell_id="clock"),
+        code_cell("options(digits = 4)", cell_id="digits"),
+        code_cell("#| cache: false\nx + 1", cell_id="opted-out"),
+    ])
+    run([nb_path, "--cache-dir", cache], check_rc=0)
+    lines = run(["why", nb_path, "--cache-dir", cache], check_rc=0).stdout.splitlines()
+    assert lines[0] == "set-x [x <- 1]: cached"
+    assert lines[1].startswith("clock [format(Sys.time(), '%Y') > '2000']: would rerun: it is volatile: it reads what "
+                               "changes between runs"), lines
+    assert lines[2] == "digits [options(digits = 4)]: would rerun: it changes options()"
+    assert lines[3] == "opted-out [x + 1]: would rerun: it opts out of the cache (cache: false)"
+
+
 def test_why_refuses_what_it_cannot_explain(tmp_path):
     nb_path = write_notebook(tmp_path / "nb.ipynb", EDIT_CELLS[:1])
     proc = run(["why", nb_path, "no-such-cell"], check_rc=2)

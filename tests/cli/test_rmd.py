@@ -283,7 +283,7 @@ def test_unchanged_chunks_come_from_the_cache_and_only_stale_ones_rerun(tmp_path
     assert verdicts["params"].startswith("would rerun: code changed"), why
     assert verdicts["make-x"].startswith("would rerun: it reads `params`"), why
     assert verdicts["other"] == "cached" and verdicts["pic"].startswith("would rerun: ")
-    assert verdicts["setup"].startswith("would rerun: it cannot be cached")
+    assert verdicts["setup"] == "would rerun: it opts out of the cache (cache: false)", why
     assert run(["why", doc, "other", "--cache-dir", cache], check_rc=0).stdout == "other [z <- 10]: cached\n"
     assert marker.read_text().split() == ["x", "z", "pic"], "why runs nothing"
     run([doc, "--cache-dir", cache, "--report", "json", tmp_path / "edit.json", "-q"], check_rc=0)

@@ -346,6 +346,9 @@ TEST_CASE("cache: --force recomputes and refreshes; opted-out, volatile and fail
     again.engine.execute(cell("b", "#| cache: false\ny <- x"));
     again.engine.execute(cell("c", "out nothing"));
     CHECK(again.runtime.run_log == std::vector<std::string>{"#| cache: false\ny <- x", "out nothing"});
+    CHECK(again.engine.label("b") == "y <- x");  // option lines are not what a label should show
+    CHECK(again.engine.why_cache("b") == "Cache: [y <- x] cannot be cached as it is now: it opts out of the cache "
+                                         "(cache: false).");
     CHECK(ripple::dag::cell_cache_choice("  #| cache: true\nx <- 1") == ripple::dag::CellCacheChoice::Always);
     CHECK(ripple::dag::cell_cache_choice("x <- 1\n#| cache: false") == ripple::dag::CellCacheChoice::Default);
 }
@@ -393,17 +396,20 @@ TEST_CASE("cache: a dry run serves what hits, and says which cells would run and
     });
     std::vector<std::pair<std::string, std::vector<std::string>>> would_run;
     for (auto [id, code] : std::vector<std::pair<std::string, std::string>>{
-             {"a", "x <- "}, {"b", "y <- x"}, {"c", "w <- x"}, {"d", "z <- w"}, {"e", "e <- "}}) {
+             {"a", "x <- "}, {"b", "y <- x"}, {"c", "w <- x"}, {"d", "z <- w"}, {"e", "e <- "},
+             {"f", "#| cache: false\nv <- y"}}) {
         ExecutionReport report = dry.engine.execute(cell(id, code));
         would_run.insert(would_run.end(), report.would_run.begin(), report.would_run.end());
     }
     CHECK(dry.runtime.run_log.empty());
-    REQUIRE(would_run.size() == 3);
+    REQUIRE(would_run.size() == 4);
     CHECK(would_run[0].first == "c");
     CHECK(would_run[0].second.at(0) == "code changed");  // first: the most telling part
     CHECK(would_run[1].first == "d");
     CHECK(would_run[1].second == std::vector<std::string>{"it reads `w`, which [w <- x] recomputes"});
     CHECK(would_run[2].first == "e");
     CHECK(would_run[2].second == std::vector<std::string>{"it has not run with this cache"});
+    CHECK(would_run[3].first == "f");
+    CHECK(would_run[3].second == std::vector<std::string>{"it opts out of the cache (cache: false)"});
     CHECK(dry.runtime.global("y") == "y(x())");  // served cells restored their values
 }
