@@ -344,11 +344,13 @@ bool EngineSession::replaying() const {
 
 void EngineSession::start_r() {
     if (engine_) return;
+    const auto starting = std::chrono::steady_clock::now();
     try {
         rbridge::RSession::start({settings_.r_library.string(), true});
     } catch (const std::exception& e) {
         throw RStartError(e.what());
     }
+    r_start_seconds_ = std::chrono::duration<double>(std::chrono::steady_clock::now() - starting).count();
     engine_ = std::make_unique<Engine>();
     recorder_ = std::make_unique<Recorder>(engine_->evaluator, settings_.live_output);
     engine_->runtime = std::make_unique<rbridge::EngineRuntime>(engine_->evaluator, *recorder_);
@@ -388,6 +390,11 @@ void EngineSession::remember_keys() {
 }
 
 bool EngineSession::r_started() const { return engine_ != nullptr; }
+
+std::optional<double> EngineSession::r_start_seconds() const {
+    if (!engine_) return std::nullopt;
+    return r_start_seconds_;
+}
 
 // An artifact is an entry of the store like a cell's run: its one value is the bytes, so gc and stats treat it alike.
 std::optional<std::string> EngineSession::cached_artifact(const std::string& key) {

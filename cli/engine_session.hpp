@@ -86,6 +86,8 @@ public:
     std::string r_version() const;
     // False while every cell so far was served without starting R.
     bool r_started() const;
+    // How long R's own start-up took (nullopt: R did not start).
+    std::optional<double> r_start_seconds() const;
     // The persistent cache for a front door's own deterministic steps (pandoc's HTML), by a content key the caller
     // computes: the stored bytes (verified), or nullopt. Storing is best effort. Never starts R.
     std::optional<std::string> cached_artifact(const std::string& key);
@@ -125,6 +127,7 @@ private:
     std::vector<Replayed> replayed_;  // cells served without R, in order, until R starts
     bool dry_run_ = false;
     bool catching_up_ = false;        // start_r() is running the replayed cells again
+    double r_start_seconds_ = 0;
 };
 
 } // namespace ripple::cli

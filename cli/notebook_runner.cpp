@@ -331,6 +331,7 @@ int run_notebook(const RunRequest& request, Progress& progress) {
 
     std::lock_guard<std::mutex> lock(run.mutex());
     run.record().r_started = session->r_started();
+    run.record().r_start_seconds = session->r_start_seconds().value_or(0);
     if (!run.write(exit, message, r_version)) return static_cast<int>(ExitCode::Internal);
     const RunRecord& record = run.record();
     size_t ran = 0, cached = 0;
@@ -343,7 +344,7 @@ int run_notebook(const RunRequest& request, Progress& progress) {
     std::string summary = "run-notebook: " + std::to_string(ran + cached) + " of " + std::to_string(plan.size()) + " cells done in " +
                           seconds + " s (" + std::to_string(ran) + " run, " + std::to_string(cached) + " from the cache" +
                           (failed_allowed ? ", " + std::to_string(failed_allowed) + " failed as allowed" : std::string()) +
-                          (record.r_started ? "" : ", R not started") + ") -> " + record.output;
+                          r_start_note(record) + ") -> " + record.output;
     progress.summary(summary);
     return static_cast<int>(exit);
 }

@@ -628,6 +628,7 @@ int RmdRender::render() {
     record_.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     record_.exit_code = exit;
     record_.r_started = session_->r_started();
+    record_.r_start_seconds = session_->r_start_seconds().value_or(0);
     write_reports(paths_.reports, record_, progress_);
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.2f", record_.seconds);
@@ -638,7 +639,7 @@ int RmdRender::render() {
     }
     progress_.summary("run-notebook: " + std::to_string(ran + cached) + " of " + std::to_string(total) + " chunks done in " +
                       seconds + " s (" + std::to_string(ran) + " run, " + std::to_string(cached) + " from the cache" +
-                      (record_.r_started ? "" : ", R not started") + ") -> " + record_.output);
+                      r_start_note(record_) + ") -> " + record_.output);
     return static_cast<int>(exit);
 }
 

@@ -51,6 +51,13 @@ const char* exit_name(ExitCode code) {
 
 } // namespace
 
+std::string r_start_note(const RunRecord& run) {
+    if (!run.r_started) return ", R not started";
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.2f", run.r_start_seconds);
+    return std::string(", R started in ") + seconds + " s";
+}
+
 std::string iso_timestamp_now() {
     auto now = std::chrono::system_clock::now();
     std::time_t seconds = std::chrono::system_clock::to_time_t(now);
@@ -99,6 +106,7 @@ std::string report_json(const RunRecord& run) {
                    {"cache", {{"enabled", run.cache.enabled}, {"force", run.cache.force}, {"dir", run.cache.dir.string()},
                               {"available", run.cache_available}}},
                    {"r_started", run.r_started},
+                   {"r_start_s", run.r_started ? json(run.r_start_seconds) : json(nullptr)},
                    {"html_from_cache", run.html_from_cache},
                    {"cells", cells}};
     return report.dump(2, ' ', false, json::error_handler_t::replace) + "\n";

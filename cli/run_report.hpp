@@ -34,9 +34,13 @@ struct RunRecord {
     CacheSettings cache;
     bool cache_available = false;   // the persistent cache was open for this run
     bool r_started = true;          // false: every cell was served from the cache without starting R
+    double r_start_seconds = 0;     // R's own start-up, when it started
     bool html_from_cache = false;   // R Markdown to HTML: pandoc's output came from the cache
     std::vector<CellRecord> cells;
 };
+
+// The end of a run's summary line: ", R started in 0.12 s" or ", R not started".
+std::string r_start_note(const RunRecord& run);
 
 std::string report_json(const RunRecord& run);
 std::string report_junit(const RunRecord& run);

@@ -49,6 +49,7 @@ def test_an_unchanged_notebook_is_served_without_starting_r(tmp_path):
     assert cold["r_started"] is True and cold["counts"]["from_cache"] == 0
     warm, proc = run_with_report(tmp_path, nb, "warm.ipynb")
     assert warm["r_started"] is False, proc.stderr
+    assert warm["r_start_s"] is None and cold["r_start_s"] > 0
     assert warm["counts"]["from_cache"] == len(CELLS)
     assert "R not started" in proc.stderr
     assert "ripple cache:" not in proc.stderr

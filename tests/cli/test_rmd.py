@@ -275,7 +275,7 @@ def test_unchanged_chunks_come_from_the_cache_and_only_stale_ones_rerun(tmp_path
     cells = {c["id"]: c["from_cache"] for c in json.loads((tmp_path / "warm.json").read_text())["cells"]}
     # knitr::opts_chunk$set() changes knitr, not a variable: that chunk always runs.
     assert cells == {"setup": False, "make-x": True, "other": True, "pic": True}
-    assert "(1 run, 3 from the cache)" in warm.stderr
+    assert "(1 run, 3 from the cache, R started in " in warm.stderr
 
     doc.write_text(CACHED_DOC.replace("n: 4", "n: 5"))
     why = run(["why", doc, "--cache-dir", cache], check_rc=0).stdout.splitlines()
