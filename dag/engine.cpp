@@ -597,10 +597,6 @@ bool Engine::add_use_part(CacheKey& key, size_t position, const std::string& sym
     return true;
 }
 
-// The cell's cache key before it runs, or nullopt if its results may not be cached: it opted out, is
-// volatile, changes session state the cache does not snapshot (packages, options, directory), or reads a
-// value without content (an environment, a connection). Uses found only by running (functions the cell
-// defines and calls, the RNG) join the stored key: serve_from_cache checks them before serving.
 // Why cache_key_for() gives no key, in its order of checks, for `why` and the dry run.
 std::string Engine::uncacheable_reason(const std::string& code, const CellAnalysis& analysis) {
     CellCacheChoice choice = cell_cache_choice(code);
@@ -616,6 +612,10 @@ std::string Engine::uncacheable_reason(const std::string& code, const CellAnalys
     return "it cannot be cached (it reads a value the cache cannot hash, such as an environment or a connection)";
 }
 
+// The cell's cache key before it runs, or nullopt if its results may not be cached: it opted out, is
+// volatile, changes session state the cache does not snapshot (packages, options, directory), or reads a
+// value without content (an environment, a connection). Uses found only by running (functions the cell
+// defines and calls, the RNG) join the stored key: serve_from_cache checks them before serving.
 std::optional<CacheKey> Engine::cache_key_for(size_t position, const std::string& id, const CellAnalysis& analysis,
                                               const std::string& code,
                                               const std::set<std::string>& uses,
