@@ -85,9 +85,13 @@ void polled_events() {
     if (g_session != nullptr) g_session->flush_console_if_stale();
 }
 
-// R's session folder (/tmp/RtmpXXXXXX). R_CleanTempDir would remove it by running `sh -c "rm -Rf DIR"`: two
-// processes, about 10 ms of every exit.
-void remove_session_temp_dir() {
+// What R does at its end (Rf_endEmbeddedR, and R_CleanUp after quit()), from the pieces Rembedded.h exports for it:
+// finalizers registered to run at exit, graphics devices closed (an open png() writes its file), and the session's
+// folder (/tmp/RtmpXXXXXX), which R_CleanTempDir would remove by running `sh -c "rm -Rf DIR"`: two processes, about
+// 10 ms of every exit.
+void end_r_session() {
+    R_RunExitFinalizers();
+    Rf_KillAllDevices();
     if (R_TempDir == nullptr || *R_TempDir == '\0') return;
     std::error_code ignored;
     std::filesystem::remove_all(R_TempDir, ignored);
@@ -98,7 +102,7 @@ void clean_up(SA_TYPE, int status, int /*run_last*/) {
                          "): the ripple kernel process is ending; restart the kernel to continue.\n";
     if (g_session != nullptr) g_session->notify_exit(notice, status);
     std::fputs(notice.c_str(), stderr);
-    remove_session_temp_dir();  // what R's own clean-up does last
+    end_r_session();  // what R's own clean-up does last
     std::_Exit(status);
 }
 
@@ -205,14 +209,7 @@ struct RSession::Embedded {
         Rf_initEmbeddedR(static_cast<int>(sizeof argv / sizeof argv[0]), const_cast<char**>(argv));
         R_Interactive = TRUE;
     }
-    // R's own end (Rf_endEmbeddedR), from the pieces Rembedded.h exports for it: finalizers registered to run at
-    // exit, graphics devices closed (an open png() writes its file), the session's temporary folder, which is
-    // removed here rather than by R's shell-out.
-    ~Embedded() {
-        R_RunExitFinalizers();
-        Rf_KillAllDevices();
-        remove_session_temp_dir();
-    }
+    ~Embedded() { end_r_session(); }
     Embedded(const Embedded&) = delete;
     Embedded& operator=(const Embedded&) = delete;
 };
