@@ -321,7 +321,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     if (dry_run_ && !cached) {
         std::vector<std::string> reasons = std::move(would_run_because);
         if (reasons.empty() && !key) {
-            reasons.push_back(uncacheable_reason(code, analysis));
+            reasons.push_back(why_no_key(code, analysis));
         } else if (reasons.empty()) {
             std::optional<CacheKey> previous = dry_run_(id);
             if (previous) reasons = key_changes(*previous, *key, *at, state);
@@ -597,8 +597,9 @@ bool Engine::add_use_part(CacheKey& key, size_t position, const std::string& sym
     return true;
 }
 
-// Why cache_key_for() gives no key, in its order of checks, for `why` and the dry run.
-std::string Engine::uncacheable_reason(const std::string& code, const CellAnalysis& analysis) {
+// What the code alone says against caching the cell's results (nullopt: nothing), in words for `why` and the dry
+// run; cache_key_for() refuses a key for these first.
+std::optional<std::string> Engine::uncacheable_reason(const std::string& code, const CellAnalysis& analysis) {
     CellCacheChoice choice = cell_cache_choice(code);
     if (choice == CellCacheChoice::Never) return "it opts out of the cache (cache: false)";
     if (analysis.is_volatile && choice != CellCacheChoice::Always) {
@@ -609,7 +610,13 @@ std::string Engine::uncacheable_reason(const std::string& code, const CellAnalys
     if (analysis.effects.count("options")) return "it changes options()";
     if (analysis.effects.count("wd")) return "it changes the working directory";
     if (analysis.deletes_all) return "it removes every variable";
-    return "it cannot be cached (it reads a value the cache cannot hash, such as an environment or a connection)";
+    return std::nullopt;
+}
+
+// Why a cell with a parse has no key (uncacheable_reason, else what only cache_key_for's later checks find).
+std::string Engine::why_no_key(const std::string& code, const CellAnalysis& analysis) {
+    return uncacheable_reason(code, analysis)
+        .value_or("it cannot be cached (it reads a value the cache cannot hash, such as an environment or a connection)");
 }
 
 // The cell's cache key before it runs, or nullopt if its results may not be cached: it opted out, is
@@ -621,14 +628,7 @@ std::optional<CacheKey> Engine::cache_key_for(size_t position, const std::string
                                               const std::set<std::string>& uses,
                                               const std::map<std::string, ValueId>& state) {
     if (cache_ == nullptr || cache_use_ == CacheUse::Off || analysis.fingerprint.empty()) return std::nullopt;
-    CellCacheChoice choice = cell_cache_choice(code);
-    if (choice == CellCacheChoice::Never || (analysis.is_volatile && choice != CellCacheChoice::Always)) {
-        return std::nullopt;
-    }
-    if (!analysis.attaches.empty() || analysis.effects.count("search") || analysis.effects.count("options") ||
-        analysis.effects.count("wd") || analysis.deletes_all) {
-        return std::nullopt;
-    }
+    if (uncacheable_reason(code, analysis)) return std::nullopt;
     std::optional<KeyEnvironment> environment = runtime_.key_environment();
     if (!environment) return std::nullopt;
     CacheKey key;
@@ -800,7 +800,7 @@ std::string Engine::why_cache(const std::string& id) {
     std::optional<CacheKey> now = analysis.parsed ? cache_key_for(*at, id, analysis, code, uses, state) : std::nullopt;
     if (!now) {
         return "Cache: [" + label(id) + "] cannot be cached as it is now: " +
-               (analysis.parsed ? uncacheable_reason(code, analysis) : std::string("its code does not parse")) + ".";
+               (analysis.parsed ? why_no_key(code, analysis) : std::string("its code does not parse")) + ".";
     }
     if (previous == last_keys_.end()) return std::string();
     std::vector<std::string> changes = key_changes(previous->second, *now, *at, state);

@@ -149,7 +149,8 @@ private:
                                               const std::set<std::string>& uses,
                                               const std::map<std::string, ValueId>& state, double seconds);
     static bool may_record_step(const std::string& code, const CellAnalysis& analysis);
-    static std::string uncacheable_reason(const std::string& code, const CellAnalysis& analysis);
+    static std::optional<std::string> uncacheable_reason(const std::string& code, const CellAnalysis& analysis);
+    static std::string why_no_key(const std::string& code, const CellAnalysis& analysis);
     static std::set<std::string> packages_in(const CacheKey& key);
     std::optional<ReplayStep> recorded_step(size_t position, const RunOutcome& outcome, const std::set<std::string>& uses,
                                             const std::map<std::string, ValueId>& state);

@@ -137,28 +137,10 @@ public:
             bytes += header_bytes;
             n -= header_bytes;
         }
-        if (n == 0) return true;
-        payload_bytes_ += n;
-        if (collect_ != nullptr) {
-            try {
-                collect_->append(reinterpret_cast<const char*>(bytes), n);
-            } catch (...) {
-                return false;
-            }
-            return true;
-        }
-        if (n >= kDirectUpdateBytes) {
-            flush();
-            EVP_DigestUpdate(digest_.get(), bytes, n);
-            return true;
-        }
-        if (used_ + n > buffer_.size()) flush();
-        std::memcpy(buffer_.data() + used_, bytes, n);
-        used_ += n;
-        return true;
+        return write_payload(bytes, n);
     }
 
-    // Payload bytes that never pass through a header (the fast writer's output).
+    // Payload bytes (after the header, or the fast writer's output, which has none).
     bool write_payload(const void* data, std::size_t n) noexcept {
         if (n == 0) return true;
         payload_bytes_ += n;
@@ -170,8 +152,14 @@ public:
             }
             return true;
         }
-        flush();
-        EVP_DigestUpdate(digest_.get(), data, n);
+        if (n >= kDirectUpdateBytes) {
+            flush();
+            EVP_DigestUpdate(digest_.get(), data, n);
+            return true;
+        }
+        if (used_ + n > buffer_.size()) flush();
+        std::memcpy(buffer_.data() + used_, data, n);
+        used_ += n;
         return true;
     }
 
