@@ -10,7 +10,13 @@ bash "$root/scripts/build.sh"
 /usr/bin/python3 -m notebook.nbextensions install --user --overwrite "$root/share/nbextension/ripple" >/dev/null
 /usr/bin/python3 -m notebook.nbextensions enable --user ripple/main >/dev/null
 port=${RIPPLE_PORT:-8888}
+# Notebook refuses to run as root without --allow-root; containers and cloud shells often are root.
+root_args=()
+if [ "$(id -u)" -eq 0 ]; then
+  echo "Running as root: passing --allow-root to Jupyter Notebook"
+  root_args=(--allow-root)
+fi
 echo "Starting Jupyter Notebook on http://127.0.0.1:$port (kernel: R (ripple))"
 cd "$root/examples"
-exec /usr/bin/python3 -m notebook --ip=127.0.0.1 --port="$port" --no-browser \
+exec /usr/bin/python3 -m notebook --ip=127.0.0.1 --port="$port" --no-browser "${root_args[@]}" \
   --NotebookApp.notebook_dir="$root/examples" ${RIPPLE_NOTEBOOK_ARGS:-}
