@@ -1,6 +1,7 @@
 // cache_store.cpp: the cache's SQLite database (WAL, busy timeout, schema version), value blobs published by
 // atomic rename, verification on load, LRU gc. Must not know about R or cells: it stores opaque bytes and JSON.
 #include "dag/cache_store.hpp"
+#include "dag/private_files.hpp"
 #include "dag/sqlite_statement.hpp"
 
 #include <algorithm>
@@ -269,15 +270,15 @@ void write_all(int fd, std::string_view bytes) {
     }
 }
 
-// Writes bytes to a new temporary file in `folder` and fsyncs it.
-TempFile write_temp_file(const fs::path& folder, std::string_view bytes) {
-    std::error_code ignored;
-    fs::create_directories(folder, ignored);
+// Writes bytes to a new temporary file in `folder` (the cache's modes: private, or group-shared) and fsyncs it.
+TempFile write_temp_file(const fs::path& folder, std::string_view bytes, const FileModes& modes) {
+    create_private_directories(folder, modes);
     std::string pattern = (folder / "value-XXXXXX").string();
     int fd = ::mkstemp(pattern.data());
     if (fd < 0) throw file_error(errno, "creating a temporary file");
     FileDescriptor file(fd);
     TempFile temp{fs::path(pattern)};
+    if (modes.shared) ::fchmod(file.get(), modes.file);  // mkstemp made it 0600
     write_all(file.get(), bytes);
     if (::fsync(file.get()) != 0) throw file_error(errno, "flushing a value file");
     if (file.close() != 0) throw file_error(errno, "closing a value file");
@@ -378,6 +379,7 @@ struct CacheStore::State {
     CacheStoreOptions options;
     fs::path directory;
     fs::path database_path;
+    FileModes modes;  // of every directory and file the store creates (private_files.hpp)
     DatabaseHandle database;
     sqlite::StatementCache statements;  // after `database`: finalized before it closes
     bool writable = false;
@@ -508,6 +510,13 @@ struct CacheStore::State {
     }
 
     DatabaseHandle open_read_write() {
+        // SQLite gives the WAL and shared-memory files the database file's mode: created here with the cache's.
+        make_private_file(database_path, modes);
+        for (const char* suffix : {"-wal", "-shm"}) {
+            fs::path side = database_path;
+            side += suffix;
+            if (fs::exists(side)) make_private_file(side, modes);
+        }
         DatabaseHandle handle =
             open_connection(database_path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
         sqlite3* db = handle.get();
@@ -563,8 +572,8 @@ struct CacheStore::State {
     }
 
     void open() {
-        std::error_code ignored;
-        fs::create_directories(directory, ignored);
+        modes = modes_for(directory);
+        create_private_directories(directory, modes);
         try {
             database = open_read_write_patiently();
             writable = true;
@@ -824,11 +833,10 @@ bool CacheStore::put_value(const std::string& hash, std::string_view bytes) {
         }
         // Written and flushed outside the lock; published (renamed) and recorded under it, so that gc, which
         // unlinks under the same lock, can never remove a file whose row is being added.
-        TempFile temp = write_temp_file(s.temp_folder(), bytes);
+        TempFile temp = write_temp_file(s.temp_folder(), bytes, s.modes);
         Transaction transaction(s.db(), Transaction::Kind::Write);
         fs::path target = s.value_path(hash);
-        std::error_code ignored;
-        fs::create_directories(target.parent_path(), ignored);
+        create_private_directories(target.parent_path(), s.modes);
         if (::rename(temp.path().c_str(), target.c_str()) != 0) throw file_error(errno, "publishing a value file");
         temp.published();
         Statement(s.db(), insert)

@@ -11,6 +11,7 @@
 
 #include <sqlite3.h>
 
+#include "dag/private_files.hpp"
 #include "dag/sqlite_statement.hpp"
 
 namespace ripple::kernel {
@@ -199,6 +200,16 @@ void HistoryStore::DatabaseCloser::operator()(sqlite3* database) const noexcept 
 HistoryStore::HistoryStore(const std::filesystem::path& database_path) : database_path_(database_path) {
     const std::string location = database_path.string();
     try {
+        if (location != kInMemoryLocation && !location.empty()) {
+            // The user's code and outputs: their own (0600, or 0660 in a group-shared folder), WAL and shm alike.
+            const dag::FileModes modes = dag::modes_for(database_path.parent_path());
+            dag::make_private_file(database_path, modes);
+            for (const char* suffix : {"-wal", "-shm"}) {
+                std::filesystem::path side = database_path;
+                side += suffix;
+                if (std::filesystem::exists(side)) dag::make_private_file(side, modes);
+            }
+        }
         DatabaseHandle database = open_database(location);
         session_ = start_session(database.get());
         database_ = std::move(database);

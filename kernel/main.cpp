@@ -13,6 +13,7 @@
 #include <xeus/xkernel_configuration.hpp>
 #include <zmq.hpp>
 
+#include "dag/private_files.hpp"
 #include "kernel/history_store.hpp"
 #include "kernel/kernelspec.hpp"
 #include "kernel/r_interpreter.hpp"
@@ -33,8 +34,7 @@ std::filesystem::path history_path() {
     std::filesystem::path base;
     if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') base = xdg;
     else base = std::filesystem::path(std::getenv("HOME") ? std::getenv("HOME") : "/tmp") / ".local" / "share";
-    std::error_code ec;
-    std::filesystem::create_directories(base / "ripple", ec);
+    ripple::dag::create_private_directories(base / "ripple", ripple::dag::modes_for(base / "ripple"));
     return base / "ripple" / "history.sqlite";
 }
 

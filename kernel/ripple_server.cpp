@@ -46,6 +46,9 @@ private:
 RippleServer::RippleServer(zmq::context_t& context, const xeus::xconfiguration& config, nl::json::error_handler_t eh)
     : context_(context),
       auth_(xeus::make_xauthentication(config.m_signature_scheme, config.m_key)),
+      reply_auth_(xeus::make_xauthentication(config.m_signature_scheme, config.m_key)),
+      verifier_(config.m_signature_scheme, config.m_key),
+      session_id_(xeus::new_xguid()),
       error_handler_(eh),
       shell_(context, zmq::socket_type::router),
       control_(context, zmq::socket_type::router),
@@ -58,6 +61,11 @@ RippleServer::RippleServer(zmq::context_t& context, const xeus::xconfiguration& 
     for (zmq::socket_t* socket : {&shell_, &control_, &stdin_, &iopub_, &heartbeat_, &outbox_pull_, &outbox_push_}) {
         socket->set(zmq::sockopt::linger, 1000);
     }
+    // A peer that sends a frame over the limit is disconnected by ZeroMQ before the frame is held in memory.
+    for (zmq::socket_t* socket : {&shell_, &control_, &stdin_}) {
+        socket->set(zmq::sockopt::maxmsgsize, static_cast<int64_t>(WireVerifier::kMaxMessageBytes));
+    }
+    heartbeat_.set(zmq::sockopt::maxmsgsize, int64_t{1} << 20);
     xeus::init_socket(shell_, config.m_transport, config.m_ip, config.m_shell_port);
     xeus::init_socket(control_, config.m_transport, config.m_ip, config.m_control_port);
     xeus::init_socket(stdin_, config.m_transport, config.m_ip, config.m_stdin_port);
@@ -104,6 +112,11 @@ void RippleServer::publish_impl(xeus::xpub_message message, xeus::channel) {
 }
 
 void RippleServer::send_stdin_impl(xeus::xmessage message) {
+    {
+        // A reply that arrived while no input was asked for must not answer this request.
+        std::lock_guard<std::mutex> lock(inbox_mutex_);
+        stdin_inbox_.clear();
+    }
     post(Route::Stdin, xeus::xzmq_serializer::serialize(std::move(message), *auth_, error_handler_));
     std::optional<xeus::xmessage> reply;
     {
@@ -198,23 +211,50 @@ void RippleServer::update_config_impl(xeus::xconfiguration& config) const {
     config.m_hb_port = heartbeat_port_;
 }
 
-void RippleServer::receive(zmq::socket_t& socket, std::deque<xeus::xmessage>& queue, const char* channel_name) {
+void RippleServer::receive(zmq::socket_t& socket, std::deque<xeus::xmessage>& queue, InboundSocket which,
+                           const char* name) {
     zmq::multipart_t wire;
     if (!wire.recv(socket, ZMQ_DONTWAIT)) return;
-    try {
-        xeus::xmessage message = xeus::xzmq_serializer::deserialize(wire, *auth_);
-        bool interrupt = &queue == &control_inbox_ &&
-                         message.header().value("msg_type", std::string()) == "interrupt_request";
-        if (interrupt && interrupt_handler_) interrupt_handler_();
-        {
-            std::lock_guard<std::mutex> lock(inbox_mutex_);
-            queue.push_back(std::move(message));
-        }
-        inbox_ready_.notify_all();
-    } catch (const std::exception& e) {
+    Verdict verdict = verifier_.verify(wire, which);
+    if (!verdict.accepted()) {
         ++dropped_;
-        log_line(std::string("dropped a message on ") + channel_name + " (" + e.what() + ")");
+        rejections_.note(name, *verdict.rejection);
+        // Signed, but its content is malformed: where the protocol owes a reply, the sender gets an error reply.
+        if (verdict.rejection->kind == RejectKind::BadContent) {
+            answer_malformed(socket, *verdict.message, verdict.rejection->detail);
+        }
+        return;
     }
+    xeus::xmessage message = std::move(*verdict.message);
+    bool interrupt = which == InboundSocket::Control &&
+                     message.header()["msg_type"].get<std::string>() == "interrupt_request";
+    if (interrupt && interrupt_handler_) interrupt_handler_();
+    {
+        std::lock_guard<std::mutex> lock(inbox_mutex_);
+        queue.push_back(std::move(message));
+    }
+    inbox_ready_.notify_all();
+}
+
+void RippleServer::answer_malformed(zmq::socket_t& socket, const xeus::xmessage& request, const std::string& problem) {
+    auto reply_type = reply_type_for(request.header()["msg_type"].get<std::string>());
+    if (!reply_type) return;
+    auto header_for = [this](const std::string& msg_type) {
+        return nl::json{{"msg_id", xeus::new_xguid()}, {"username", "ripple"}, {"session", session_id_},
+                        {"date", xeus::iso8601_now()}, {"msg_type", msg_type}, {"version", "5.3"}};
+    };
+    auto status = [&](const char* state) {
+        xeus::xpub_message pub("kernel_core.ripple.status", header_for("status"), request.header(), nl::json::object(),
+                               nl::json{{"execution_state", state}}, xeus::buffer_sequence());
+        xeus::xzmq_serializer::serialize_iopub(std::move(pub), *reply_auth_, error_handler_).send(iopub_);
+    };
+    nl::json content = {{"status", "error"}, {"ename", "BadRequest"},
+                        {"evalue", "malformed request: " + problem}, {"traceback", nl::json::array()}};
+    xeus::xmessage reply(request.identities(), header_for(*reply_type), request.header(), nl::json::object(),
+                         std::move(content), xeus::buffer_sequence());
+    status("busy");
+    xeus::xzmq_serializer::serialize(std::move(reply), *reply_auth_, error_handler_).send(socket);
+    status("idle");
 }
 
 void RippleServer::io_loop() {
@@ -235,9 +275,10 @@ void RippleServer::io_loop() {
                                    {outbox_pull_.handle(), 0, ZMQ_POLLIN, 0}};
         try {
             zmq::poll(items, 4, kPollInterval);
-            if (items[0].revents & ZMQ_POLLIN) receive(control_, control_inbox_, "control");
-            if (items[1].revents & ZMQ_POLLIN) receive(shell_, shell_inbox_, "shell");
-            if (items[2].revents & ZMQ_POLLIN) receive(stdin_, stdin_inbox_, "stdin");
+            if (items[0].revents & ZMQ_POLLIN) receive(control_, control_inbox_, InboundSocket::Control, "control");
+            if (items[1].revents & ZMQ_POLLIN) receive(shell_, shell_inbox_, InboundSocket::Shell, "shell");
+            if (items[2].revents & ZMQ_POLLIN) receive(stdin_, stdin_inbox_, InboundSocket::Stdin, "stdin");
+            rejections_.flush_if_due();
             if (items[3].revents & ZMQ_POLLIN) {
                 zmq::multipart_t frames;
                 while (frames.recv(outbox_pull_, ZMQ_DONTWAIT)) {
@@ -267,8 +308,9 @@ void RippleServer::heartbeat_loop() {
         try {
             zmq::poll(&item, 1, kPollInterval);
             if (item.revents & ZMQ_POLLIN) {
-                zmq::message_t ping;
-                if (heartbeat_.recv(ping, zmq::recv_flags::dontwait)) heartbeat_.send(ping, zmq::send_flags::none);
+                // Echo the whole message, every frame: a REP socket answers only after all of them were read.
+                zmq::multipart_t ping;
+                if (ping.recv(heartbeat_, ZMQ_DONTWAIT)) ping.send(heartbeat_);
             }
         } catch (const zmq::error_t& e) {
             if (e.num() == ETERM) return;

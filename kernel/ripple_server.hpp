@@ -19,6 +19,8 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "kernel/wire_verifier.hpp"
+
 namespace ripple::kernel {
 
 // Why not xeus's xserver_zmq: it polls shell and control on the main thread, so while R runs a
@@ -63,10 +65,15 @@ private:
     void post(Route route, zmq::multipart_t frames);
     void io_loop();
     void heartbeat_loop();
-    void receive(zmq::socket_t& socket, std::deque<xeus::xmessage>& queue, const char* channel_name);
+    void receive(zmq::socket_t& socket, std::deque<xeus::xmessage>& queue, InboundSocket which, const char* name);
+    void answer_malformed(zmq::socket_t& socket, const xeus::xmessage& request, const std::string& problem);
 
     zmq::context_t& context_;
-    std::unique_ptr<xeus::xauthentication> auth_;
+    std::unique_ptr<xeus::xauthentication> auth_;        // signs what R's thread sends
+    std::unique_ptr<xeus::xauthentication> reply_auth_;  // signs the IO thread's error replies (never shared)
+    WireVerifier verifier_;                              // IO thread only
+    RejectionLog rejections_;                            // IO thread only
+    std::string session_id_;                             // header.session of the IO thread's error replies
     nl::json::error_handler_t error_handler_;
     zmq::socket_t shell_, control_, stdin_, iopub_, heartbeat_;
     zmq::socket_t outbox_pull_, outbox_push_;

@@ -606,6 +606,64 @@ def test_malformed_content_does_not_crash(fresh, msg_type, content):
     assert_kernel_works(kc)
 
 
+@pytest.mark.skipif(KERNEL != "ripple", reason="SPEC section 7's error replies are ripple's; IRkernel drops or dies")
+@pytest.mark.parametrize("msg_type,content,reply_type", [
+    ("execute_request", {"code": 123}, "execute_reply"),
+    ("execute_request", {"code": "side_effect <- 1", "user_expressions": {"a": 1}}, "execute_reply"),
+    ("complete_request", {"code": "pri", "cursor_pos": -5}, "complete_reply"),
+    ("complete_request", {"code": "pri", "cursor_pos": 99}, "complete_reply"),
+    ("inspect_request", {"code": "print", "cursor_pos": "2"}, "inspect_reply"),
+    ("history_request", {"hist_access_type": "sideways"}, "history_reply"),
+    ("is_complete_request", {"code": None}, "is_complete_reply"),
+    ("comm_info_request", {"target_name": 3}, "comm_info_reply"),
+])
+def test_signed_malformed_request_gets_error_reply(fresh, msg_type, content, reply_type):
+    km, kc = fresh
+    with RawClient(km.get_connection_info()) as raw:
+        frames = raw.signed_frames(msg_type, json.dumps(content).encode())
+        msg_id = json.loads(frames[2])["msg_id"]
+        raw.send_frames(raw.shell, frames)
+        got = raw.wait_reply(raw.shell, msg_id, timeout=10)
+        assert got is not None, f"no reply to a signed {msg_type} with malformed content"
+        reply = got[0]
+        assert reply["msg_type"] == reply_type, reply
+        assert reply["content"]["status"] == "error", reply["content"]
+        assert "malformed request" in reply["content"]["evalue"], reply["content"]
+    res = run(kc, 'exists("side_effect")')
+    assert result_text(res) == "[1] FALSE", "a malformed request changed the session"
+    assert km.is_alive()
+
+
+def test_null_in_an_optional_field_counts_as_absent(fresh):
+    # jupyter_client and front ends send `"stop": null` and the like; that is not malformed.
+    km, _kc = fresh
+    with RawClient(km.get_connection_info()) as raw:
+        content = {"hist_access_type": "tail", "n": 3, "session": None, "start": None, "output": None}
+        frames = raw.signed_frames("history_request", json.dumps(content).encode())
+        msg_id = json.loads(frames[2])["msg_id"]
+        raw.send_frames(raw.shell, frames)
+        got = raw.wait_reply(raw.shell, msg_id, timeout=10)
+        assert got is not None and got[0]["content"]["status"] == "ok", got
+
+
+@pytest.mark.skipif(KERNEL != "ripple", reason="replay protection is ripple's (SPEC section 7)")
+def test_replayed_request_runs_once(fresh):
+    km, kc = fresh
+    assert_ok(run(kc, "replays <- 0"))
+    with RawClient(km.get_connection_info()) as raw:
+        content = json.dumps({"code": "replays <- replays + 1", "silent": False, "store_history": False,
+                              "user_expressions": {}, "allow_stdin": False, "stop_on_error": True}).encode()
+        frames = raw.signed_frames("execute_request", content)
+        msg_id = json.loads(frames[2])["msg_id"]
+        for _ in range(3):
+            raw.send_frames(raw.shell, frames)
+        assert raw.wait_reply(raw.shell, msg_id, timeout=10) is not None
+        time.sleep(1.0)
+        raw.poll(0.1)
+    res = run(kc, "replays")
+    assert result_text(res) == "[1] 1", f"a replayed execute_request ran again: {res.summary()}"
+
+
 def test_q_does_not_kill_silently(fresh):
     km, kc = fresh
     try:
