@@ -149,6 +149,7 @@ struct GlobalState::Store {
     std::map<std::string, SEXP> before;
     PreservedObject before_objects;  // a list keeping `before` alive (and its values copy-on-modify)
     PreservedObject before_options;  // a copy of the `.Options` spine (its values are shared, not copied)
+    PreservedObject before_namespaces;  // names of the namespaces loaded before the cell ran
     std::string before_wd;
     std::vector<SEXP> before_search;
     PreservedObject before_search_alive;  // keeps the environments of before_search alive
@@ -298,6 +299,7 @@ void GlobalState::begin_watch() {
     }
     s.before_objects = PreservedObject(objects);
     s.before_options = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
+    s.before_namespaces = PreservedObject(R_lsInternal3(R_NamespaceRegistry, TRUE, FALSE));
     s.before_wd = current_directory();
     s.before_search = search_path();
     SEXP alive = protect(Rf_allocVector(VECSXP, static_cast<R_xlen_t>(s.before_search.size())));
@@ -330,6 +332,11 @@ StateChange GlobalState::end_watch(const std::set<std::string>& watched_names) {
         return now;
     };
     if (s.before_options.get() != nullptr && !same_options(s.before_options.get(), options_pairlist())) {
+        // Options that appeared while the cell loaded a namespace are that package's state: restoring an earlier
+        // snapshot must not take them away while the namespace stays loaded (state.R, .restore_options).
+        if (Rf_xlength(R_lsInternal3(R_NamespaceRegistry, TRUE, FALSE)) != Rf_xlength(s.before_namespaces.get())) {
+            call_ripple(".note_package_options", {s.before_options.get(), s.before_namespaces.get()});
+        }
         if (SEXP now = snapshot(kOptionsState, "options")) {
             s.known_options = PreservedObject(now);
             s.known_options_spine = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
@@ -348,6 +355,7 @@ StateChange GlobalState::end_watch(const std::set<std::string>& watched_names) {
     s.before.clear();
     s.before_objects = PreservedObject();
     s.before_options = PreservedObject();
+    s.before_namespaces = PreservedObject();
     s.before_search_alive = PreservedObject();
     return change;
 }

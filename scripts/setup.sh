@@ -10,6 +10,8 @@ PACKAGES=(
   xeus-dev xtl-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev uuid-dev
   # R embedded
   r-base-dev r-cran-repr r-cran-codetools r-cran-mass
+  # packages whose own state the engine must respect (tests/engine/test_package_state.py)
+  r-cran-data.table r-cran-r6
   # cache store, hashing
   libsqlite3-dev libssl-dev
   # tests

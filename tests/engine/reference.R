@@ -95,6 +95,19 @@ local({
     deparse(call)[[1L]]
   }
 
+  # data.table's `dt[, b := 1]` is visible (R's `[` makes it so) but flags print.data.table to print nothing once;
+  # print.data.table honours the flag only when the console calls it at top level, not from this function's frames.
+  console_print <- function(value) {
+    if (inherits(value, "data.table") && isNamespaceLoaded("data.table")) {
+      flags <- get(".global", envir = asNamespace("data.table"))
+      if (nzchar(flags$print) && identical(flags$print, data.table::address(value))) {
+        flags$print <- ""
+        return(invisible())
+      }
+    }
+    print(value)
+  }
+
   run_cell <- function(code) {
     capture_path <- tempfile("ripple-ref-")
     con <- file(capture_path, open = "wb")
@@ -107,7 +120,7 @@ local({
         exprs <- parse(text = code, keep.source = TRUE)
         for (e in exprs) {
           res <- withVisible(eval(e, .GlobalEnv))
-          if (res$visible) print(res$value)
+          if (res$visible) console_print(res$value)
         }
       },
       message = function(m) {

@@ -102,9 +102,22 @@ display <- function(...) {
   list(`text/plain` = text, `text/html` = html)
 }
 
+# data.table's `dt[, b := 1]` comes back visible (R's `[` makes it so) with a flag asking print.data.table to print
+# nothing this once; print.data.table honours the flag only when called from the top level, as R's console calls it,
+# never from inside the display machinery. So the flag is read here, and cleared as print.data.table would.
+.data_table_print_suppressed <- function(value) {
+  if (!inherits(value, "data.table") || !isNamespaceLoaded("data.table")) return(FALSE)
+  flags <- tryCatch(get(".global", envir = asNamespace("data.table")), error = function(e) NULL)
+  if (!is.environment(flags) || !is.character(flags$print) || !nzchar(flags$print)) return(FALSE)
+  if (!identical(flags$print, tryCatch(data.table::address(value), error = function(e) NULL))) return(FALSE)
+  flags$print <- ""
+  TRUE
+}
+
 # Decides how a visible top-level value is shown: list(kind = "display"|"page", data, metadata).
 .display_value <- function(value) {
   .guard(function() {
+    if (.data_table_print_suppressed(value)) return(NULL)
     if (inherits(value, "help_files_with_topic")) {
       return(list(kind = "page", data = .help_bundle(value)))
     }
