@@ -168,7 +168,32 @@ has("evalq in another env: env is a use", "evalq(x <- 1, e)", "uses", "e")
 check("eval in new.env()", field("eval(x <- 1, envir = new.env())", "defs"), character())
 check("evalq without env is global", field("evalq(x <- 1)", "defs"), "x")
 check("evalq in globalenv()", field("evalq(x <- 1, globalenv())", "defs"), "x")
-check("eval(quote(...))", field("eval(quote(x <- 1))", "defs"), character())
+check("eval(quote(...)) runs the quoted code in the global environment", field("eval(quote(x <- 1))", "defs"), "x")
+
+# ---- reflective reads (SPEC section 3) ---------------------------------------------------------------
+
+has("exists('y') reads y", "exists('y')", "uses", "y")
+has("get('y') reads y", "z <- get('y') + 1", "uses", "y")
+has("get0 with a default reads y", "get0('y', ifnotfound = 0)", "uses", "y")
+has("mget of literal names reads each", "mget(c('a', 'b'))", "uses", c("a", "b"))
+has("exists(x = 'y', envir = globalenv())", "exists(x = 'y', envir = globalenv())", "uses", "y")
+lacks("exists in another environment is no global read", "exists('y', envir = e)", "uses", "y")
+lacks("a name bound earlier in the cell is the cell's own", "y <- 1; exists('y')", "uses", "y")
+has(".GlobalEnv$x reads x", "v <- .GlobalEnv$x", "uses", "x")
+has("globalenv()[['x']] reads x", "v <- globalenv()[['x']]", "uses", "x")
+has("eval(quote(y + 1)) reads y", "eval(quote(y + 1))", "uses", "y")
+has("eval(parse(text = 'y * 2')) reads y", "eval(parse(text = 'y * 2'))", "uses", "y")
+lacks("eval(parse(text = literal)) is resolved", "eval(parse(text = 'y * 2'))", "effects", "globals")
+for (code in c("get(nm)", "exists(paste0('v', i))", "ls()", "objects()", "as.list(globalenv())",
+               "eapply(.GlobalEnv, class)", "eval(parse(text = code))", "globalenv()[[nm]]", "mget(ls())")) {
+  has(paste0(code, ": reads the whole global environment"), code, "effects", "globals")
+  check(paste0(code, ": never served from the persistent cache"), field(code, "volatile"), TRUE)
+}
+lacks("ls(e) reads only e", "ls(e)", "effects", "globals")
+
+f_reflect <- function() if (exists("flag_y")) get("flag_y") else 0
+check("closure: exists/get of a literal name are uses, bound or not",
+      "flag_y" %in% closure_uses("f_reflect", environment()), TRUE)
 
 # ---- pipes and namespaces ------------------------------------------------------------------------------
 

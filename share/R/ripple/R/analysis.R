@@ -64,6 +64,8 @@
   put("local", "local")
   put("with", c("with", "within"))
   put("eval", c("eval", "evalq"))
+  put("reflect", c("exists", "get", "get0", "mget"))
+  put("list_env", c("ls", "objects", "as.list", "eapply", "env2list", "as.list.environment"))
   put("assign", "assign")
   put("delayed_assign", "delayedAssign")
   put("active_binding", "makeActiveBinding")
@@ -75,6 +77,7 @@
   put("switch", "switch")
   put("member", c("$", "@"))
   put("subset", "[")
+  put("index", "[[")
   put("set_seed", "set.seed")
   put("rng_kind", "RNGkind")
   put("options", "options")
@@ -156,6 +159,7 @@
   st$files <- character()
   st$volatile <- FALSE
   st$effects <- character()
+  st$reflected <- character()  # names read by exists/get/get0/mget, `.GlobalEnv$x`, ... (bound or not)
   st$bound <- character()
   st$local <- character()
   st$in_local <- FALSE
@@ -386,11 +390,20 @@
         if (i == expr) .walk_conditionally(e, st, i) else .walk(e[[i]], st)
       }
     },
+    index = {
+      .walk_args(e, st)
+      if (length(e) == 3L && .is_global_env_expr(e[[2L]], st)) .walk_global_lookup(e[[3L]], st, by_name = FALSE)
+    },
     switch = {
       if (length(e) >= 2L) .walk(e[[2L]], st)
       if (length(e) >= 3L) for (i in 3:length(e)) .walk_conditionally(e, st, i)
     },
-    member = if (length(e) >= 2L) .walk(e[[2L]], st),
+    member = {
+      if (length(e) >= 2L) .walk(e[[2L]], st)
+      if (length(e) == 3L && .is_global_env_expr(e[[2L]], st)) .walk_global_lookup(e[[3L]], st)
+    },
+    reflect = .walk_reflect(fn, e, st),
+    list_env = .walk_list_env(fn, e, st),
     subset = {
       .walk_args(e, st)
       if (length(e) >= 3L && any(vapply(as.list(e)[-(1:2)], .call_name, "") == ":=")) {
@@ -563,10 +576,109 @@
   m <- .match_args(e, c("expr", "envir", "enclos"))
   expr <- .arg_index(m, "expr")
   envir <- .arg_index(m, "envir")
-  if (envir == 0L || .is_global_env_expr(e[[envir]], st)) return(.walk_args(e, st))
+  global <- envir == 0L || .is_global_env_expr(e[[envir]], st)
+  if (global && expr > 0L && .call_name(e) == "eval") {
+    # eval() evaluates its argument's value: the code inside quote() or parse(text = "...") is what runs.
+    for (i in setdiff(seq_len(length(e))[-1L], expr)) .walk(e[[i]], st)
+    return(.walk_evaluated_code(e[[expr]], st))
+  }
+  if (global) return(.walk_args(e, st))
   others <- setdiff(seq_len(length(e))[-1L], expr)
   for (i in others) .walk(e[[i]], st)
   if (expr > 0L) .walk_in_local_frame(e, st, expr)
+}
+
+# The code an eval() in the global environment runs: quote(E) and expression(E) run E, parse(text = "literal") runs
+# the literal's code; anything computed is code the analysis cannot see, a read of the whole global environment.
+.walk_evaluated_code <- function(x, st) {
+  fn <- .call_name(x)
+  if (fn %in% c("quote", "expression") && length(x) >= 2L) {
+    for (i in seq_len(length(x))[-1L]) .walk(x[[i]], st)
+    return(invisible())
+  }
+  if (fn %in% c("parse", "str2lang", "str2expression")) {
+    m <- .match_args(x, if (fn == "parse") c("file", "n", "text", "prompt", "keep.source", "srcfile", "encoding")
+                        else "text")
+    text <- .arg_index(m, "text")
+    if (text > 0L && is.character(x[[text]]) && !anyNA(x[[text]])) {
+      code <- tryCatch(parse(text = x[[text]], keep.source = FALSE), error = function(err) NULL)
+      if (!is.null(code)) {
+        for (inner in code) .walk(inner, st)
+        return(invisible())
+      }
+    }
+  }
+  .walk(x, st)
+  .reads_whole_global_env(st)
+}
+
+# A read the analysis cannot resolve to names (get(name), ls(), eval(parse(text = computed))): it may read any
+# global, bound or not. Recorded as the effect "globals"; such a cell is not served from the persistent cache.
+.reads_whole_global_env <- function(st) {
+  .effect("globals", st)
+  st$volatile <- TRUE
+  invisible()
+}
+
+# `x` given to a reflective read: the names it denotes when it is a literal ("a", c("a", "b")), else NULL.
+.literal_names <- function(x) {
+  if (is.character(x) && length(x) >= 1L && !anyNA(x)) return(x)
+  if (.call_name(x) == "c" && length(x) >= 2L) {
+    parts <- as.list(x)[-1L]
+    if (all(vapply(parts, .is_string, NA))) return(unlist(parts))
+  }
+  NULL
+}
+
+.reflect_use <- function(name, st) {
+  st$reflected <- c(st$reflected, name)
+  .use(name, st)
+}
+
+# exists("y"), get("y"), get0("y"), mget(c("a", "b")): a read of each literal name, bound or unbound (both are
+# versions), in the global environment unless another environment is named; a computed name reads them all.
+.walk_reflect <- function(fn, e, st) {
+  formals <- switch(fn,
+    exists = c("x", "where", "envir", "frame", "mode", "inherits"),
+    get = c("x", "pos", "envir", "mode", "inherits"),
+    get0 = c("x", "envir", "mode", "inherits", "ifnotfound"),
+    mget = c("x", "envir", "mode", "ifnotfound", "inherits"))
+  .walk_args(e, st)
+  m <- .match_args(e, formals)
+  x <- .arg_index(m, "x")
+  if (x == 0L) return(invisible())
+  for (formal in c("envir", "pos", "where")) {
+    at <- .arg_index(m, formal)
+    if (at > 0L && !.is_global_env_expr(e[[at]], st)) return(invisible())
+  }
+  names <- .literal_names(e[[x]])
+  if (is.null(names)) return(.reads_whole_global_env(st))
+  for (name in names) .reflect_use(name, st)
+  invisible()
+}
+
+# .GlobalEnv$x, globalenv()[["x"]]: a read of x; a computed index (globalenv()[[nm]]) reads them all. `by_name`: `$`,
+# whose symbol is the name itself.
+.walk_global_lookup <- function(index, st, by_name = TRUE) {
+  if (by_name && is.symbol(index)) return(.reflect_use(as.character(index), st))
+  if (.is_string(index)) return(.reflect_use(index, st))
+  .reads_whole_global_env(st)
+}
+
+# ls(), objects(), as.list(globalenv()), eapply(.GlobalEnv, f): a read of the whole global environment (which names
+# exist, and for as.list/eapply their values). ls() of another environment reads only that one.
+.walk_list_env <- function(fn, e, st) {
+  .walk_args(e, st)
+  if (fn %in% c("ls", "objects")) {
+    m <- .match_args(e, c("name", "pos", "envir", "all.names", "pattern", "sorted"))
+    for (formal in c("name", "envir", "pos")) {
+      at <- .arg_index(m, formal)
+      if (at > 0L && !.is_global_env_expr(e[[at]], st)) return(invisible())
+    }
+    return(.reads_whole_global_env(st))
+  }
+  if (length(e) >= 2L && .is_global_env_expr(e[[2L]], st)) .reads_whole_global_env(st)
+  invisible()
 }
 
 .walk_rm <- function(e, st) {
@@ -744,6 +856,7 @@
   seen <- character()
   found <- character()
   draws_random <- FALSE
+  reflected <- character()  # exists("y") and the like in the closures: uses of y whether bound or not
   queue <- unique(names)
   while (length(queue)) {
     name <- queue[[1L]]
@@ -755,24 +868,28 @@
     globals <- tryCatch(suppressWarnings(codetools::findGlobals(f, merge = TRUE)),
                         error = function(e) character())
     found <- union(found, globals)
-    if (!draws_random) draws_random <- .closure_draws_random(f)
+    walked <- .closure_walk(f)
+    if (!draws_random) draws_random <- "rng" %in% walked$effects
+    reflected <- union(reflected, walked$reflected)
     queue <- c(queue, setdiff(globals, seen))
   }
   in_base <- vapply(found, exists, NA, envir = baseenv(), inherits = FALSE)
   in_env <- vapply(found, exists, NA, envir = env, inherits = FALSE)
   out <- found[!in_base | in_env]
   if (draws_random) out <- c(out, ".Random.seed")
-  .sorted_set(out)
+  .sorted_set(c(out, reflected))
 }
 
-# Walks the closure as a function literal: catches namespaced draws (stats::rnorm) too.
-.closure_draws_random <- function(f) {
+# Walks the closure as a function literal with the cell walker: namespaced draws (stats::rnorm), reflective reads
+# (exists("y") in a function the cell calls). Returns the walk's effects and reflected names.
+.closure_walk <- function(f) {
   st <- .new_walk_state()
   literal <- call("function", formals(f), body(f))
   ok <- tryCatch({
     .walk_function_literal(literal, st)
     TRUE
   }, error = function(e) FALSE)
-  ok && "rng" %in% st$effects
+  if (!ok) return(list(effects = character(), reflected = character()))
+  list(effects = st$effects, reflected = st$reflected)
 }
 
