@@ -44,6 +44,22 @@ SEXP call_ripple(const char* function, const std::vector<SEXP>& args) {
     return call_guarded(ripple_function(function), args);
 }
 
+extern "C" char** environ;
+
+// Environment variables and the locale, summed into one number that does not depend on the order of `environ`
+// (restoring a snapshot may put the variables in another order): a change costs one R call, no change none.
+std::uint64_t environment_digest() {
+    auto fnv1a = [](const char* text) {
+        std::uint64_t hash = 1469598103934665603ULL;
+        for (const char* c = text; *c != '\0'; ++c) hash = (hash ^ static_cast<unsigned char>(*c)) * 1099511628211ULL;
+        return hash;
+    };
+    std::uint64_t digest = 0;
+    for (char** entry = environ; entry != nullptr && *entry != nullptr; ++entry) digest += fnv1a(*entry);
+    if (const char* locale = std::setlocale(LC_ALL, nullptr)) digest ^= fnv1a(locale) * 31;
+    return digest;
+}
+
 // Cheap probes of the pseudo-state, so that watching and restoring a cell costs no R-level call unless
 // something changed. options() itself sorts ~70 names with the locale's collator on every call.
 
@@ -143,7 +159,11 @@ struct GlobalState::Store {
     std::map<std::string, std::string> package_versions;
     ValueHandle next = 0;
 
-    PreservedObject baseline_options, baseline_wd, baseline_search;
+    PreservedObject baseline_options, baseline_wd, baseline_search, baseline_env;
+    // The environment snapshot the session is known to equal (a held value or the baseline) and its digest then.
+    PreservedObject known_env;
+    std::uint64_t known_env_digest = 0;
+    std::uint64_t before_env_digest = 0;
 
     // The watch in progress: names and objects of the global environment before the cell ran.
     std::map<std::string, SEXP> before;
@@ -179,6 +199,9 @@ GlobalState::GlobalState() : store_(std::make_unique<Store>()) {
     store_->baseline_options = PreservedObject(call_guarded(Rf_install("options"), {}));
     store_->baseline_wd = PreservedObject(call_guarded(Rf_install("getwd"), {}));
     store_->baseline_search = PreservedObject(call_guarded(Rf_install("search"), {}));
+    store_->baseline_env = PreservedObject(call_ripple(".environment_snapshot", {}));
+    store_->known_env = PreservedObject(store_->baseline_env.get());
+    store_->known_env_digest = environment_digest();
     store_->known_options = PreservedObject(store_->baseline_options.get());
     store_->known_options_spine = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
 }
@@ -260,6 +283,14 @@ void GlobalState::restore(const std::map<std::string, ValueHandle>& state, const
         s.known_options = PreservedObject(wanted);
         s.known_options_spine = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
     }
+    if (tracked.count(kEnvState) && s.baseline_env.get()) {
+        SEXP wanted = target(kEnvState, s.baseline_env);
+        if (wanted != s.known_env.get() || environment_digest() != s.known_env_digest) {
+            call_ripple(".restore_environment", {wanted});
+            s.known_env = PreservedObject(wanted);
+            s.known_env_digest = environment_digest();
+        }
+    }
     if (tracked.count(kWorkdirState) && s.baseline_wd.get()) {
         SEXP wanted = target(kWorkdirState, s.baseline_wd);
         if (TYPEOF(wanted) != STRSXP || Rf_xlength(wanted) != 1 ||
@@ -301,6 +332,7 @@ void GlobalState::begin_watch() {
     s.before_options = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
     s.before_namespaces = PreservedObject(R_lsInternal3(R_NamespaceRegistry, TRUE, FALSE));
     s.before_wd = current_directory();
+    s.before_env_digest = environment_digest();
     s.before_search = search_path();
     SEXP alive = protect(Rf_allocVector(VECSXP, static_cast<R_xlen_t>(s.before_search.size())));
     for (size_t i = 0; i < s.before_search.size(); ++i) SET_VECTOR_ELT(alive, static_cast<R_xlen_t>(i), s.before_search[i]);
@@ -334,15 +366,28 @@ StateChange GlobalState::end_watch(const std::set<std::string>& watched_names) {
     if (s.before_options.get() != nullptr && !same_options(s.before_options.get(), options_pairlist())) {
         // Options that appeared while the cell loaded a namespace are that package's state: restoring an earlier
         // snapshot must not take them away while the namespace stays loaded (state.R, .restore_options).
+        // When those are the only change, the cell did not change options(): loading a package is not an options()
+        // change the engine must snapshot (a cell whose DT:: call loads cli stays cacheable).
+        bool only_package_options = false;
         if (Rf_xlength(R_lsInternal3(R_NamespaceRegistry, TRUE, FALSE)) != Rf_xlength(s.before_namespaces.get())) {
-            call_ripple(".note_package_options", {s.before_options.get(), s.before_namespaces.get()});
+            SEXP noted = call_ripple(".note_package_options", {s.before_options.get(), s.before_namespaces.get()});
+            only_package_options = noted != nullptr && as_bool(noted);
         }
-        if (SEXP now = snapshot(kOptionsState, "options")) {
+        if (only_package_options) {
+            s.known_options_spine = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
+        } else if (SEXP now = snapshot(kOptionsState, "options")) {
             s.known_options = PreservedObject(now);
             s.known_options_spine = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
         }
     }
     if (current_directory() != s.before_wd) snapshot(kWorkdirState, "getwd");
+    if (std::uint64_t digest = environment_digest(); digest != s.before_env_digest) {
+        if (SEXP now = call_ripple(".environment_snapshot", {})) {
+            change.bound[kEnvState] = s.hold(now);
+            s.known_env = PreservedObject(now);
+            s.known_env_digest = digest;
+        }
+    }
     if (search_path() != s.before_search) {
         std::set<std::string> old_path;
         for (SEXP env : s.before_search) old_path.insert(search_name(env));

@@ -19,6 +19,7 @@ using ValueHandle = std::uint64_t;
 inline const char* const kOptionsState = "@options";  // options()
 inline const char* const kWorkdirState = "@wd";       // getwd()
 inline const char* const kSearchState = "@search";    // search()
+inline const char* const kEnvState = "@env";          // Sys.getenv() and Sys.getlocale()
 
 struct StaticAnalysis {
     bool parsed = true;

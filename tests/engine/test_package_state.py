@@ -82,3 +82,18 @@ def test_package_option_changed_later_goes_back_to_the_package_default(nb):
     current = run_session(nb, cells, [("b", "dt <- data.table::data.table(a = 1:4)")])
     assert nb.shown["d"].strip() == "[1] 1", nb.shown
     assert_fresh(nb, current)
+
+
+def test_a_cell_that_loads_a_package_stays_cacheable(tmp_path, monkeypatch):
+    # data.table sets its options when its namespace loads; that is the package's state, not an options() change of
+    # the cell's, so the cell is served from the cache in a new kernel like any other.
+    monkeypatch.setenv("RIPPLE_CACHE_DIR", str(tmp_path / "cache"))
+    cell = ("t", "total <- sum(data.table::data.table(a = 1:3, b = c(2, 4, 6))$b); total")
+    for run in ("first", "after a restart"):
+        with running_kernel("ripple") as (km, kc):
+            nb = KernelDriver(kc, km, timeout=90)
+            res = nb.execute_cell(*cell)
+            assert res.status == "ok", res.summary()
+            assert nb.shown["t"].strip() == "[1] 12", nb.shown
+            served = res.reply["content"].get("ripple_from_cache", [])
+            assert served == ([] if run == "first" else ["t"]), f"{run}: served {served}"

@@ -9,15 +9,18 @@
 
 # Called (by rbridge) after a cell that loaded namespaces and changed options: options new in that cell are the new
 # namespaces'. A user's own options() call in the same cell as the load cannot be told apart and counts the same way.
+# TRUE when those new options are the only change (no option the cell found was changed or removed).
 .note_package_options <- function(before_options, before_namespaces) {
   loaded <- setdiff(loadedNamespaces(), before_namespaces)
-  if (!length(loaded)) return(invisible())
+  if (!length(loaded)) return(FALSE)
   now <- options()
-  for (n in setdiff(names(now), names(before_options))) {
+  before <- as.list(before_options)
+  for (n in setdiff(names(now), names(before))) {
     .package_state$options[n] <- now[n]
     .package_state$owners[[n]] <- loaded
   }
-  invisible()
+  kept <- names(before)
+  all(kept %in% names(now)) && identical(now[kept], before[kept])
 }
 
 # Sets options() to exactly `target`: changed ones back, options added since then removed, except the options of
@@ -62,6 +65,31 @@
               quietly = TRUE)), error = function(e) NULL)
   }
   invisible(TRUE)
+}
+
+# Environment variables and the locale, as the engine tracks them (the pseudo-symbol @env).
+.environment_snapshot <- function() list(vars = Sys.getenv(), locale = Sys.getlocale())
+
+# Makes Sys.getenv() and the locale equal a snapshot: variables set since are unset, changed ones set back.
+.restore_environment <- function(target) {
+  now <- Sys.getenv()
+  want <- target$vars
+  extra <- setdiff(names(now), names(want))
+  if (length(extra)) Sys.unsetenv(extra)
+  differs <- names(want)[is.na(now[names(want)]) | now[names(want)] != want]
+  if (length(differs)) do.call(Sys.setenv, as.list(want[differs]))
+  if (!identical(Sys.getlocale(), target$locale)) .restore_locale(target$locale)
+  invisible(TRUE)
+}
+
+.restore_locale <- function(locale) {
+  set <- function(category, value) suppressWarnings(tryCatch(Sys.setlocale(category, value), error = function(e) NULL))
+  if (!grepl("=", locale, fixed = TRUE)) return(invisible(set("LC_ALL", locale)))
+  for (part in strsplit(locale, ";", fixed = TRUE)[[1L]]) {
+    kv <- strsplit(part, "=", fixed = TRUE)[[1L]]
+    if (length(kv) == 2L && kv[[1L]] != "LC_NUMERIC" && Sys.getlocale(kv[[1L]]) != kv[[2L]]) set(kv[[1L]], kv[[2L]])
+  }
+  invisible()
 }
 
 .restore_wd <- function(target) {
