@@ -1,5 +1,5 @@
 // tests/clients/test_browser.cjs: Notebook 6.4 + ripple's nbextension in headless chromium: edits, inserts, moves, deletes,
-// a reload and lazy mode ripple through examples/ripple-tour.ipynb. Must not read kernel logs: it asserts what the page shows.
+// a reload and lazy mode ripple through examples/ripple-tour.ipynb; a DT table (examples/htmlwidgets.ipynb) is interactive. Must not read kernel logs: it asserts what the page shows.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -26,7 +26,9 @@ let home, server, browser, nb;
 before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   home = env.makeJupyterHome({ nbextension: true });
-  fs.copyFileSync(path.join(env.REPO, 'examples', 'ripple-tour.ipynb'), path.join(home.dirs.notebooks, 'ripple-tour.ipynb'));
+  for (const name of ['ripple-tour.ipynb', 'htmlwidgets.ipynb']) {
+    fs.copyFileSync(path.join(env.REPO, 'examples', name), path.join(home.dirs.notebooks, name));
+  }
   server = await env.startServer(home, { module: 'notebook' });
   browser = await launchBrowser();
   nb = await NotebookPage.open(browser, server, 'ripple-tour.ipynb');
@@ -163,4 +165,61 @@ test('lazy mode: dependents show a stale line and a stale badge until they run',
   for (const cell of [TOTAL, ODD, PLOT]) assert.equal(await nb.hasStaleBadge(cell), true, `${cell} must still be marked stale`);
   assert.match(await nb.output(TOTAL), /⚠ stale/);
   assert.deepEqual(nb.consoleErrors, [], 'page errors');
+});
+
+// examples/htmlwidgets.ipynb in its own page (and kernel): the DT table is DataTables' own interactive table, offline.
+const ROWS = 'rows <- ';
+const TABLE = 'DT::datatable(';
+const SENTENCE = 'htmltools::tags$p(';
+
+test('a DT table is interactive (search box, pagination, filtering) and is replaced in place when rows changes', async () => {
+  const widgets = await NotebookPage.open(browser, server, 'htmlwidgets.ipynb');
+  // Nothing may come from the network: the widget's JavaScript and CSS are inside the output.
+  const remote = [];
+  widgets.page.on('request', (r) => { if (!r.url().startsWith(server.url) && !r.url().startsWith('data:')) remote.push(r.url()); });
+  await widgets.page.waitForFunction(() => window.ripple && window.ripple.connected(), null, { timeout: 30000 });
+  await widgets.runAll();
+  const table = await widgets.cellByCode(TABLE);
+  const info = table.locator('.dataTables_info');
+  await info.waitFor();
+  assert.match(await info.innerText(), /Showing 1 to 5 of 12 entries/);
+  assert.equal(await table.locator('.dataTables_filter input[type="search"]').count(), 1, 'no search box');
+  assert.ok(await table.locator('.dataTables_paginate .paginate_button').count() >= 3, 'no pagination buttons');
+  assert.equal(await table.locator('table.dataTable tbody tr').count(), 5, 'a page shows pageLength rows');
+  await widgets.waitOutput(SENTENCE, 'The table has 12 rows; the largest square is 144.');
+
+  // Typing into the search box filters rows (DataTables runs in the page).
+  await table.locator('.dataTables_filter input').fill('word-07');
+  await widgets.page.waitForFunction((i) => {
+    const rows = document.querySelectorAll('#notebook-container > .cell')[i].querySelectorAll('table.dataTable tbody tr');
+    return rows.length === 1 && /word-07/.test(rows[0].innerText);
+  }, await widgets.cellIndex(TABLE));
+  assert.match(await info.innerText(), /Showing 1 to 1 of 1 entries \(filtered from 12 total entries\)/);
+  // The next page of the unfiltered table.
+  await table.locator('.dataTables_filter input').fill('');
+  await table.locator('.dataTables_paginate .paginate_button.next').click();
+  await widgets.page.waitForFunction((i) => /Showing 6 to 10 of 12/.test(
+    document.querySelectorAll('#notebook-container > .cell')[i].querySelector('.dataTables_info').innerText), await widgets.cellIndex(TABLE));
+
+  // An upstream edit reruns the data, the table and the sentence in place (same prompts, new contents).
+  const prompts = { table: await widgets.prompt(TABLE), sentence: await widgets.prompt(SENTENCE) };
+  await widgets.typeInto(ROWS, 'rows <- 30');
+  await widgets.run(ROWS);
+  await widgets.waitOutput(SENTENCE, 'The table has 30 rows; the largest square is 900.', 'sentence after the edit');
+  await widgets.page.waitForFunction((i) => /Showing 1 to 5 of 30 entries/.test(
+    document.querySelectorAll('#notebook-container > .cell')[i].querySelector('.dataTables_info')?.innerText || ''),
+  await widgets.cellIndex(TABLE));
+  assert.equal(await widgets.prompt(TABLE), prompts.table, 'the table was not replaced in place');
+  assert.equal(await widgets.prompt(SENTENCE), prompts.sentence);
+  assert.equal(await table.locator('.dataTables_wrapper').count(), 1, 'the old table is still there next to the new one');
+  await table.locator('.dataTables_filter input').fill('word-2');
+  await widgets.page.waitForFunction((i) => /of 11 entries \(filtered from 30 total/.test(
+    document.querySelectorAll('#notebook-container > .cell')[i].querySelector('.dataTables_info').innerText), await widgets.cellIndex(TABLE));
+  await widgets.scrollTo(ROWS);
+  const file = path.join(SHOTS, 'htmlwidget-datatable.png');
+  await widgets.screenshot(file);
+  console.log(`screenshot: ${file}`);
+  assert.deepEqual(remote, [], 'the widget loaded something from the network');
+  assert.deepEqual(widgets.consoleErrors, [], 'page errors');
+  await widgets.page.close();
 });

@@ -67,9 +67,96 @@ display <- function(...) {
   loaded
 }
 
+# --- htmlwidgets and htmltools: interactive HTML -------------------------------------------
+# repr writes the HTML (repr_html for htmlwidget, shiny.tag and shiny.tag.list, as IRkernel shows them):
+# each output is a self-contained HTML document with every JavaScript and CSS dependency inlined as a
+# data URI, so it works offline, after a rerun replaces it, when the cache replays it and in a saved
+# notebook. repr's de-duplication across outputs stays off: it would make an output depend on which
+# outputs came before it in the session (473 KB for DT::datatable(head(iris)); see README).
+
+.html_classes <- c("htmlwidget", "shiny.tag", "shiny.tag.list", "html")
+.is_html_object <- function(x) inherits(x, .html_classes)
+
+# Above this size (bytes of HTML) a widget is not sent to the front end: a one-line note says so.
+.html_max_bytes <- function() {
+  max <- getOption("ripple.html.max_bytes", 10e6)
+  if (is.numeric(max) && length(max) == 1L && !is.na(max)) max else 10e6
+}
+
+# What R's console prints for tags and HTML (their source); a widget prints nothing there.
+.html_text <- function(x) {
+  if (inherits(x, "htmlwidget")) return(paste0("<", class(x)[[1]], " htmlwidget>"))
+  paste(as.character(x), collapse = "\n")
+}
+
+.html_bundle <- function(x) {
+  if (!.require_display_package("repr") || !.require_display_package("htmltools")) return(NULL)
+  text <- .html_text(x)
+  # An `html` string is not a tag: wrapped in a tag list it keeps its attached dependencies.
+  tags <- if (inherits(x, c("htmlwidget", "shiny.tag", "shiny.tag.list"))) x else htmltools::tagList(x)
+  old <- options(repr.html.deduplicate = FALSE)
+  on.exit(options(old), add = TRUE)
+  html <- paste(repr::repr_html(tags), collapse = "\n")
+  size <- nchar(html, type = "bytes")
+  max <- .html_max_bytes()
+  if (size > max) {
+    note <- sprintf(paste("%s: %.1f MB of HTML, over ripple's display limit of %.1f MB",
+                          "(options(ripple.html.max_bytes)); show fewer rows or use server-side processing"),
+                    text, size / 1e6, max / 1e6)
+    return(list(data = list(`text/plain` = note), metadata = NULL))
+  }
+  list(data = list(`text/plain` = text, `text/html` = html), metadata = NULL)
+}
+
+# print() of a widget or of browsable tags would open a browser or viewer (htmltools::html_print calls
+# getOption("viewer") or utils::browseURL, whatever options say). In the kernel and in run-notebook they
+# are displayed instead; under knitr they print as in R without a viewer. Installed when htmlwidgets or
+# htmltools loads (R's S3 registry keeps the last registration for a class).
+.html_print_method <- function(original, widget) {
+  method <- function(x, ...) {
+    if (isTRUE(getOption("knitr.in.progress"))) {
+      args <- list(...)
+      args$view <- NULL
+      args$browse <- NULL
+      if (widget) do.call(original, c(list(x), args, view = FALSE))
+      else do.call(original, c(list(x), args, browse = FALSE))
+      return(invisible(x))
+    }
+    display(x)
+    invisible(x)
+  }
+  attr(method, "ripple") <- TRUE
+  method
+}
+
+.install_html_printing <- function(package) {
+  classes <- switch(package, htmlwidgets = "htmlwidget", htmltools = c("shiny.tag", "shiny.tag.list", "html"))
+  for (class in classes) {
+    original <- utils::getS3method("print", class, optional = TRUE)
+    if (is.null(original) || isTRUE(attr(original, "ripple"))) next
+    registerS3method("print", class, .html_print_method(original, class == "htmlwidget"),
+                     envir = asNamespace(package))
+  }
+  invisible()
+}
+
+.watch_html_printing <- function() {
+  for (package in c("htmltools", "htmlwidgets")) {
+    local({
+      p <- package
+      setHook(packageEvent(p, "onLoad"), function(...) .install_html_printing(p))
+    })
+    if (isNamespaceLoaded(package)) .install_html_printing(package)
+  }
+}
+
 # Returns list(data = <named list of strings>, metadata = <list>) or NULL when there is nothing
 # to show (e.g. a ggplot whose print only drew on the graphics device).
 .mime_bundle <- function(x) {
+  if (.is_html_object(x)) {
+    b <- .html_bundle(x)
+    if (!is.null(b)) return(b)
+  }
   if (.is_table(x) && .require_display_package("repr")) {
     # text/plain is what R's console prints (the no-hidden-state invariant compares it with a fresh
     # run); only tables too big to print sensibly get repr's truncated text.
