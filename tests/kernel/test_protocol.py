@@ -385,12 +385,26 @@ def test_printing_widgets_and_tags_never_opens_a_browser_or_viewer(fresh, tmp_pa
 
 def test_a_widget_over_the_size_limit_is_a_one_line_note(fresh):
     _km, kc = fresh
-    res = run(kc, "options(ripple.html.max_bytes = 1e5); DT::datatable(head(iris))", timeout=60)
+    # DT::datatable of 100k rows: 2.5 MB of data (6 s to render in chromium here), over the 1.5 MB default.
+    code = "DT::datatable(data.frame(id = seq_len(1e5), x = round(sin(seq_len(1e5)), 4), g = rep(letters, length.out = 1e5)))"
+    t0 = time.monotonic()
+    res = run(kc, code, timeout=120)
+    elapsed = time.monotonic() - t0
     assert_ok(res)
     data = _rich_output(res)
     assert "text/html" not in data, sorted(data)
     note = data["text/plain"]
-    assert "\n" not in note and re.search(r"0\.5 MB of HTML, over ripple's display limit of 0\.1 MB", note), note
+    assert "\n" not in note and re.search(
+        r"^<datatables htmlwidget>: 2\.\d MB of HTML, over ripple's display limit of 1\.5 MB \(options\(ripple\.html\.max_bytes\)\)",
+        note), note
+    total = sum(len(json.dumps(m["content"])) for m in res.outputs)
+    assert total < 10_000, f"{total} bytes of output for a capped widget"
+    print(f"100k-row DT::datatable: capped in {elapsed:.1f}s, {total} bytes of output")
+    # The limit is an option; tags are capped the same way.
+    res = run(kc, 'options(ripple.html.max_bytes = 1e4); htmltools::tags$pre(strrep("x", 2e4))')
+    assert_ok(res)
+    data = _rich_output(res)
+    assert "text/html" not in data and data["text/plain"].startswith("<shiny.tag>: 20 KB of HTML, over ripple's display limit of 10 KB"), data
 
 
 def test_help_pager_payload(kc):
