@@ -2,8 +2,9 @@
 """widget_bench.py: bytes a notebook receives for htmlwidgets and htmltools outputs, ripple vs IRkernel in one run.
 
 For each kernel and each cell: the size of the displayed bundle's text/html and of the whole message content (what
-the front end receives and the notebook file stores), and the round trip (send -> reply and idle). Both kernels inline
-every dependency (repr's repr_html); ripple caps a widget above options(ripple.html.max_bytes) (10 MB) with a note.
+the front end receives and the notebook file stores), and the round trip (send -> reply and idle) of the cell's second
+run. Both kernels inline every dependency (repr's repr_html); ripple replaces a widget whose own HTML is over
+options(ripple.html.max_bytes) (1.5 MB) by a one-line note.
 Prints a table with ratios and writes bench/results/widget_bench.json.
 Run with Debian's Python:  /usr/bin/python3 bench/widget_bench.py
 """
@@ -35,6 +36,7 @@ def measure(kenv, name):
     with kenv.start(name, timeout=60) as (_km, kc):
         execute(kc, "invisible(loadNamespace('DT'))", timeout=60)
         for key, code in CELLS:
+            execute(kc, code, timeout=300)  # the first display of a kind loads packages (repr, bslib, ...)
             t0 = time.monotonic()
             res = execute(kc, code, timeout=300)
             elapsed = time.monotonic() - t0

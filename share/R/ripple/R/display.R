@@ -68,19 +68,21 @@ display <- function(...) {
 }
 
 # --- htmlwidgets and htmltools: interactive HTML -------------------------------------------
-# repr writes the HTML (repr_html for htmlwidget, shiny.tag and shiny.tag.list, as IRkernel shows them):
-# each output is a self-contained HTML document with every JavaScript and CSS dependency inlined as a
-# data URI, so it works offline, after a rerun replaces it, when the cache replays it and in a saved
-# notebook. repr's de-duplication across outputs stays off: it would make an output depend on which
-# outputs came before it in the session (473 KB for DT::datatable(head(iris)); see README).
+# htmltools resolves the object's HTML and its dependencies (renderTags); each output then carries every JavaScript
+# and CSS file inline, so it works offline, after a rerun replaces it, when the cache replays it and in a saved
+# notebook (358 KB for DT::datatable(head(iris)); see README). Not repr_html's output as such: it loads the scripts
+# as <script src="data:..."> elements, which classic Notebook runs out of order (DataTables before jQuery, the
+# binding before crosstalk: the table stays empty), and base64 makes them a third larger. Inline <script> elements run
+# in document order wherever front ends insert HTML. No de-duplication across outputs (repr.html.deduplicate's idea):
+# an output must not depend on which outputs came before it.
 
 .html_classes <- c("htmlwidget", "shiny.tag", "shiny.tag.list", "html")
 .is_html_object <- function(x) inherits(x, .html_classes)
 
 # Above this size a widget is not sent to the front end and a one-line note says so. What counts is the object's own
-# HTML (a widget's data), not its JavaScript and CSS libraries (a fixed 0.47 MB for DT): in headless chromium here a DT
-# table of 30k rows (0.74 MB) renders in 1.8 s, 100k rows (2.5 MB) in 6 s and 300k rows in 30 s. 1.5 MB is where DT
-# itself warns that data is too big for client-side tables.
+# HTML (a widget's data), not its JavaScript and CSS libraries (a fixed 0.36 MB for DT): in headless chromium here a
+# DT table of 30k rows (0.74 MB) renders in 1.8 s, 100k rows (2.5 MB) in 6 s and 300k rows in 30 s. 1.5 MB is where
+# DT itself warns that data is too big for client-side tables.
 .html_max_bytes <- function() {
   max <- getOption("ripple.html.max_bytes", 1.5e6)
   if (is.numeric(max) && length(max) == 1L && !is.na(max)) max else 1.5e6
@@ -93,11 +95,12 @@ display <- function(...) {
 }
 
 .html_bundle <- function(x) {
-  if (!.require_display_package("repr") || !.require_display_package("htmltools")) return(NULL)
+  if (!.require_display_package("htmltools")) return(NULL)
   text <- .html_text(x)
   # An `html` string is not a tag: wrapped in a tag list it keeps its attached dependencies.
   tags <- if (inherits(x, c("htmlwidget", "shiny.tag", "shiny.tag.list"))) x else htmltools::tagList(x)
-  size <- nchar(htmltools::renderTags(tags)$html, type = "bytes")
+  rendered <- htmltools::renderTags(tags)
+  size <- nchar(rendered$html, type = "bytes")
   max <- .html_max_bytes()
   if (size > max) {
     label <- if (inherits(x, "htmlwidget")) text else paste0("<", class(x)[[1]], ">")
@@ -107,10 +110,69 @@ display <- function(...) {
                     label, bytes(size), bytes(max))
     return(list(data = list(`text/plain` = note), metadata = NULL))
   }
-  old <- options(repr.html.deduplicate = FALSE)
-  on.exit(options(old), add = TRUE)
-  html <- paste(repr::repr_html(tags), collapse = "\n")
-  list(data = list(`text/plain` = text, `text/html` = html), metadata = NULL)
+  deps <- vapply(rendered$dependencies, .dependency_html, "")
+  html <- c(if (length(deps)) c(.hide_amd_define, deps, .restore_amd_define),
+            rendered$html,
+            if (inherits(x, "htmlwidget") || grepl("html-widget", rendered$html, fixed = TRUE)) .widget_render_script(x))
+  list(data = list(`text/plain` = text, `text/html` = paste(html, collapse = "\n")), metadata = NULL)
+}
+
+.read_text <- function(file) {
+  text <- readChar(file, file.info(file)$size, useBytes = TRUE)
+  Encoding(text) <- "UTF-8"
+  text
+}
+
+# One dependency (htmltools::htmlDependency) as inline <script> and <style> elements, in its own order. A dependency
+# that only has a URL (a CDN) is linked, and needs the network.
+.dependency_html <- function(dep) {
+  paths <- function(entries) vapply(entries, function(e) if (is.list(e)) e$src else e, "")
+  file_dir <- dep$src$file
+  if (is.null(file_dir)) {
+    href <- dep$src$href
+    if (is.null(href)) return("")
+    return(paste(c(sprintf("<script src=\"%s/%s\"></script>", href, paths(dep$script)),
+                   sprintf("<link rel=\"stylesheet\" href=\"%s/%s\"/>", href, paths(dep$stylesheet))), collapse = "\n"))
+  }
+  title <- gsub("\"", "", dep$name, fixed = TRUE)
+  scripts <- vapply(paths(dep$script), function(f) {
+    code <- gsub("</(script)", "<\\\\/\\1", .read_text(file.path(file_dir, f)), ignore.case = TRUE, useBytes = TRUE)
+    sprintf("<script title=\"%s\">%s\n</script>", title, code)
+  }, "")
+  styles <- vapply(paths(dep$stylesheet), function(f) {
+    css <- gsub("</(style)", "<\\\\/\\1", .read_text(file.path(file_dir, f)), ignore.case = TRUE, useBytes = TRUE)
+    # Not title=: <style> elements with titles form alternative style sheet sets, and only the first set applies.
+    sprintf("<style data-dependency=\"%s\">%s\n</style>", title, css)
+  }, "")
+  paste(c(scripts, styles), collapse = "\n")
+}
+
+# Classic Notebook loads RequireJS: a library with a UMD header (DataTables, ...) then registers as an AMD module
+# instead of attaching itself to jQuery ("$table.DataTable is not a function"). The dependencies run with `define`
+# hidden, and it is back once they have run (front ends without RequireJS: no-op).
+.hide_amd_define <- paste0("<script>if (typeof window.define === \"function\" && window.define.amd) {",
+                           " window.rippleHiddenDefine = window.define; window.define = undefined; }</script>")
+.restore_amd_define <- paste0("<script>if (window.rippleHiddenDefine) {",
+                              " window.define = window.rippleHiddenDefine; window.rippleHiddenDefine = undefined; }</script>")
+
+# htmlwidgets.js renders a page's widgets on DOMContentLoaded, which has long passed when a front end adds an output
+# (or replaces it on a rerun): without this the widget stays an empty <div>. Renders once htmlwidgets and the
+# widget's binding are there.
+.widget_render_script <- function(x) {
+  names <- if (inherits(x, "htmlwidget")) sprintf("\"%s\"", gsub("[^A-Za-z0-9_.-]", "", class(x)[[1]])) else ""
+  paste0(
+    "<script>(function() {\n",
+    "  var names = [", names, "], tries = 0;\n",
+    "  function ready() {\n",
+    "    var w = window.HTMLWidgets;\n",
+    "    return w && w.widgets && names.every(function(n) {\n",
+    "      return w.widgets.some(function(b) { return b.name === n; }); });\n",
+    "  }\n",
+    "  function render() {\n",
+    "    if (ready()) window.HTMLWidgets.staticRender(); else if (tries++ < 400) setTimeout(render, 25);\n",
+    "  }\n",
+    "  render();\n",
+    "})();</script>")
 }
 
 # print() of a widget or of browsable tags would open a browser or viewer (htmltools::html_print calls
