@@ -186,7 +186,7 @@ test('a DT table is interactive (search box, pagination, filtering) and is repla
   assert.equal(await table.locator('.dataTables_filter input[type="search"]').count(), 1, 'no search box');
   assert.ok(await table.locator('.dataTables_paginate .paginate_button').count() >= 3, 'no pagination buttons');
   assert.equal(await table.locator('table.dataTable tbody tr').count(), 5, 'a page shows pageLength rows');
-  await widgets.waitOutput(SENTENCE, 'The table has 12 rows; the largest square is 144.');
+  await widgets.waitOutput(SENTENCE, 'The table has 12 rows; the largest square is 144');
 
   // Typing into the search box filters rows (DataTables runs in the page).
   await table.locator('.dataTables_filter input').fill('word-07');
@@ -197,6 +197,8 @@ test('a DT table is interactive (search box, pagination, filtering) and is repla
   assert.match(await info.innerText(), /Showing 1 to 1 of 1 entries \(filtered from 12 total entries\)/);
   // The next page of the unfiltered table.
   await table.locator('.dataTables_filter input').fill('');
+  await widgets.page.waitForFunction((i) => /^Showing 1 to 5 of 12 entries$/.test(
+    document.querySelectorAll('#notebook-container > .cell')[i].querySelector('.dataTables_info').innerText.trim()), await widgets.cellIndex(TABLE));
   await table.locator('.dataTables_paginate .paginate_button.next').click();
   await widgets.page.waitForFunction((i) => /Showing 6 to 10 of 12/.test(
     document.querySelectorAll('#notebook-container > .cell')[i].querySelector('.dataTables_info').innerText), await widgets.cellIndex(TABLE));
@@ -205,7 +207,7 @@ test('a DT table is interactive (search box, pagination, filtering) and is repla
   const prompts = { table: await widgets.prompt(TABLE), sentence: await widgets.prompt(SENTENCE) };
   await widgets.typeInto(ROWS, 'rows <- 30');
   await widgets.run(ROWS);
-  await widgets.waitOutput(SENTENCE, 'The table has 30 rows; the largest square is 900.', 'sentence after the edit');
+  await widgets.waitOutput(SENTENCE, 'The table has 30 rows; the largest square is 900', 'sentence after the edit');
   await widgets.page.waitForFunction((i) => /Showing 1 to 5 of 30 entries/.test(
     document.querySelectorAll('#notebook-container > .cell')[i].querySelector('.dataTables_info')?.innerText || ''),
   await widgets.cellIndex(TABLE));
@@ -213,7 +215,7 @@ test('a DT table is interactive (search box, pagination, filtering) and is repla
   assert.equal(await widgets.prompt(SENTENCE), prompts.sentence);
   assert.equal(await table.locator('.dataTables_wrapper').count(), 1, 'the old table is still there next to the new one');
   await table.locator('.dataTables_filter input').fill('word-2');
-  await widgets.page.waitForFunction((i) => /of 11 entries \(filtered from 30 total/.test(
+  await widgets.page.waitForFunction((i) => /Showing 1 to 5 of 10 entries \(filtered from 30 total/.test(
     document.querySelectorAll('#notebook-container > .cell')[i].querySelector('.dataTables_info').innerText), await widgets.cellIndex(TABLE));
   await widgets.scrollTo(ROWS);
   const file = path.join(SHOTS, 'htmlwidget-datatable.png');

@@ -211,7 +211,7 @@ def test_html_objects_in_tracked_cells_are_replaced_in_place_on_a_rerun(nb):
         assert len(updates) == 1 and "text/html" in updates[0]["content"]["data"], (cid, res.summary())
         assert html.format(n=4) in nb.bundles[cid]["text/html"], cid
         assert nb.shown[cid] == text.format(n=4) + "\n"
-    assert '"row4"' in nb.bundles["widget"]["text/html"] and 'src="data:application/javascript;base64,' in \
+    assert '"row4"' in nb.bundles["widget"]["text/html"] and '<script title="jquery">' in \
         nb.bundles["widget"]["text/html"]
 
 
