@@ -1,5 +1,5 @@
-# display.R: rich representations of R values (text, HTML, markdown, LaTeX, images) for the kernel.
-# Tables go through repr (truncated before formatting); everything else prints like the R console.
+# display.R: rich representations of R values (text, HTML, htmlwidgets, markdown, LaTeX, images) for the kernel.
+# Tables go through repr (truncated before formatting), widgets and tags through htmltools; the rest prints as R does.
 
 display_html <- function(x) publish_mimebundle(list(`text/html` = x, `text/plain` = "<HTML>"))
 display_markdown <- function(x) publish_mimebundle(list(`text/markdown` = x, `text/plain` = x))
@@ -112,6 +112,7 @@ display <- function(...) {
   }
   deps <- vapply(rendered$dependencies, .dependency_html, "")
   html <- c(if (length(deps)) c(.hide_amd_define, deps, .restore_amd_define),
+            if (nzchar(rendered$head)) rendered$head,
             rendered$html,
             if (inherits(x, "htmlwidget") || grepl("html-widget", rendered$html, fixed = TRUE)) .widget_render_script(x))
   list(data = list(`text/plain` = text, `text/html` = paste(html, collapse = "\n")), metadata = NULL)
@@ -128,6 +129,7 @@ display <- function(...) {
 .dependency_html <- function(dep) {
   paths <- function(entries) vapply(entries, function(e) if (is.list(e)) e$src else e, "")
   file_dir <- dep$src$file
+  if (!is.null(file_dir) && !is.null(dep$package)) file_dir <- system.file(file_dir, package = dep$package)
   if (is.null(file_dir)) {
     href <- dep$src$href
     if (is.null(href)) return("")
@@ -144,7 +146,7 @@ display <- function(...) {
     # Not title=: <style> elements with titles form alternative style sheet sets, and only the first set applies.
     sprintf("<style data-dependency=\"%s\">%s\n</style>", title, css)
   }, "")
-  paste(c(scripts, styles), collapse = "\n")
+  paste(c(dep$head, scripts, styles), collapse = "\n")
 }
 
 # Classic Notebook loads RequireJS: a library with a UMD header (DataTables, ...) then registers as an AMD module
@@ -180,16 +182,17 @@ display <- function(...) {
 # are displayed instead; under knitr they print as in R without a viewer. Installed when htmlwidgets or
 # htmltools loads (R's S3 registry keeps the last registration for a class).
 .html_print_method <- function(original, widget) {
+  without_viewer <- function(x, ...) {
+    args <- list(...)
+    args$view <- NULL
+    args$browse <- NULL
+    if (widget) do.call(original, c(list(x), args, view = FALSE))
+    else do.call(original, c(list(x), args, browse = FALSE))
+  }
   method <- function(x, ...) {
-    if (isTRUE(getOption("knitr.in.progress"))) {
-      args <- list(...)
-      args$view <- NULL
-      args$browse <- NULL
-      if (widget) do.call(original, c(list(x), args, view = FALSE))
-      else do.call(original, c(list(x), args, browse = FALSE))
-      return(invisible(x))
-    }
-    display(x)
+    bundle <- if (!isTRUE(getOption("knitr.in.progress"))) .html_bundle(x)
+    if (is.null(bundle)) without_viewer(x, ...)
+    else publish_mimebundle(bundle$data, bundle$metadata)
     invisible(x)
   }
   attr(method, "ripple") <- TRUE
