@@ -503,6 +503,8 @@ def test_widgets_and_tags_are_written_as_html_and_a_warm_run_replays_them(tmp_pa
     assert dt.output_type == "display_data" and dt.data["text/plain"] == "<datatables htmlwidget>"  # not the last value
     assert 'class="datatables html-widget' in dt.data["text/html"] and "setosa" in dt.data["text/html"]
     assert '<script title="jquery">' in dt.data["text/html"]
+    assert dt.metadata["text/html"]["isolated"] is True
+    assert [o.metadata for o in warm[1].outputs] == [o.metadata for o in cold[1].outputs]
     kinds = [(o.output_type, sorted(o.get("data", {}))) for o in cold[2].outputs]
     assert kinds == [("display_data", ["text/html", "text/plain"]), ("execute_result", ["text/html", "text/plain"])]
     assert cold[2].outputs[1].data["text/html"].count("<b>bold</b>") == 1

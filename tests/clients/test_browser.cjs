@@ -172,51 +172,59 @@ const ROWS = 'rows <- ';
 const TABLE = 'DT::datatable(';
 const SENTENCE = 'htmltools::tags$p(';
 
+// Polls the locator's text until it matches (the widget lives in its own iframe: no page.waitForFunction there).
+async function waitText(locator, pattern, what) {
+  const deadline = Date.now() + 60000;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await locator.innerText({ timeout: 60000 }).catch(() => '');
+    if (pattern.test(text)) return text;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what}: expected ${pattern}, shows ${JSON.stringify(text)}`);
+}
+
 test('a DT table is interactive (search box, pagination, filtering) and is replaced in place when rows changes', async () => {
   const widgets = await NotebookPage.open(browser, server, 'htmlwidgets.ipynb');
   // Nothing may come from the network: the widget's JavaScript and CSS are inside the output.
   const remote = [];
-  widgets.page.on('request', (r) => { if (!r.url().startsWith(server.url) && !r.url().startsWith('data:')) remote.push(r.url()); });
+  widgets.page.on('request', (r) => { if (!r.url().startsWith(server.url) && !/^(data|about):/.test(r.url())) remote.push(r.url()); });
   await widgets.page.waitForFunction(() => window.ripple && window.ripple.connected(), null, { timeout: 30000 });
   await widgets.runAll();
-  const table = await widgets.cellByCode(TABLE);
+  // The widget is isolated (its own iframe, as Notebook does for IRkernel's widgets): its jQuery stays out of the page.
+  const cell = await widgets.cellByCode(TABLE);
+  assert.equal(await cell.locator('.output_area iframe').count(), 1, 'the widget is not in an isolated iframe');
+  const table = cell.frameLocator('.output_area iframe');
   const info = table.locator('.dataTables_info');
-  await info.waitFor();
-  assert.match(await info.innerText(), /Showing 1 to 5 of 12 entries/);
+  await waitText(info, /^Showing 1 to 5 of 12 entries$/, 'table info');
   assert.equal(await table.locator('.dataTables_filter input[type="search"]').count(), 1, 'no search box');
   assert.ok(await table.locator('.dataTables_paginate .paginate_button').count() >= 3, 'no pagination buttons');
   assert.equal(await table.locator('table.dataTable tbody tr').count(), 5, 'a page shows pageLength rows');
+  assert.equal(await widgets.page.evaluate(() => typeof window.jQuery.fn.DataTable), 'undefined', 'the widget changed the page');
   await widgets.waitOutput(SENTENCE, 'The table has 12 rows; the largest square is 144');
 
-  // Typing into the search box filters rows (DataTables runs in the page).
+  // Typing into the search box filters rows (DataTables runs in the output).
   await table.locator('.dataTables_filter input').fill('word-07');
-  await widgets.page.waitForFunction((i) => {
-    const rows = document.querySelectorAll('#notebook-container > .cell')[i].querySelectorAll('table.dataTable tbody tr');
-    return rows.length === 1 && /word-07/.test(rows[0].innerText);
-  }, await widgets.cellIndex(TABLE));
-  assert.match(await info.innerText(), /Showing 1 to 1 of 1 entries \(filtered from 12 total entries\)/);
+  await waitText(info, /^Showing 1 to 1 of 1 entries \(filtered from 12 total entries\)$/, 'filtered info');
+  assert.equal(await table.locator('table.dataTable tbody tr').count(), 1);
+  assert.match(await table.locator('table.dataTable tbody tr').first().innerText(), /word-07/);
   // The next page of the unfiltered table.
   await table.locator('.dataTables_filter input').fill('');
-  await widgets.page.waitForFunction((i) => /^Showing 1 to 5 of 12 entries$/.test(
-    document.querySelectorAll('#notebook-container > .cell')[i].querySelector('.dataTables_info').innerText.trim()), await widgets.cellIndex(TABLE));
+  await waitText(info, /^Showing 1 to 5 of 12 entries$/, 'info with the search cleared');
   await table.locator('.dataTables_paginate .paginate_button.next').click();
-  await widgets.page.waitForFunction((i) => /Showing 6 to 10 of 12/.test(
-    document.querySelectorAll('#notebook-container > .cell')[i].querySelector('.dataTables_info').innerText), await widgets.cellIndex(TABLE));
+  await waitText(info, /^Showing 6 to 10 of 12 entries$/, 'second page');
 
   // An upstream edit reruns the data, the table and the sentence in place (same prompts, new contents).
   const prompts = { table: await widgets.prompt(TABLE), sentence: await widgets.prompt(SENTENCE) };
   await widgets.typeInto(ROWS, 'rows <- 30');
   await widgets.run(ROWS);
   await widgets.waitOutput(SENTENCE, 'The table has 30 rows; the largest square is 900', 'sentence after the edit');
-  await widgets.page.waitForFunction((i) => /Showing 1 to 5 of 30 entries/.test(
-    document.querySelectorAll('#notebook-container > .cell')[i].querySelector('.dataTables_info')?.innerText || ''),
-  await widgets.cellIndex(TABLE));
+  await waitText(info, /^Showing 1 to 5 of 30 entries$/, 'table after the edit');
   assert.equal(await widgets.prompt(TABLE), prompts.table, 'the table was not replaced in place');
   assert.equal(await widgets.prompt(SENTENCE), prompts.sentence);
-  assert.equal(await table.locator('.dataTables_wrapper').count(), 1, 'the old table is still there next to the new one');
+  assert.equal(await cell.locator('.output_area').count(), 1, 'the old table is still there next to the new one');
   await table.locator('.dataTables_filter input').fill('word-2');
-  await widgets.page.waitForFunction((i) => /Showing 1 to 5 of 10 entries \(filtered from 30 total/.test(
-    document.querySelectorAll('#notebook-container > .cell')[i].querySelector('.dataTables_info').innerText), await widgets.cellIndex(TABLE));
+  await waitText(info, /^Showing 1 to 5 of 10 entries \(filtered from 30 total entries\)$/, 'filtered after the edit');
   await widgets.scrollTo(ROWS);
   const file = path.join(SHOTS, 'htmlwidget-datatable.png');
   await widgets.screenshot(file);

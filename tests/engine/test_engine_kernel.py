@@ -210,6 +210,8 @@ def test_html_objects_in_tracked_cells_are_replaced_in_place_on_a_rerun(nb):
         updates = [m for m in res.displays_for(DISPLAY_PREFIX + cid, "update_display_data")]
         assert len(updates) == 1 and "text/html" in updates[0]["content"]["data"], (cid, res.summary())
         assert html.format(n=4) in nb.bundles[cid]["text/html"], cid
+        isolated = updates[0]["content"].get("metadata", {}).get("text/html", {}).get("isolated")
+        assert isolated is (True if cid == "widget" else None), (cid, updates[0]["content"].get("metadata"))
         assert nb.shown[cid] == text.format(n=4) + "\n"
     assert '"row4"' in nb.bundles["widget"]["text/html"] and '<script title="jquery">' in \
         nb.bundles["widget"]["text/html"]

@@ -340,6 +340,9 @@ def test_a_widget_carries_every_dependency_inline(kc):
     html = _rich_output(res)["text/html"]
     size = len(html.encode())
     print(f"DT::datatable(head(iris)): {size} bytes of text/html ({KERNEL})")
+    shown = (res.of_type("execute_result") or res.of_type("display_data"))[-1]["content"]
+    assert shown.get("metadata", {}).get("text/html", {}).get("isolated") is True, \
+        f"a widget should ask for an iframe of its own: {shown.get('metadata')}"
     if KERNEL == "ripple":
         # In the order htmltools resolves them (jQuery before DataTables), inline: no base64, no data: URIs.
         order = [html.find(f'<script title="{title}">') for title in

@@ -115,7 +115,11 @@ display <- function(...) {
             if (nzchar(rendered$head)) rendered$head,
             rendered$html,
             if (inherits(x, "htmlwidget") || grepl("html-widget", rendered$html, fixed = TRUE)) .widget_render_script(x))
-  list(data = list(`text/plain` = text, `text/html` = paste(html, collapse = "\n")), metadata = NULL)
+  # A widget asks to be isolated (Notebook renders it in an iframe of its own, as for IRkernel): its libraries
+  # (jQuery, Bootstrap CSS, ...) then cannot touch the notebook page. Without isolation (a cell's composite display,
+  # front ends that ignore it) the output still works in the page.
+  metadata <- if (inherits(x, "htmlwidget")) list(`text/html` = list(isolated = TRUE))
+  list(data = list(`text/plain` = text, `text/html` = paste(html, collapse = "\n")), metadata = metadata)
 }
 
 .read_text <- function(file) {
