@@ -70,11 +70,11 @@ display <- function(...) {
 # --- htmlwidgets and htmltools: interactive HTML -------------------------------------------
 # htmltools resolves the object's HTML and its dependencies (renderTags); each output then carries every JavaScript
 # and CSS file inline, so it works offline, after a rerun replaces it, when the cache replays it and in a saved
-# notebook (358 KB for DT::datatable(head(iris)); see README). Not repr_html's output as such: it loads the scripts
-# as <script src="data:..."> elements, which classic Notebook runs out of order (DataTables before jQuery, the
-# binding before crosstalk: the table stays empty), and base64 makes them a third larger. Inline <script> elements run
-# in document order wherever front ends insert HTML. No de-duplication across outputs (repr.html.deduplicate's idea):
-# an output must not depend on which outputs came before it.
+# notebook (355 KB for DT::datatable(head(iris)); see README). Not repr_html's output as such: it loads the scripts
+# as <script src="data:..."> elements, which classic Notebook runs out of order when the output is in the page (a
+# cell's composite display: DataTables before jQuery, the table stays empty), and base64 makes them a third larger.
+# Inline <script> elements run in document order wherever front ends insert HTML. No de-duplication across outputs
+# (repr.html.deduplicate's idea): an output must not depend on which outputs came before it.
 
 .html_classes <- c("htmlwidget", "shiny.tag", "shiny.tag.list", "html")
 .is_html_object <- function(x) inherits(x, .html_classes)
