@@ -171,6 +171,7 @@ test('lazy mode: dependents show a stale line and a stale badge until they run',
 const ROWS = 'rows <- ';
 const TABLE = 'DT::datatable(';
 const SENTENCE = 'htmltools::tags$p(';
+const COMPOSITE = 'cat("rows:", rows, "\\n"); print(DT::datatable(squares, options = list(pageLength = 5)))';
 
 // Polls the locator's text until it matches (the widget lives in its own iframe: no page.waitForFunction there).
 async function waitText(locator, pattern, what) {
@@ -229,6 +230,24 @@ test('a DT table is interactive (search box, pagination, filtering) and is repla
   const file = path.join(SHOTS, 'htmlwidget-datatable.png');
   await widgets.screenshot(file);
   console.log(`screenshot: ${file}`);
+
+  // A cell that prints text and a widget shows them as one display, in the page (not isolated): the same HTML works
+  // there, and a rerun replaces it in place too.
+  await widgets.insertBelow(SENTENCE, COMPOSITE);
+  await widgets.run(COMPOSITE);
+  const composite = await widgets.cellByCode(COMPOSITE);
+  assert.equal(await composite.locator('.output_area iframe').count(), 0);
+  await waitText(composite.locator('.dataTables_info'), /^Showing 1 to 5 of 30 entries$/, 'in-page table');
+  assert.match(await widgets.output(COMPOSITE), /^rows: 30 \n/);
+  const compositePrompt = await widgets.prompt(COMPOSITE);
+  await widgets.typeInto(ROWS, 'rows <- 8');
+  await widgets.run(ROWS);
+  await waitText(composite.locator('.dataTables_info'), /^Showing 1 to 5 of 8 entries$/, 'in-page table after the edit');
+  assert.equal(await widgets.prompt(COMPOSITE), compositePrompt, 'the in-page table was not replaced in place');
+  assert.equal(await composite.locator('.dataTables_wrapper').count(), 1);
+  await composite.locator('.dataTables_filter input').fill('word-03');
+  await waitText(composite.locator('.dataTables_info'), /filtered from 8 total entries/, 'in-page filtering');
+  await waitText(info, /^Showing 1 to 5 of 8 entries$/, 'the isolated table after the second edit');
   assert.deepEqual(remote, [], 'the widget loaded something from the network');
   assert.deepEqual(widgets.consoleErrors, [], 'page errors');
   await widgets.page.close();
