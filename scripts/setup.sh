@@ -19,6 +19,8 @@ PACKAGES=(
   python3-nbformat python3-notebook jupyter-server jupyter-core procps python3-pytest
   # benchmark peer and R packages of examples
   r-cran-irkernel r-cran-knitr r-cran-rmarkdown r-cran-digest python3-nbconvert
+  # htmlwidgets and htmltools output (issue 21): DT is the widget the tests display
+  r-cran-htmlwidgets r-cran-htmltools r-cran-dt
   # rendering and graphs
   pandoc graphviz
   # deployment tests: local JupyterHub, k8s/z2jh validators, offline image build (kubectl is not in

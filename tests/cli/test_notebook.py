@@ -479,6 +479,38 @@ def test_a_warm_run_is_served_from_the_cache_with_identical_outputs(tmp_path):
     assert "(0 run, 6 from the cache, R not started)" in warm.stderr
 
 
+def test_widgets_and_tags_are_written_as_html_and_a_warm_run_replays_them(tmp_path):
+    """htmlwidgets and htmltools objects go into the notebook as text/html with their dependencies inlined; printing
+    one opens no browser (options(browser=) would write the marker); the cache replays the same HTML."""
+    # DT loads in the setup cell: the cell that first loads it also defines the options() its dependency cli sets,
+    # and such a cell is not served from the cache (an engine limitation, see test_cache_kernel.py).
+    cells = [code_cell("options(browser = function(url, ...) cat(url, file = 'opened.txt'))\nlibrary(DT)",
+                       cell_id="no-browser"),
+             code_cell(marked('datatable(head(iris))', "dt"), cell_id="dt"),
+             code_cell('print(DT::datatable(head(cars)))\nhtmltools::tags$b("bold")', cell_id="print"),
+             code_cell('htmltools::HTML("<i>x</i>")', cell_id="html")]
+    nb_path = write_notebook(tmp_path / "nb.ipynb", cells)
+    cache = tmp_path / "cache"
+    run([nb_path, "-o", tmp_path / "cold.ipynb", "--cache-dir", cache], check_rc=0)
+    run([nb_path, "-o", tmp_path / "warm.ipynb", "--cache-dir", cache, "--report", "json", tmp_path / "warm.json"],
+        check_rc=0)
+    assert not (tmp_path / "opened.txt").exists(), "run-notebook opened a browser"
+    assert markers(tmp_path) == ["dt"], "the widget cell ran again instead of being served from the cache"
+    assert report_of(tmp_path / "warm.json")[1] == [True] * 4
+    cold, warm = code_cells(validate(tmp_path / "cold.ipynb")), code_cells(validate(tmp_path / "warm.ipynb"))
+    assert [normalized_outputs(c) for c in warm] == [normalized_outputs(c) for c in cold]
+    dt = cold[1].outputs[-1]
+    assert dt.output_type == "display_data" and dt.data["text/plain"] == "<datatables htmlwidget>"  # not the last value
+    assert 'class="datatables html-widget' in dt.data["text/html"] and "setosa" in dt.data["text/html"]
+    assert '<script title="jquery">' in dt.data["text/html"]
+    assert dt.metadata["text/html"]["isolated"] is True
+    assert [o.metadata for o in warm[1].outputs] == [o.metadata for o in cold[1].outputs]
+    kinds = [(o.output_type, sorted(o.get("data", {}))) for o in cold[2].outputs]
+    assert kinds == [("display_data", ["text/html", "text/plain"]), ("execute_result", ["text/html", "text/plain"])]
+    assert cold[2].outputs[1].data["text/html"].count("<b>bold</b>") == 1
+    assert "<i>x</i>" in cold[3].outputs[0].data["text/html"]
+
+
 def test_a_cell_showing_the_first_data_frame_is_served_from_the_cache(tmp_path):
     """Showing the first data frame loads repr, whose options() are not the cell's doing."""
     nb_path = write_notebook(tmp_path / "nb.ipynb", ["head(mtcars, 2)", "getOption('digits')"])

@@ -103,6 +103,20 @@ def test_example_report_as_markdown_with_figures_and_inline_values(tmp_path):
     assert "## only 7 cars: read the model with care" in md
 
 
+def test_printing_widgets_and_browsable_tags_opens_no_browser(tmp_path):
+    """print() of an htmlwidget or of browsable tags calls the viewer or browser in an interactive R; never here."""
+    marker = tmp_path / "opened.txt"
+    doc = tmp_path / "widgets.Rmd"
+    doc.write_text("---\ntitle: widgets\n---\n\n```{r}\n"
+                   f"options(browser = function(url, ...) cat(url, '\\n', file = '{marker}', append = TRUE))\n"
+                   "print(DT::datatable(head(cars)))\n"
+                   "print(htmltools::browsable(htmltools::tags$p('printed browsable')))\n```\n")
+    run([doc, "--to", "md", "--no-cache"], check_rc=0)
+    assert not marker.exists(), f"a browser was called: {marker.read_text()}"
+    md = (tmp_path / "widgets.md").read_text()
+    assert "## <p>printed browsable</p>" in md, md
+
+
 def test_html_by_pandoc_and_self_contained(tmp_path):
     doc = tmp_path / "report.Rmd"
     shutil.copy(REPO_ROOT / "examples" / "report.Rmd", doc)

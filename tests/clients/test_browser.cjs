@@ -1,5 +1,5 @@
 // tests/clients/test_browser.cjs: Notebook 6.4 + ripple's nbextension in headless chromium: edits, inserts, moves, deletes,
-// a reload and lazy mode ripple through examples/ripple-tour.ipynb. Must not read kernel logs: it asserts what the page shows.
+// a reload and lazy mode ripple through examples/ripple-tour.ipynb; a DT table (examples/htmlwidgets.ipynb) is interactive. Must not read kernel logs: it asserts what the page shows.
 'use strict';
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
@@ -26,7 +26,9 @@ let home, server, browser, nb;
 before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
   home = env.makeJupyterHome({ nbextension: true });
-  fs.copyFileSync(path.join(env.REPO, 'examples', 'ripple-tour.ipynb'), path.join(home.dirs.notebooks, 'ripple-tour.ipynb'));
+  for (const name of ['ripple-tour.ipynb', 'htmlwidgets.ipynb']) {
+    fs.copyFileSync(path.join(env.REPO, 'examples', name), path.join(home.dirs.notebooks, name));
+  }
   server = await env.startServer(home, { module: 'notebook' });
   browser = await launchBrowser();
   nb = await NotebookPage.open(browser, server, 'ripple-tour.ipynb');
@@ -163,4 +165,90 @@ test('lazy mode: dependents show a stale line and a stale badge until they run',
   for (const cell of [TOTAL, ODD, PLOT]) assert.equal(await nb.hasStaleBadge(cell), true, `${cell} must still be marked stale`);
   assert.match(await nb.output(TOTAL), /⚠ stale/);
   assert.deepEqual(nb.consoleErrors, [], 'page errors');
+});
+
+// examples/htmlwidgets.ipynb in its own page (and kernel): the DT table is DataTables' own interactive table, offline.
+const ROWS = 'rows <- ';
+const TABLE = 'DT::datatable(';
+const SENTENCE = 'htmltools::tags$p(';
+const COMPOSITE = 'cat("rows:", rows, "\\n"); print(DT::datatable(squares, options = list(pageLength = 5)))';
+
+// Polls the locator's text until it matches (the widget lives in its own iframe: no page.waitForFunction there).
+async function waitText(locator, pattern, what) {
+  const deadline = Date.now() + 60000;
+  let text = '';
+  while (Date.now() < deadline) {
+    text = await locator.innerText({ timeout: 60000 }).catch(() => '');
+    if (pattern.test(text)) return text;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error(`${what}: expected ${pattern}, shows ${JSON.stringify(text)}`);
+}
+
+test('a DT table is interactive (search box, pagination, filtering) and is replaced in place when rows changes', async () => {
+  const widgets = await NotebookPage.open(browser, server, 'htmlwidgets.ipynb');
+  // Nothing may come from the network: the widget's JavaScript and CSS are inside the output.
+  const remote = [];
+  widgets.page.on('request', (r) => { if (!r.url().startsWith(server.url) && !/^(data|about):/.test(r.url())) remote.push(r.url()); });
+  await widgets.page.waitForFunction(() => window.ripple && window.ripple.connected(), null, { timeout: 30000 });
+  await widgets.runAll();
+  // The widget is isolated (its own iframe, as Notebook does for IRkernel's widgets): its jQuery stays out of the page.
+  const cell = await widgets.cellByCode(TABLE);
+  assert.equal(await cell.locator('.output_area iframe').count(), 1, 'the widget is not in an isolated iframe');
+  const table = cell.frameLocator('.output_area iframe');
+  const info = table.locator('.dataTables_info');
+  await waitText(info, /^Showing 1 to 5 of 12 entries$/, 'table info');
+  assert.equal(await table.locator('.dataTables_filter input[type="search"]').count(), 1, 'no search box');
+  assert.ok(await table.locator('.dataTables_paginate .paginate_button').count() >= 3, 'no pagination buttons');
+  assert.equal(await table.locator('table.dataTable tbody tr').count(), 5, 'a page shows pageLength rows');
+  assert.equal(await widgets.page.evaluate(() => typeof window.jQuery.fn.DataTable), 'undefined', 'the widget changed the page');
+  await widgets.waitOutput(SENTENCE, 'The table has 12 rows; the largest square is 144');
+
+  // Typing into the search box filters rows (DataTables runs in the output).
+  await table.locator('.dataTables_filter input').fill('word-07');
+  await waitText(info, /^Showing 1 to 1 of 1 entries \(filtered from 12 total entries\)$/, 'filtered info');
+  assert.equal(await table.locator('table.dataTable tbody tr').count(), 1);
+  assert.match(await table.locator('table.dataTable tbody tr').first().innerText(), /word-07/);
+  // The next page of the unfiltered table.
+  await table.locator('.dataTables_filter input').fill('');
+  await waitText(info, /^Showing 1 to 5 of 12 entries$/, 'info with the search cleared');
+  await table.locator('.dataTables_paginate .paginate_button.next').click();
+  await waitText(info, /^Showing 6 to 10 of 12 entries$/, 'second page');
+
+  // An upstream edit reruns the data, the table and the sentence in place (same prompts, new contents).
+  const prompts = { table: await widgets.prompt(TABLE), sentence: await widgets.prompt(SENTENCE) };
+  await widgets.typeInto(ROWS, 'rows <- 30');
+  await widgets.run(ROWS);
+  await widgets.waitOutput(SENTENCE, 'The table has 30 rows; the largest square is 900', 'sentence after the edit');
+  await waitText(info, /^Showing 1 to 5 of 30 entries$/, 'table after the edit');
+  assert.equal(await widgets.prompt(TABLE), prompts.table, 'the table was not replaced in place');
+  assert.equal(await widgets.prompt(SENTENCE), prompts.sentence);
+  assert.equal(await cell.locator('.output_area').count(), 1, 'the old table is still there next to the new one');
+  await table.locator('.dataTables_filter input').fill('word-2');
+  await waitText(info, /^Showing 1 to 5 of 10 entries \(filtered from 30 total entries\)$/, 'filtered after the edit');
+  await widgets.scrollTo(ROWS);
+  const file = path.join(SHOTS, 'htmlwidget-datatable.png');
+  await widgets.screenshot(file);
+  console.log(`screenshot: ${file}`);
+
+  // A cell that prints text and a widget shows them as one display, in the page (not isolated): the same HTML works
+  // there, and a rerun replaces it in place too.
+  await widgets.insertBelow(SENTENCE, COMPOSITE);
+  await widgets.run(COMPOSITE);
+  const composite = await widgets.cellByCode(COMPOSITE);
+  assert.equal(await composite.locator('.output_area iframe').count(), 0);
+  await waitText(composite.locator('.dataTables_info'), /^Showing 1 to 5 of 30 entries$/, 'in-page table');
+  assert.match(await widgets.output(COMPOSITE), /^rows: 30 \n/);
+  const compositePrompt = await widgets.prompt(COMPOSITE);
+  await widgets.typeInto(ROWS, 'rows <- 8');
+  await widgets.run(ROWS);
+  await waitText(composite.locator('.dataTables_info'), /^Showing 1 to 5 of 8 entries$/, 'in-page table after the edit');
+  assert.equal(await widgets.prompt(COMPOSITE), compositePrompt, 'the in-page table was not replaced in place');
+  assert.equal(await composite.locator('.dataTables_wrapper').count(), 1);
+  await composite.locator('.dataTables_filter input').fill('word-03');
+  await waitText(composite.locator('.dataTables_info'), /filtered from 8 total entries/, 'in-page filtering');
+  await waitText(info, /^Showing 1 to 5 of 8 entries$/, 'the isolated table after the second edit');
+  assert.deepEqual(remote, [], 'the widget loaded something from the network');
+  assert.deepEqual(widgets.consoleErrors, [], 'page errors');
+  await widgets.page.close();
 });

@@ -50,6 +50,11 @@ EXPECTED = {
         "welcome-5": has_png,
         "welcome-6": lambda c: text_of(c) == "".join(f"step {i} \n" for i in range(1, 6)),
     },
+    "htmlwidgets.ipynb": {
+        "widgets-table": lambda c: 'class="datatables html-widget' in c.outputs[0].data.get("text/html", "")
+        and "word-12" in c.outputs[0].data["text/html"] and text_of(c) == "<datatables htmlwidget>",
+        "widgets-tag": lambda c: "<b>144</b>" in c.outputs[0].data.get("text/html", ""),
+    },
     "ripple-tour.ipynb": {
         "tour-squares": lambda c: re.fullmatch(r"\[1\]\s+1\s+4\s+9\s+16\s+25\n?", text_of(c)),
         "tour-total": lambda c: text_of(c) == "sum of 5 squares plus bonus: 155 \n",

@@ -130,6 +130,7 @@ class KernelDriver:
         self.km = km
         self.timeout = timeout
         self.shown = {}             # cell id -> latest composite shown for it
+        self.bundles = {}           # cell id -> latest display bundle (all mime types) shown for it
         self.comm_id = None
         self.opened_comm_id = None
         self.notes = []             # protocol oddities worth showing in a report
@@ -147,6 +148,7 @@ class KernelDriver:
                 if isinstance(text, list):          # nbformat-style multiline string
                     text = "".join(text)
                 self.shown[did[len(DISPLAY_PREFIX):]] = text
+                self.bundles[did[len(DISPLAY_PREFIX):]] = msg["content"].get("data", {})
         elif t == "comm_close" and msg["content"].get("comm_id") == self.comm_id:
             self.notes.append("the kernel closed the 'ripple' comm")
             self.comm_id = None

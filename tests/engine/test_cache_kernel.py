@@ -66,6 +66,24 @@ def test_a_restarted_kernel_restores_outputs_and_values_without_recomputing(cach
     assert marker.read_text() == "computed\n", "a cell ran again although its result was cached"
 
 
+def test_a_restarted_kernel_replays_a_widget_from_the_cache(cache_dir, tmp_path):
+    marker = tmp_path / "runs.txt"
+    # DT loads cli, whose options() the cell that loads it then defines: such a cell is not served after a restart
+    # (an engine limitation shared by every package that sets options when it loads), so DT loads in a setup cell.
+    cells = [("a", "library(DT)\nn <- 4"),
+             ("b", f"cat('computed\\n', file = '{marker}', append = TRUE)\ndatatable(head(iris, n))"),
+             ("c", 'htmltools::tags$b(paste(n, "rows"))')]
+    with kernel(cache_dir) as nb:
+        run_all(nb, cells)
+        first = {cid: dict(nb.bundles[cid]) for cid in ("b", "c")}
+    assert 'class="datatables html-widget' in first["b"]["text/html"] and "<b>4 rows</b>" in first["c"]["text/html"]
+    with kernel(cache_dir) as nb:
+        results = run_all(nb, cells)
+        assert [served(r) for r in results] == [[], ["b"], ["c"]], [r.stream_text() for r in results]
+        assert {cid: nb.bundles[cid] for cid in ("b", "c")} == first
+    assert marker.read_text() == "computed\n", "the widget cell ran again although its result was cached"
+
+
 def test_false_misses_layout_and_comment_edits_and_a_neutral_reorder_hit(cache_dir):
     with kernel(cache_dir) as nb:
         run_all(nb, [("a", "x <- 2"), ("b", "k <- 3"), ("c", "y <- x * 10\ny")])

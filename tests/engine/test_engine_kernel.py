@@ -186,3 +186,42 @@ def test_lazy_mode_stale_note_is_visible_on_a_plot_and_stale_chains_run_upstream
     res = nb.execute_cell("c", "print(b)")
     assert nb.shown["c"] == "[1] 5\n", res.stream_text()
     nb.probe('ripple::mode("reactive")')
+
+
+# htmlwidgets and htmltools objects are part of the cell's one updatable display: a rerun replaces the widget in place.
+HTML_CELLS = [
+    ("widget", 'DT::datatable(data.frame(word = paste0("row", seq_len(n))))', '"row{n}"', "<datatables htmlwidget>"),
+    ("tag", 'htmltools::tags$div(class = "count", paste("n is", n))', '<div class="count">n is {n}</div>',
+     '<div class="count">n is {n}</div>'),
+    ("taglist", 'htmltools::tagList(htmltools::tags$b(n), htmltools::tags$i("items"))', "<b>{n}</b>",
+     "<b>{n}</b>\n<i>items</i>"),
+    ("html", 'htmltools::HTML(paste0("<em>", n, "</em>"))', "<em>{n}</em>", "<em>{n}</em>"),
+]
+
+
+def test_html_objects_in_tracked_cells_are_replaced_in_place_on_a_rerun(nb):
+    run_all(nb, [("a", "n <- 3")] + [(cid, code) for cid, code, _, _ in HTML_CELLS])
+    for cid, _code, html, text in HTML_CELLS:
+        assert html.format(n=3) in nb.bundles[cid].get("text/html", ""), (cid, nb.bundles[cid])
+        assert nb.shown[cid] == text.format(n=3) + "\n", (cid, nb.shown[cid])
+    res = nb.execute_cell("a", "n <- 4")
+    assert touched(res) == {"a"} | {cid for cid, _, _, _ in HTML_CELLS}
+    for cid, _code, html, text in HTML_CELLS:
+        updates = [m for m in res.displays_for(DISPLAY_PREFIX + cid, "update_display_data")]
+        assert len(updates) == 1 and "text/html" in updates[0]["content"]["data"], (cid, res.summary())
+        assert html.format(n=4) in nb.bundles[cid]["text/html"], cid
+        isolated = updates[0]["content"].get("metadata", {}).get("text/html", {}).get("isolated")
+        assert isolated is (True if cid == "widget" else None), (cid, updates[0]["content"].get("metadata"))
+        assert nb.shown[cid] == text.format(n=4) + "\n"
+    assert '"row4"' in nb.bundles["widget"]["text/html"] and '<script title="jquery">' in \
+        nb.bundles["widget"]["text/html"]
+
+
+def test_a_printed_widget_joins_the_cells_text_in_one_display_and_opens_no_browser(nb, tmp_path):
+    marker = tmp_path / "opened.txt"
+    run_all(nb, [("a", f'options(browser = function(url, ...) cat(url, file = "{marker}"))'),
+                 ("b", 'cat("before\\n"); print(DT::datatable(head(cars))); cat("after\\n")')])
+    html = nb.bundles["b"].get("text/html", "")
+    assert nb.shown["b"] == "before\n<datatables htmlwidget>\nafter\n", nb.shown["b"]
+    assert "<pre>before\n</pre>" in html and 'class="datatables html-widget' in html and "<pre>after\n</pre>" in html
+    assert not marker.exists(), marker.read_text()

@@ -301,6 +301,116 @@ def test_display_html_and_clear_output(kc):
     assert "a" in before and "b" in after, res.summary()
 
 
+# htmlwidgets and htmltools objects: text/html with their dependencies inlined (works offline), text/plain fallback.
+HTML_OBJECTS = {
+    "htmlwidget": ('DT::datatable(data.frame(word = c("alpha", "beta")))',
+                   ['class="datatables html-widget', '"alpha"', '<script title="jquery">'],
+                   "<datatables htmlwidget>"),
+    "shiny.tag": ('htmltools::tags$div(class = "note", "hi")',
+                  ['<div class="note">hi</div>'], '<div class="note">hi</div>'),
+    "shiny.tag.list": ('htmltools::tagList(htmltools::tags$b("a"), htmltools::tags$i("b"))',
+                       ["<b>a</b>", "<i>b</i>"], "<b>a</b>\n<i>b</i>"),
+    "html": ('htmltools::HTML("<b>bold</b> &amp; plain")', ["<b>bold</b> &amp; plain"], "<b>bold</b> &amp; plain"),
+}
+
+
+def _rich_output(res):
+    msgs = res.of_type("execute_result") or res.of_type("display_data")
+    assert msgs, res.summary()
+    return msgs[-1]["content"]["data"]
+
+
+@pytest.mark.parametrize("cls", sorted(HTML_OBJECTS))
+def test_html_objects_display_as_html_with_a_text_fallback(kc, cls):
+    code, html_parts, text = HTML_OBJECTS[cls]
+    res = run(kc, code, timeout=60)
+    assert_ok(res)
+    data = _rich_output(res)
+    html = data.get("text/html", "")
+    for part in html_parts:
+        assert part in html, f"{part!r} not in the text/html of {cls} ({len(html)} bytes): {html[:300]!r}"
+    if KERNEL == "ripple":
+        assert data.get("text/plain") == text, data.get("text/plain")
+        assert not re.search(r'(src|href)="(https?:)?//', html), "a dependency would need the network"
+
+
+def test_a_widget_carries_every_dependency_inline(kc):
+    res = run(kc, "DT::datatable(head(iris))", timeout=60)
+    assert_ok(res)
+    html = _rich_output(res)["text/html"]
+    size = len(html.encode())
+    print(f"DT::datatable(head(iris)): {size} bytes of text/html ({KERNEL})")
+    shown = (res.of_type("execute_result") or res.of_type("display_data"))[-1]["content"]
+    assert shown.get("metadata", {}).get("text/html", {}).get("isolated") is True, \
+        f"a widget should ask for an iframe of its own: {shown.get('metadata')}"
+    if KERNEL == "ripple":
+        # In the order htmltools resolves them (jQuery before DataTables), inline: no base64, no data: URIs.
+        order = [html.find(f'<script title="{title}">') for title in
+                 ("htmlwidgets", "datatables-binding", "jquery", "dt-core", "crosstalk")]
+        assert all(i >= 0 for i in order) and order == sorted(order), order
+        assert '<style data-dependency="dt-core">' in html and "HTMLWidgets.staticRender()" in html
+        assert 300_000 < size < 400_000, size
+    assert not re.search(r'(src|href)="(https?:)?//', html), "a dependency would need the network"
+
+
+def test_tags_carry_their_html_dependencies_inline(kc, tmp_path):
+    (tmp_path / "demo.js").write_text("window.rippleDemo = 42;\n")
+    code = (f'htmltools::attachDependencies(htmltools::tags$p("with a dependency"), '
+            f'htmltools::htmlDependency("demo", "1.0", src = c(file = "{tmp_path}"), script = "demo.js"))')
+    res = run(kc, code, timeout=60)
+    assert_ok(res)
+    html = _rich_output(res)["text/html"]
+    assert '<script title="demo">window.rippleDemo = 42;' in html, html[:500]
+    assert "<p>with a dependency</p>" in html
+
+
+def test_printing_widgets_and_tags_never_opens_a_browser_or_viewer(fresh, tmp_path):
+    _km, kc = fresh
+    marker = tmp_path / "opened.txt"
+    res = run(kc, f'options(browser = function(url, ...) cat("browser", url, "\\n", file = "{marker}", append = TRUE),\n'
+                  f'        viewer = function(url, ...) cat("viewer", url, "\\n", file = "{marker}", append = TRUE))')
+    assert_ok(res)
+    cells = ['print(DT::datatable(head(cars)))',
+             'htmltools::browsable(htmltools::tags$p("browsable"))',
+             'print(htmltools::browsable(htmltools::tags$p("printed browsable")))',
+             'print(htmltools::browsable(htmltools::tagList(htmltools::tags$p("a list"))))',
+             'print(htmltools::browsable(htmltools::HTML("<p>html</p>")))',
+             'w <- DT::datatable(head(cars)); for (i in 1:2) print(w)',
+             'local({ options(viewer = NULL); print(DT::datatable(head(cars))) })']
+    for code in cells:
+        res = run(kc, code, timeout=60)
+        assert_ok(res)
+        shown = [m for m in res.outputs if m["msg_type"] in ("display_data", "execute_result")]
+        assert shown and all("text/html" in m["content"]["data"] for m in shown), f"{code}: {res.summary()}"
+        if code.startswith("w <-"):
+            assert len(shown) == 2, res.summary()
+    assert not marker.exists(), f"a browser or viewer was called: {marker.read_text()}"
+
+
+def test_a_widget_over_the_size_limit_is_a_one_line_note(fresh):
+    _km, kc = fresh
+    # DT::datatable of 100k rows: 2.5 MB of data (6 s to render in chromium here), over the 1.5 MB default.
+    code = "DT::datatable(data.frame(id = seq_len(1e5), x = round(sin(seq_len(1e5)), 4), g = rep(letters, length.out = 1e5)))"
+    t0 = time.monotonic()
+    res = run(kc, code, timeout=120)
+    elapsed = time.monotonic() - t0
+    assert_ok(res)
+    data = _rich_output(res)
+    assert "text/html" not in data, sorted(data)
+    note = data["text/plain"]
+    assert "\n" not in note and re.search(
+        r"^<datatables htmlwidget>: 2\.\d MB of HTML, over ripple's display limit of 1\.5 MB \(options\(ripple\.html\.max_bytes\)\)",
+        note), note
+    total = sum(len(json.dumps(m["content"])) for m in res.outputs)
+    assert total < 10_000, f"{total} bytes of output for a capped widget"
+    print(f"100k-row DT::datatable: capped in {elapsed:.1f}s, {total} bytes of output")
+    # The limit is an option; tags are capped the same way.
+    res = run(kc, 'options(ripple.html.max_bytes = 1e4); htmltools::tags$pre(strrep("x", 2e4))')
+    assert_ok(res)
+    data = _rich_output(res)
+    assert "text/html" not in data and data["text/plain"].startswith("<shiny.tag>: 20 KB of HTML, over ripple's display limit of 10 KB"), data
+
+
 def test_help_pager_payload(kc):
     res = run(kc, "?cat")
     assert_ok(res)

@@ -15,6 +15,7 @@
   if (is.null(getOption("repr.plot.height"))) options(repr.plot.height = 7)
   if (is.null(getOption("repr.plot.res"))) options(repr.plot.res = 120)
   .replace_quit()
+  .watch_html_printing()
   invisible(TRUE)
 }
 
