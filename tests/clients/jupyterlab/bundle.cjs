@@ -1,6 +1,7 @@
 // tests/clients/jupyterlab/bundle.cjs: bundles the JupyterLab 4 test front end (app/index.js) with esbuild into a folder
 // (index.js + index.css) that ripple_lab_server.py serves. Must not know the tests: it only turns npm packages into a page.
 'use strict';
+const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 
@@ -23,15 +24,22 @@ const labAssets = {
   },
 };
 
-// Writes DIR/index.js and DIR/index.css; returns DIR. Rebuilds only when the app's files are newer than the bundle.
+// Writes DIR/index.js and DIR/index.css; returns DIR. Rebuilds only when the app's files or the installed npm packages
+// (npm's node_modules/.package-lock.json) changed since the last bundle (DIR/bundle.stamp holds their hash).
 async function bundle(outDir) {
   const esbuild = require('esbuild');
   const entry = path.join(__dirname, 'app', 'index.js');
-  const sources = fs.readdirSync(path.dirname(entry)).map((f) => path.join(path.dirname(entry), f));
+  const appDir = path.dirname(entry);
+  const modules = path.resolve(path.dirname(require.resolve('esbuild/package.json')), '..');
+  const hash = crypto.createHash('sha256');
+  for (const file of [...fs.readdirSync(appDir).sort().map((f) => path.join(appDir, f)), __filename,
+    path.join(modules, '.package-lock.json')]) {
+    hash.update(`${path.basename(file)}\0`).update(fs.existsSync(file) ? fs.readFileSync(file) : '');
+  }
+  const stamp = path.join(outDir, 'bundle.stamp');
+  const digest = hash.digest('hex');
   const out = path.join(outDir, 'index.js');
-  const lock = require.resolve('esbuild/package.json');  // npm reinstall => rebuild
-  const newest = Math.max(...[...sources, lock].map((f) => fs.statSync(f).mtimeMs));
-  if (fs.existsSync(out) && fs.statSync(out).mtimeMs > newest) return outDir;
+  if (fs.existsSync(out) && fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === digest) return outDir;
   fs.mkdirSync(outDir, { recursive: true });
   const started = Date.now();
   await esbuild.build({
@@ -53,6 +61,7 @@ async function bundle(outDir) {
     assetNames: 'assets/[name]-[hash]',
     plugins: [labAssets],
   });
+  fs.writeFileSync(stamp, digest);
   console.log(`bundled the JupyterLab 4 test front end into ${outDir} in ${Date.now() - started} ms`);
   return outDir;
 }
