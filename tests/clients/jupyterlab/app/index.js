@@ -9,7 +9,8 @@ import './app.css';
 
 import { SessionContextDialogs } from '@jupyterlab/apputils';
 import {
-  CodeMirrorEditorFactory, CodeMirrorMimeTypeService, EditorExtensionRegistry, EditorLanguageRegistry, ybinding,
+  CodeMirrorEditorFactory, CodeMirrorMimeTypeService, EditorExtensionRegistry, EditorLanguageRegistry, EditorThemeRegistry,
+  ybinding,
 } from '@jupyterlab/codemirror';
 import { PageConfig } from '@jupyterlab/coreutils';
 import { DocumentManager } from '@jupyterlab/docmanager';
@@ -26,13 +27,15 @@ import { BoxPanel, Menu, MenuBar, Widget } from '@lumino/widgets';
 // What JupyterLab's notebook-extension registers as the cell executor (the default one, frozen).
 setCellExecutor(Object.freeze({ runCell }));
 
-// The editor services JupyterLab's codemirror-extension sets up: default languages and extensions, and the binding
+// The editor services JupyterLab's codemirror-extension sets up: default languages, themes and extensions, and the binding
 // of each editor to its cell's shared model (without it, typing would not reach the notebook model).
 function editorServices() {
   const languages = new EditorLanguageRegistry();
   for (const language of EditorLanguageRegistry.getDefaultLanguages()) languages.addLanguage(language);
+  const themes = new EditorThemeRegistry();
+  for (const theme of EditorThemeRegistry.getDefaultThemes()) themes.addTheme(theme);
   const extensions = new EditorExtensionRegistry();
-  for (const extension of EditorExtensionRegistry.getDefaultExtensions()) extensions.addExtension(extension);
+  for (const extension of EditorExtensionRegistry.getDefaultExtensions({ themes })) extensions.addExtension(extension);
   extensions.addExtension({
     name: 'shared-model-binding',
     factory: (options) => {
