@@ -23,7 +23,7 @@ const PLOT = 'barplot(';
 const LAZY = 'ripple::mode("lazy")';
 const DEPENDENTS = [SQUARES, TOTAL, ODD, PLOT];
 
-let home, server, browser, lab;
+let home, server, browser, lab;  // lab: the page (replaced when the last test reloads it)
 
 before(async () => {
   fs.mkdirSync(SHOTS, { recursive: true });
@@ -182,3 +182,24 @@ test('lazy mode: dependents keep their output under a stale line until they run'
   assert.match(await lab.output(ODD), /⚠ stale/);
   assert.deepEqual(lab.consoleErrors, [], 'page errors');
 });
+
+// A known gap, kept visible: Lab routes update_display_data through the kernel connection's record of which request
+// created each display; a reloaded page has no such record, so reruns reach only cells run since the reload.
+test('after saving and reloading the page (same kernel), an edit updates the cells below in place',
+  { todo: 'JupyterLab drops update_display_data for displays created before a page reload (README, "JupyterLab 4")' },
+  async () => {
+    await lab.typeInto(LAZY, 'ripple::mode("reactive")');
+    await lab.run('ripple::mode(');
+    await lab.edit(N);
+    await lab.page.keyboard.press('Control+S');
+    await lab.page.waitForFunction(() => !window.rippleLab.panel.context.model.dirty);
+    const kernelId = await lab.page.evaluate(() => window.rippleLab.panel.sessionContext.session.kernel.id);
+    await lab.page.close();
+    lab = await LabPage.open(browser, server, 'ripple-tour.ipynb');
+    assert.equal(await lab.page.evaluate(() => window.rippleLab.panel.sessionContext.session.kernel.id), kernelId,
+      'the reloaded page did not reconnect to the same kernel');
+    await lab.typeInto(N, 'n <- 3');
+    await lab.run(N);
+    assert.match(await lab.output(N), /↻ reran \[squares <- \(1:n\)\^2\]/, 'the kernel did not rerun the cells below');
+    await lab.waitOutput(SQUARES, /\[1\]\s+1\s+4\s+9\n/, 'squares after the reload', 5000);
+  });
