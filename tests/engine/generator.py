@@ -191,6 +191,22 @@ def t_rm(c):
     return f"rm({c.rng.choice(NUM + ['v', 'l', 'f'])})"
 
 
+def t_reflect(c):
+    # Reads by a literal name (SPEC section 3): a use of that name whether it is bound or not.
+    n, m = c.num(), c.rng.choice(NUM)
+    return c.rng.choice([f"exists(\"{m}\")", f"get0(\"{m}\", ifnotfound = 0)", f"if (exists(\"{m}\")) {m} else -1",
+                         f"mget(c(\"{n}\", \"{m}\"), ifnotfound = list(NA))", f"globalenv()[[\"{m}\"]]",
+                         f"eval(quote({n} + 1))", f"eval(parse(text = \"{n} * 2\"))", f"get(\"{n}\") - 1"])
+
+
+def t_reflect_fn(c):
+    return f"g <- function() get0(\"{c.rng.choice(NUM)}\", ifnotfound = 0) * 10"
+
+
+def t_reflect_call(c):
+    return c.rng.choice(["g()", f"{c.rng.choice(NUM)} <- g()"])
+
+
 # (template, weight, names it needs above to be likely to succeed, needs MASS attached)
 TEMPLATES = [
     (t_assign_const, 10, (), False), (t_assign_self, 6, (), False),
@@ -204,6 +220,7 @@ TEMPLATES = [
     (t_options, 3, (), False), (t_numbers, 4, (), False), (t_library, 2, (), False),
     (t_mass_use, 3, (), True), (t_print, 8, (), False), (t_warning, 2, (), False),
     (t_error, 1, (), False), (t_rm, 2, (), False),
+    (t_reflect, 4, (), False), (t_reflect_fn, 1, (), False), (t_reflect_call, 2, ("g",), False),
 ]
 UNMET_FACTOR = 0.1      # weight kept by a template whose names are not defined above
 
