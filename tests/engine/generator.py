@@ -207,6 +207,21 @@ def t_reflect_call(c):
     return c.rng.choice(["g()", f"{c.rng.choice(NUM)} <- g()"])
 
 
+def t_dt(c):
+    # data.table changed in place (`:=`, set()): opaque to snapshots, rebuilt from its defining cell after an edit.
+    return f"dt <- data.table::data.table(a = 1:3, b = {c.num()})"
+
+
+def t_dt_change(c):
+    return c.rng.choice([f"dt[, b := a * {_i(c.rng)}]", f"dt[, c := b + {c.num()}]",
+                         f"data.table::set(dt, j = \"b\", value = {_i(c.rng)})"])
+
+
+def t_dt_read(c):
+    # Never `dt` bare: unbound, it is stats::dt, whose print shows a bytecode address.
+    return c.rng.choice(["dt[]", "print(dt[])", "dt[, sum(b)]", "nrow(dt)", "dt[a > 1]"])
+
+
 # (template, weight, names it needs above to be likely to succeed, needs MASS attached)
 TEMPLATES = [
     (t_assign_const, 10, (), False), (t_assign_self, 6, (), False),
@@ -221,6 +236,7 @@ TEMPLATES = [
     (t_mass_use, 3, (), True), (t_print, 8, (), False), (t_warning, 2, (), False),
     (t_error, 1, (), False), (t_rm, 2, (), False),
     (t_reflect, 4, (), False), (t_reflect_fn, 1, (), False), (t_reflect_call, 2, ("g",), False),
+    (t_dt, 2, (), False), (t_dt_change, 3, ("dt",), False), (t_dt_read, 3, ("dt",), False),
 ]
 UNMET_FACTOR = 0.1      # weight kept by a template whose names are not defined above
 

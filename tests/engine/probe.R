@@ -10,7 +10,9 @@ local({
       return(paste0("function[", where, "] ", paste(deparse(v, control = ctl), collapse = " ")))
     }
     if (is.environment(v)) return(paste0("environment ", environmentName(v)))
-    paste0(typeof(v), " ", paste(deparse(v, control = ctl), collapse = " "))
+    # External pointers (data.table's .internal.selfref) deparse as their address, which no two sessions share.
+    text <- gsub("<pointer: 0x[0-9a-f]+>", "<pointer>", paste(deparse(v, control = ctl), collapse = " "))
+    paste0(typeof(v), " ", text)
   }
   lines <- "<<ripple-probe>>"
   genv <- globalenv()
