@@ -167,16 +167,24 @@ Staleness Engine::direct_staleness(size_t position, const std::function<Version(
     const Cell& cell = order_.cells()[position];
     const Execution* execution = last_execution(cell.id);
     if (execution == nullptr) {
+        result.reasons.push_back(Reason(ReasonKind::NeverRan));
         result.stale = result.never_ran = true;
         return result;
     }
-    result.edited = execution->code != cell.code;
+    if (execution->code != cell.code) {
+        result.reasons.push_back(Reason(ReasonKind::CodeEdited));
+        result.edited = true;
+    }
     for (const auto& [symbol, version] : execution->inputs) {
-        if (version_of(symbol) != version) result.changed.insert(symbol);
+        if (version_of(symbol) == version) continue;
+        result.reasons.push_back(Reason::changed_input(symbol));
+        result.changed.insert(symbol);
     }
     // A file it read changed on disk (the runtime hashes with a size + mtime fast path).
     for (const auto& [path, hash] : execution->files) {
-        if (file_digests_.digest(path).value_or("missing") != hash) result.changed.insert(kFilePrefix + path);
+        if (file_digests_.digest(path).value_or("missing") == hash) continue;
+        result.reasons.push_back(Reason::file_changed(path));
+        result.changed.insert(kFilePrefix + path);
     }
     result.stale = result.edited || !result.changed.empty();
     return result;
@@ -193,10 +201,13 @@ Staleness Engine::staleness(const std::string& id) const {
         if (execution == nullptr) continue;
         for (const auto& symbol : execution->uses) {
             auto source = reaching_definition(i, symbol);
-            if (source && all[*source].stale && last_execution(order_.cells()[*source].id) != nullptr) {
-                all[i].stale_upstream.insert(order_.cells()[*source].id);
-                all[i].stale = true;
+            if (!source || !all[*source].stale) continue;
+            const std::string& source_id = order_.cells()[*source].id;
+            if (last_execution(source_id) == nullptr) continue;
+            if (all[i].stale_upstream.insert(source_id).second) {
+                all[i].reasons.push_back(Reason::upstream_stale(source_id));
             }
+            all[i].stale = true;
         }
     }
     return all[*at];
@@ -284,8 +295,8 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
         auto source = reaching_definition(*at, symbol);
         if (!source) continue;
         std::string source_id = order_.cells()[*source].id;
-        report.notices.push_back("ripple: reran [" + label(source_id) + "] to rebuild `" + symbol +
-                                 "`, which a later cell changed in place (it cannot be snapshotted)");
+        Reason rebuilt = Reason::opaque_rebuilt(symbol, source_id);
+        report.notices.push_back("ripple: " + describe(rebuilt, cell_namer()));
         run_cell(source_id, RunContext{source_id, false, 0}, report);
         report.reran_after.push_back(source_id);
     }
@@ -308,10 +319,10 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
 
     std::map<std::string, std::string> files;
     for (const auto& path : analysis.files) files[path] = file_digests_.digest(path).value_or("missing");
-    std::vector<std::string> would_run_because;  // dry run: reads a name that a cell above recomputes
+    std::vector<Reason> would_run_because;  // dry run: reads a name that a cell above recomputes
     for (const auto& symbol : uses) {
         if (auto source = dry_poisoned_.find(symbol); dry_run_ && source != dry_poisoned_.end()) {
-            would_run_because.push_back("it reads `" + symbol + "`, which [" + label(source->second) + "] recomputes");
+            would_run_because.push_back(Reason::reads_recomputed(symbol, source->second));
         }
     }
     std::optional<CacheKey> key;
@@ -319,20 +330,26 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     std::optional<RunOutcome> cached;
     if (key && cache_use_ == CacheUse::ReadWrite) cached = serve_from_cache(*at, *key, state, context);
     if (dry_run_ && !cached) {
-        std::vector<std::string> reasons = std::move(would_run_because);
+        std::vector<Reason> reasons = std::move(would_run_because);
         if (reasons.empty() && !key) {
             reasons.push_back(why_no_key(code, analysis));
         } else if (reasons.empty()) {
             std::optional<CacheKey> previous = dry_run_(id);
-            if (previous) reasons = key_changes(*previous, *key, *at, state);
+            if (previous) {
+                for (auto& change : key_changes(*previous, *key, *at, state)) {
+                    reasons.push_back(Reason::key_part_changed(std::move(change)));
+                }
+            }
             if (reasons.empty()) {
-                reasons.push_back(previous ? "no stored result matches its key (its last run failed, could not be "
-                                             "stored, or was removed from the cache)"
-                                           : "it has not run with this cache");
+                reasons.push_back(Reason(previous ? ReasonKind::NoMatchingEntry : ReasonKind::NotRunWithCache));
             }
         }
         // Once per cell: a later request plans it again as a stale upstream cell.
-        if (dry_reported_.insert(id).second) report.would_run.emplace_back(id, std::move(reasons));
+        if (dry_reported_.insert(id).second) {
+            std::vector<std::string> sentences;
+            for (const auto& reason : reasons) sentences.push_back(describe(reason, cell_namer()));
+            report.would_run.emplace_back(id, std::move(sentences));
+        }
         for (const auto& symbol : analysis.defs) dry_poisoned_[symbol] = id;
         for (const auto& symbol : analysis.deletes) dry_poisoned_[symbol] = id;
         return;
@@ -599,24 +616,20 @@ bool Engine::add_use_part(CacheKey& key, size_t position, const std::string& sym
 
 // What the code alone says against caching the cell's results (nullopt: nothing), in words for `why` and the dry
 // run; cache_key_for() refuses a key for these first.
-std::optional<std::string> Engine::uncacheable_reason(const std::string& code, const CellAnalysis& analysis) {
+std::optional<Reason> Engine::uncacheable_reason(const std::string& code, const CellAnalysis& analysis) {
     CellCacheChoice choice = cell_cache_choice(code);
-    if (choice == CellCacheChoice::Never) return "it opts out of the cache (cache: false)";
-    if (analysis.is_volatile && choice != CellCacheChoice::Always) {
-        return "it is volatile: it reads what changes between runs (the clock, the network, the file system, the "
-               "environment or the working directory); `#| cache: true` opts it in";
-    }
-    if (!analysis.attaches.empty() || analysis.effects.count("search")) return "it changes the attached packages";
-    if (analysis.effects.count("options")) return "it changes options()";
-    if (analysis.effects.count("wd")) return "it changes the working directory";
-    if (analysis.deletes_all) return "it removes every variable";
+    if (choice == CellCacheChoice::Never) return Reason(ReasonKind::OptedOut);
+    if (analysis.is_volatile && choice != CellCacheChoice::Always) return Reason(ReasonKind::Volatile);
+    if (!analysis.attaches.empty() || analysis.effects.count("search")) return Reason(ReasonKind::ChangesPackages);
+    if (analysis.effects.count("options")) return Reason(ReasonKind::ChangesOptions);
+    if (analysis.effects.count("wd")) return Reason(ReasonKind::ChangesWorkdir);
+    if (analysis.deletes_all) return Reason(ReasonKind::RemovesEverything);
     return std::nullopt;
 }
 
 // Why a cell with a parse has no key (uncacheable_reason, else what only cache_key_for's later checks find).
-std::string Engine::why_no_key(const std::string& code, const CellAnalysis& analysis) {
-    return uncacheable_reason(code, analysis)
-        .value_or("it cannot be cached (it reads a value the cache cannot hash, such as an environment or a connection)");
+Reason Engine::why_no_key(const std::string& code, const CellAnalysis& analysis) {
+    return uncacheable_reason(code, analysis).value_or(Reason(ReasonKind::UnhashableRead));
 }
 
 // The cell's cache key before it runs, or nullopt if its results may not be cached: it opted out, is
@@ -799,8 +812,8 @@ std::string Engine::why_cache(const std::string& id) {
     if (const Execution* execution = last_execution(id)) uses.insert(execution->uses.begin(), execution->uses.end());
     std::optional<CacheKey> now = analysis.parsed ? cache_key_for(*at, id, analysis, code, uses, state) : std::nullopt;
     if (!now) {
-        return "Cache: [" + label(id) + "] cannot be cached as it is now: " +
-               (analysis.parsed ? why_no_key(code, analysis) : std::string("its code does not parse")) + ".";
+        Reason reason = analysis.parsed ? why_no_key(code, analysis) : Reason(ReasonKind::DoesNotParse);
+        return "Cache: [" + label(id) + "] cannot be cached as it is now: " + describe(reason, cell_namer()) + ".";
     }
     if (previous == last_keys_.end()) return std::string();
     std::vector<std::string> changes = key_changes(previous->second, *now, *at, state);
@@ -827,46 +840,28 @@ std::string Engine::label(const std::string& id) const {
     return line;
 }
 
-namespace {
-std::string join_symbols(const std::set<std::string>& symbols) {
-    std::string text;
-    for (const auto& symbol : symbols) {
-        if (!text.empty()) text += ", ";
-        text += symbol == kOptionsSymbol                 ? "options()"
-                : symbol == kWorkdirSymbol               ? "the working directory"
-                : symbol.rfind(kFilePrefix, 0) == 0      ? "file " + symbol.substr(kFilePrefix.size())
-                                                         : symbol;
-    }
-    return text;
+CellNamer Engine::cell_namer() const {
+    return [this](const std::string& id) { return "[" + label(id) + "]"; };
 }
-} // namespace
 
 std::string Engine::why(const std::string& id) const {
     auto at = position(id);
     if (!at) return "No cell with id " + id + " is in the notebook.";
     Staleness state = staleness(id);
     std::string name = "[" + label(id) + "]";
-    if (state.never_ran) return name + " has not run yet.";
-    std::string uses;
+    if (state.never_ran) return name + " is stale: " + describe_all(state.reasons, cell_namer()) + ".";
     std::set<std::string> sources;
     for (const auto& edge : edges()) {
-        if (edge.to == id) sources.insert("[" + label(edge.from) + "] (" + join_symbols(edge.symbols) + ")");
+        if (edge.to != id) continue;
+        std::string symbols;
+        for (const auto& symbol : edge.symbols) symbols += (symbols.empty() ? "" : ", ") + subject_of(symbol);
+        sources.insert("[" + label(edge.from) + "] (" + symbols + ")");
     }
     std::string depends;
     for (const auto& source : sources) depends += (depends.empty() ? "" : ", ") + source;
     std::string tail = depends.empty() ? " It depends on no other cell." : " It depends on " + depends + ".";
     if (!state.stale) return name + " is up to date." + tail;
-    std::string reason;
-    if (state.edited) reason = "its code changed since it ran";
-    if (!state.changed.empty()) {
-        reason += (reason.empty() ? "" : "; ") + join_symbols(state.changed) + " changed since it ran";
-    }
-    if (!state.stale_upstream.empty()) {
-        std::set<std::string> labels;
-        for (const auto& upstream : state.stale_upstream) labels.insert("[" + label(upstream) + "]");
-        reason += (reason.empty() ? "" : "; ") + std::string("it reads from stale ") + join_symbols(labels);
-    }
-    return name + " is stale: " + reason + "." + tail;
+    return name + " is stale: " + describe_all(state.reasons, cell_namer()) + "." + tail;
 }
 
 } // namespace ripple::dag

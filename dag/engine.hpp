@@ -15,6 +15,7 @@
 #include "dag/execution_cache.hpp"
 #include "dag/file_digests.hpp"
 #include "dag/notebook_order.hpp"
+#include "dag/reason.hpp"
 #include "dag/replay_chain.hpp"
 
 namespace ripple::dag {
@@ -44,6 +45,7 @@ struct Staleness {
     bool edited = false;                     // code differs from what ran
     std::set<std::string> changed;           // uses whose reaching value changed
     std::set<std::string> stale_upstream;    // ids of stale cells it depends on
+    std::vector<Reason> reasons;             // the same, as recorded where each was found (worded by describe_all)
 };
 
 struct EdgeInfo {
@@ -119,6 +121,8 @@ public:
     std::string why_cache(const std::string& id);
     // A short label for messages: the cell's first line of code, shortened.
     std::string label(const std::string& id) const;
+    // How a sentence names a cell: its label in brackets ("[x <- 1]").
+    CellNamer cell_namer() const;
 
 private:
     const CellAnalysis& analysis_of(const std::string& code);
@@ -149,8 +153,8 @@ private:
                                               const std::set<std::string>& uses,
                                               const std::map<std::string, ValueId>& state, double seconds);
     static bool may_record_step(const std::string& code, const CellAnalysis& analysis);
-    static std::optional<std::string> uncacheable_reason(const std::string& code, const CellAnalysis& analysis);
-    static std::string why_no_key(const std::string& code, const CellAnalysis& analysis);
+    static std::optional<Reason> uncacheable_reason(const std::string& code, const CellAnalysis& analysis);
+    static Reason why_no_key(const std::string& code, const CellAnalysis& analysis);
     static std::set<std::string> packages_in(const CacheKey& key);
     std::optional<ReplayStep> recorded_step(size_t position, const RunOutcome& outcome, const std::set<std::string>& uses,
                                             const std::map<std::string, ValueId>& state);

@@ -20,6 +20,8 @@
 
 namespace ripple::kernel {
 
+class RequestOutputs;
+
 // What the front end told us about the request being executed (JupyterLab: cellId, deletedCells).
 struct RequestContext {
     nl::json metadata = nl::json::object();
@@ -64,10 +66,9 @@ private:
     void on_comm_message(const xeus::xmessage& message);
     nl::json sync_notebook(const nl::json& data);
 
-    class Outputs;
     rbridge::CellEvaluator evaluator_;
     RequestContext request_;
-    std::unique_ptr<Outputs> outputs_;
+    std::unique_ptr<RequestOutputs> outputs_;
     std::unique_ptr<rbridge::EngineRuntime> runtime_;
     std::unique_ptr<dag::Engine> engine_;
     std::unique_ptr<dag::CacheStore> cache_store_;          // RIPPLE_CACHE=off: none
