@@ -15,13 +15,6 @@ using Json = nlohmann::ordered_json;
 
 namespace {
 
-std::string trim(const std::string& text) {
-    size_t start = text.find_first_not_of(" \t\r\n");
-    if (start == std::string::npos) return "";
-    size_t end = text.find_last_not_of(" \t\r\n");
-    return text.substr(start, end - start + 1);
-}
-
 
 std::string without_newline(std::string line) {
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
@@ -257,7 +250,7 @@ std::vector<InlineCode> find_inline_code(const std::string& text) {
     std::vector<InlineCode> found;
     for (auto it = std::sregex_iterator(text.begin(), text.end(), inline_r); it != std::sregex_iterator(); ++it) {
         const std::smatch& match = *it;
-        found.push_back({static_cast<size_t>(match.position(0)), static_cast<size_t>(match.length(0)), trim(match[1])});
+        found.push_back({static_cast<size_t>(match.position(0)), static_cast<size_t>(match.length(0)), trim(match[1].str())});
     }
     return found;
 }

@@ -15,6 +15,7 @@
 #include "cli/engine_session.hpp"
 #include "cli/knitr_markdown.hpp"
 #include "cli/pandoc_html.hpp"
+#include "cli/plain_text.hpp"
 #include "cli/r_literal.hpp"
 #include "cli/rmd_document.hpp"
 #include "cli/run_support.hpp"
@@ -93,16 +94,14 @@ std::string stdout_of(const CellRun& run) {
     return text;
 }
 
+// The code without its leading blank lines and trailing whitespace (the indent of its first line stays).
 std::string trim_blank_lines(const std::string& code) {
-    size_t start = 0;
-    while (start < code.size()) {
-        size_t end = code.find('\n', start);
-        if (end == std::string::npos || code.find_first_not_of(" \t\r", start) < end) break;
-        start = end + 1;
-    }
-    std::string body = code.substr(start);
-    while (!body.empty() && (body.back() == '\n' || body.back() == ' ' || body.back() == '\t' || body.back() == '\r')) body.pop_back();
-    return body;
+    std::vector<std::string> lines = split_lines(code, true);
+    size_t first = 0;
+    while (first < lines.size() && lines[first].back() == '\n' && trim(lines[first]).empty()) ++first;
+    std::string body;
+    for (size_t i = first; i < lines.size(); ++i) body += lines[i];
+    return trim_end(body);
 }
 
 // A failure that stops the render: the exit code and the sentence (and maybe an error's traceback) to print.

@@ -25,17 +25,6 @@ struct Line {
     bool blank = true;     // empty or only a comment
 };
 
-std::string rtrim(std::string text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-    return text;
-}
-
-std::string trim(const std::string& text) {
-    size_t start = text.find_first_not_of(" \t");
-    if (start == std::string::npos) return "";
-    return rtrim(text.substr(start));
-}
-
 // Removes a `# comment` that is outside quotes and preceded by a space (or starts the text).
 std::string strip_comment(const std::string& text) {
     char quote = 0;
@@ -51,9 +40,9 @@ std::string strip_comment(const std::string& text) {
             continue;
         }
         if ((c == '"' || c == '\'') && (i == 0 || std::string(" \t[{,:-").find(text[i - 1]) != std::string::npos)) quote = c;
-        else if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) return rtrim(text.substr(0, i));
+        else if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) return trim_end(text.substr(0, i));
     }
-    return rtrim(text);
+    return trim_end(text);
 }
 
 // Position of the `:` that ends a mapping key (followed by a space or the end), outside quotes and brackets.
