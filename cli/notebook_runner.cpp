@@ -39,7 +39,7 @@ std::string output_text(const CellOutput& output) {
 class NotebookRun {
 public:
     NotebookRun(const RunRequest& request, ResolvedPaths paths, NotebookFile notebook, Progress& progress)
-        : request_(request), paths_(std::move(paths)), notebook_(std::move(notebook)), progress_(progress) {
+            : request_(request), paths_(std::move(paths)), notebook_(std::move(notebook)), progress_(progress) {
         record_.input = request.input.string();
         record_.output = (request.output ? *request.output : request.input).string();
         record_.kind = "notebook";
@@ -198,7 +198,8 @@ NotebookFile read_notebook(const RunRequest& request, const ResolvedPaths& paths
     } catch (const NotebookError& e) {
         throw InputError(e.what());
     }
-    for (const auto& repair : notebook.repairs()) progress.note("run-notebook: " + request.input.string() + ": " + repair);
+    for (const auto& repair : notebook.repairs())
+        progress.note("run-notebook: " + request.input.string() + ": " + repair);
     return notebook;
 }
 
@@ -208,7 +209,8 @@ std::unique_ptr<EngineSession> start_session(const RunRequest& request, const Re
                                              Progress& progress, std::string& r_version) {
     std::error_code ec;
     fs::current_path(paths.working_dir, ec);
-    if (ec) throw InputError("cannot change to the directory " + paths.working_dir.string() + ": " + ec.message() + ".");
+    if (ec)
+        throw InputError("cannot change to the directory " + paths.working_dir.string() + ": " + ec.message() + ".");
     SessionSettings settings;
     settings.r_library = EngineSession::default_r_library();
     settings.cache = request.cache;
@@ -340,8 +342,9 @@ LoopEnd run_planned_cells(const RunRequest& request, EngineSession& session, Not
             end.exit = ExitCode::CellFailed;
             const CellOutput* error = error_of(result.outputs);
             end.message = where + " failed" + (error ? ": " + error->ename + ": " + error->evalue : std::string());
-            progress.error("run-notebook: " + request.input.string() + ": " + where + " failed; later cells were not run.\n" +
-                           code_excerpt(source) + (error ? describe_error(*error) : std::string()));
+            progress.error("run-notebook: " + request.input.string() + ": " + where +
+                           " failed; later cells were not run.\n" + code_excerpt(source) +
+                           (error ? describe_error(*error) : std::string()));
             break;
         }
     }
@@ -353,7 +356,9 @@ std::string summary_line(const RunRecord& record, size_t planned, size_t failed_
     size_t ran = 0, cached = 0;
     for (const auto& cell : record.cells) {
         if (cell.from_cache) ++cached;
-        else if (cell.status == CellStatus::Ok || cell.status == CellStatus::Error || cell.status == CellStatus::Timeout) ++ran;
+        else if (cell.status == CellStatus::Ok || cell.status == CellStatus::Error ||
+                 cell.status == CellStatus::Timeout)
+            ++ran;
     }
     char seconds[32];
     std::snprintf(seconds, sizeof seconds, "%.2f", record.seconds);
@@ -391,7 +396,8 @@ int run_notebook(const RunRequest& request, Progress& progress) {
 int explain_notebook(const WhyRequest& request, Progress& progress, std::ostream& out) {
     const std::string name = request.notebook.string();
     if (!request.cache.enabled) {
-        throw InputError("run-notebook why compares " + name + " with the cache, and --no-cache leaves nothing to compare.");
+        throw InputError("run-notebook why compares " + name +
+                         " with the cache, and --no-cache leaves nothing to compare.");
     }
     std::error_code ec;
     fs::path input = fs::absolute(request.notebook, ec).lexically_normal();
@@ -426,12 +432,14 @@ int explain_notebook(const WhyRequest& request, Progress& progress, std::ostream
         throw InputError(name + " has no code cell with id (or number) " + *request.cell + ".");
     }
 
-    std::map<std::string, std::string> verdicts;  // id -> "cached" / "would rerun: ..."
+    std::map<std::string, std::string> verdicts; // id -> "cached" / "would rerun: ..."
     if (request.cache.force) {
         for (const auto& cell : cells) verdicts[cell.id] = "would rerun: --force runs every cell";
     } else {
         fs::current_path(input.parent_path(), ec);
-        if (ec) throw InputError("cannot change to the directory " + input.parent_path().string() + ": " + ec.message() + ".");
+        if (ec)
+            throw InputError("cannot change to the directory " + input.parent_path().string() + ": " + ec.message() +
+                             ".");
         std::vector<std::string> warnings;
         SessionSettings settings;
         settings.r_library = EngineSession::default_r_library();
@@ -476,7 +484,8 @@ int explain_notebook(const WhyRequest& request, Progress& progress, std::ostream
     for (size_t k = 0; k < cells.size(); ++k) {
         if (wanted && k != *wanted) continue;
         const Planned& cell = cells[k];
-        out << cell.id << " [" << cell.label << "]: " << (cell.skipped.empty() ? verdicts[cell.id] : cell.skipped) << "\n";
+        out << cell.id << " [" << cell.label << "]: " << (cell.skipped.empty() ? verdicts[cell.id] : cell.skipped)
+            << "\n";
     }
     out.flush();
     return 0;

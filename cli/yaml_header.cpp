@@ -18,11 +18,11 @@ using Json = nlohmann::ordered_json;
 namespace {
 
 struct Line {
-    size_t number = 0;     // line in the file
-    size_t indent = 0;     // leading spaces
-    std::string content;   // after the indent, comment removed, right-trimmed
-    std::string raw;       // the whole line as written (block scalars keep it)
-    bool blank = true;     // empty or only a comment
+    size_t number = 0;   // line in the file
+    size_t indent = 0;   // leading spaces
+    std::string content; // after the indent, comment removed, right-trimmed
+    std::string raw;     // the whole line as written (block scalars keep it)
+    bool blank = true;   // empty or only a comment
 };
 
 // Removes a `# comment` that is outside quotes and preceded by a space (or starts the text).
@@ -39,7 +39,8 @@ std::string strip_comment(const std::string& text) {
             }
             continue;
         }
-        if ((c == '"' || c == '\'') && (i == 0 || std::string(" \t[{,:-").find(text[i - 1]) != std::string::npos)) quote = c;
+        if ((c == '"' || c == '\'') && (i == 0 || std::string(" \t[{,:-").find(text[i - 1]) != std::string::npos))
+            quote = c;
         else if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) return trim_end(text.substr(0, i));
     }
     return trim_end(text);
@@ -59,7 +60,8 @@ std::optional<size_t> key_colon(const std::string& text) {
         if ((c == '"' || c == '\'') && i == 0) quote = c;
         else if (c == '[' || c == '{') ++depth;
         else if (c == ']' || c == '}') --depth;
-        else if (c == ':' && depth == 0 && (i + 1 == text.size() || text[i + 1] == ' ' || text[i + 1] == '\t')) return i;
+        else if (c == ':' && depth == 0 && (i + 1 == text.size() || text[i + 1] == ' ' || text[i + 1] == '\t'))
+            return i;
         if (i == 0 && (c == '[' || c == '{')) return std::nullopt;
     }
     return std::nullopt;
@@ -83,7 +85,6 @@ Json plain_scalar(const std::string& text) {
     if (text == "-.inf" || text == "-.Inf") return -HUGE_VAL;
     return text;
 }
-
 
 // Reads inline values (quoted scalars, flow collections, plain scalars) from one logical line of text.
 class InlineReader {
@@ -165,13 +166,20 @@ private:
             case 't': out.push_back('\t'); break;
             case 'r': out.push_back('\r'); break;
             case '0': out.push_back('\0'); break;
-            case '"': case '\\': case '/': case ' ': out.push_back(e); break;
-            case 'x': case 'u': case 'U': {
+            case '"':
+            case '\\':
+            case '/':
+            case ' ': out.push_back(e); break;
+            case 'x':
+            case 'u':
+            case 'U': {
                 size_t digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-                if (at_ + digits > text_.size()) fail("a \\" + std::string(1, e) + " escape needs " + std::to_string(digits) + " hex digits");
+                if (at_ + digits > text_.size())
+                    fail("a \\" + std::string(1, e) + " escape needs " + std::to_string(digits) + " hex digits");
                 std::string hex = text_.substr(at_, digits);
                 for (char h : hex) {
-                    if (!std::isxdigit(static_cast<unsigned char>(h))) fail("\"\\" + std::string(1, e) + hex + "\" is not a valid escape");
+                    if (!std::isxdigit(static_cast<unsigned char>(h)))
+                        fail("\"\\" + std::string(1, e) + hex + "\" is not a valid escape");
                 }
                 append_utf8(out, std::strtoul(hex.c_str(), nullptr, 16));
                 at_ += digits;
@@ -272,12 +280,15 @@ public:
         if (done()) return nullptr;
         Json value = read_node(lines_[at_].indent);
         skip_blank();
-        if (!done()) fail(lines_[at_], "this line is indented less than the block it belongs to, or more than the one before");
+        if (!done())
+            fail(lines_[at_], "this line is indented less than the block it belongs to, or more than the one before");
         return value;
     }
 
 private:
-    [[noreturn]] static void fail(const Line& line, const std::string& message) { throw YamlError(line.number, message); }
+    [[noreturn]] static void fail(const Line& line, const std::string& message) {
+        throw YamlError(line.number, message);
+    }
     bool done() const { return at_ >= lines_.size(); }
     void skip_blank() {
         while (!done() && lines_[at_].blank) ++at_;
@@ -316,10 +327,11 @@ private:
             if (next >= lines_.size()) break;
             const Line& more = lines_[next];
             bool continues = (open == '"' || open == '\'' || open == '[' || open == '{') ? !closed(text)
-                                                                                          : more.indent > parent_indent;
+                                                                                         : more.indent > parent_indent;
             if (!continues) break;
             if (open != '"' && open != '\'' && open != '[' && open != '{' && key_colon(more.content)) {
-                fail(more, "this line is indented like a continuation of the value above but looks like \"key: value\"");
+                fail(more,
+                     "this line is indented like a continuation of the value above but looks like \"key: value\"");
             }
             text += " " + (open == '"' || open == '\'' ? trim(more.raw) : more.content);
             at_ = next + 1;
@@ -332,7 +344,8 @@ private:
         char chomp = 0;
         for (char c : header.substr(1)) {
             if (c == '-' || c == '+') chomp = c;
-            else if (!std::isdigit(static_cast<unsigned char>(c))) throw YamlError(number, "\"" + header + "\" is not a block scalar header");
+            else if (!std::isdigit(static_cast<unsigned char>(c)))
+                throw YamlError(number, "\"" + header + "\" is not a block scalar header");
         }
         std::vector<std::string> body;
         size_t block_indent = 0;
@@ -362,7 +375,8 @@ private:
             const Line& line = lines_[at_];
             if (line.indent < indent) break;
             if (line.indent > indent) fail(line, "this line is indented more than the key above it");
-            if (is_sequence_item(line.content)) fail(line, "a list item (\"- \") appears where a \"key: value\" was expected");
+            if (is_sequence_item(line.content))
+                fail(line, "a list item (\"- \") appears where a \"key: value\" was expected");
             auto colon = key_colon(line.content);
             if (!colon) fail(line, "expected \"key: value\", found \"" + line.content + "\"");
             Json key = InlineReader(trim(line.content.substr(0, *colon)), line.number).read_document_value();

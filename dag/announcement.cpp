@@ -17,7 +17,8 @@ std::string join_names(const CellNamer& name, const std::vector<std::string>& id
 
 } // namespace
 
-std::vector<Reason> root_causes(const Engine& engine, const ExecutionReport& report, const std::vector<std::string>& ids) {
+std::vector<Reason> root_causes(const Engine& engine, const ExecutionReport& report,
+                                const std::vector<std::string>& ids) {
     std::set<std::string> changed, passed_on;
     for (const auto& id : ids) {
         if (auto found = report.reasons.find(id); found != report.reasons.end()) {

@@ -12,13 +12,15 @@
 namespace ripple::dag {
 
 struct Announcement {
-    std::string text;       // "↻ ran first ...", "↻ reran ...", "⚠ stale now ...", notices: one per line, each ending in \n
-    std::string stale_note; // lazy mode, shown on each cell left stale: "⚠ stale: x changed above; run this cell to update"
+    std::string text; // "↻ ran first ...", "↻ reran ...", "⚠ stale now ...", notices: one per line, each ending in \n
+    std::string
+        stale_note; // lazy mode, shown on each cell left stale: "⚠ stale: x changed above; run this cell to update"
 };
 
 // The root causes of the reruns (or stale marks) of `ids`: what changed for them, minus what they changed for each
 // other (a chain a -> b -> c names a's change, not b's).
-std::vector<Reason> root_causes(const Engine& engine, const ExecutionReport& report, const std::vector<std::string>& ids);
+std::vector<Reason> root_causes(const Engine& engine, const ExecutionReport& report,
+                                const std::vector<std::string>& ids);
 
 Announcement announce(const Engine& engine, const ExecutionReport& report);
 

@@ -120,7 +120,8 @@ std::set<std::string> DependencyScan::reads_of(size_t position) const {
     std::set<std::string> uses;
     const Cell& cell = order_.cells()[position];
     if (auto analysis = analyses_.find(cell.code); analysis != analyses_.end()) uses = analysis->second.uses;
-    if (const Execution* execution = last_execution(cell.id)) uses.insert(execution->uses.begin(), execution->uses.end());
+    if (const Execution* execution = last_execution(cell.id))
+        uses.insert(execution->uses.begin(), execution->uses.end());
     return uses;
 }
 
@@ -168,7 +169,8 @@ Staleness DependencyScan::staleness(size_t position) const {
             if (!source || !all[*source].stale) continue;
             const std::string& source_id = order_.cells()[*source].id;
             if (last_execution(source_id) == nullptr) continue;
-            if (all[i].stale_upstream.insert(source_id).second) all[i].reasons.push_back(Reason::upstream_stale(source_id));
+            if (all[i].stale_upstream.insert(source_id).second)
+                all[i].reasons.push_back(Reason::upstream_stale(source_id));
             all[i].stale = true;
         }
     }

@@ -29,7 +29,7 @@ public:
     // Reads the engine's records; holds them by reference (the engine owns them and outlives the scan).
     DependencyScan(const NotebookOrder& order, const std::map<std::string, Execution>& executions,
                    const std::map<std::string, CellAnalysis>& analyses, CellRuntime& runtime)
-        : order_(order), executions_(executions), analyses_(analyses), runtime_(runtime) {}
+            : order_(order), executions_(executions), analyses_(analyses), runtime_(runtime) {}
 
     const Execution* last_execution(const std::string& id) const;
     const std::set<std::string>& exports_of(const std::string& package) const;
@@ -69,7 +69,7 @@ private:
     const std::map<std::string, CellAnalysis>& analyses_;
     CellRuntime& runtime_;
     mutable std::map<std::string, std::set<std::string>> exports_; // by package: a cache of the runtime's answer
-    mutable FileDigests file_digests_;                              // files cells read: a cache of their hashes
+    mutable FileDigests file_digests_;                             // files cells read: a cache of their hashes
 };
 
 // Symbol versions while walking the document forward, as version_before would give them at each position.

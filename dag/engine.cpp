@@ -40,9 +40,9 @@ namespace ripple::dag {
 // One run of one cell as run_cell's steps fill it in, in the order they do.
 struct Engine::CellRun {
     std::string id;
-    size_t at = 0;                            // its position in the document
+    size_t at = 0; // its position in the document
     std::string code;
-    CellAnalysis analysis;                    // a copy: a rerun inside the run may clear analyses_
+    CellAnalysis analysis; // a copy: a rerun inside the run may clear analyses_
     RunContext context;
     std::map<std::string, ValueId> state;     // the global state before it (restored before it runs)
     std::set<std::string> uses;               // what it reads: parsed, hidden, implicit, then learnt by running
@@ -51,7 +51,7 @@ struct Engine::CellRun {
     std::optional<CacheKey> key;              // nullopt: not cacheable (or poisoned)
     std::optional<RunOutcome> cached;         // engaged when the cache served it
     RunOutcome outcome;
-    double seconds = 0;                       // how long it ran (0 when served)
+    double seconds = 0; // how long it ran (0 when served)
 };
 
 CellCacheChoice cell_cache_choice(const std::string& code) {
@@ -65,8 +65,9 @@ CellCacheChoice cell_cache_choice(const std::string& code) {
         if (start == std::string::npos) continue;
         if (line.compare(start, 2, "#|") != 0) break;
         std::string option = line.substr(start + 2);
-        option.erase(std::remove_if(option.begin(), option.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; }),
-                     option.end());
+        option.erase(
+            std::remove_if(option.begin(), option.end(), [](char c) { return c == ' ' || c == '\t' || c == '\r'; }),
+            option.end());
         if (option == "cache:true" || option == "cache=TRUE") return CellCacheChoice::Always;
         if (option == "cache:false" || option == "cache=FALSE") return CellCacheChoice::Never;
     }
@@ -119,7 +120,8 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     rebuild_spoiled_inputs(run, report);
     restore_state_and_find_reads(run);
     find_key(run);
-    if (run.key && cache_use_ == CacheUse::ReadWrite) run.cached = serve_from_cache(run.at, *run.key, run.state, context);
+    if (run.key && cache_use_ == CacheUse::ReadWrite)
+        run.cached = serve_from_cache(run.at, *run.key, run.state, context);
     if (dry_run_.active() && !run.cached) return report_would_run(run, report);
     run_or_serve(run, report);
     learn_reads_from_run(run);
@@ -143,7 +145,7 @@ void Engine::run_unparsed(const CellRun& run, ExecutionReport& report) {
 // rerunning the cell that defined them (design note 6).
 void Engine::rebuild_spoiled_inputs(const CellRun& run, ExecutionReport& report) {
     for (const auto& symbol : run.analysis.uses) {
-        if (spoiled_.empty()) break;  // the usual case: no version to look up
+        if (spoiled_.empty()) break; // the usual case: no version to look up
         Version version = scan_.version_before(run.at, symbol);
         if (version == kUnbound || !spoiled_.count(version)) continue;
         auto source = scan_.reaching_definition(run.at, symbol);
@@ -268,7 +270,8 @@ Execution Engine::execution_of(CellRun& run) {
 // step when the cache served or stored it, or when it is reproducible without a key (library(), options()).
 void Engine::store_and_note_step(CellRun& run, const Execution& execution) {
     std::optional<std::string> stored;
-    if (run.key && !run.cached) stored = store_in_cache(*run.key, run.at, run.outcome, run.uses, run.state, run.seconds);
+    if (run.key && !run.cached)
+        stored = store_in_cache(*run.key, run.at, run.outcome, run.uses, run.state, run.seconds);
     if (!replay_.on()) return;
     const RunOutcome& outcome = run.outcome;
     if (run.cached || stored) {
@@ -320,7 +323,8 @@ void Engine::rerun_stale(const std::string& except, ExecutionReport& report) {
          versions->advance(last_execution(order_.cells()[i].id)), ++i) {
         const std::string id = order_.cells()[i].id;
         if (id == except || last_execution(id) == nullptr) continue;
-        Staleness staleness = scan_.direct_staleness(i, [&](const std::string& symbol) { return versions->at(symbol); });
+        Staleness staleness =
+            scan_.direct_staleness(i, [&](const std::string& symbol) { return versions->at(symbol); });
         if (mode_ == EngineMode::Lazy) scan_.add_reads_from_stale(i, report.marked_stale, staleness);
         if (staleness.changed.empty()) continue;
         report.reasons[id] = staleness.changed;

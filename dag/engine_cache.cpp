@@ -40,11 +40,11 @@ bool Engine::add_use_part(CacheKey& key, size_t position, const std::string& sym
         if (!hash) return false;
         key.add_value_use(symbol, *hash);
     } else if (is_pseudo_symbol(symbol)) {
-        return true;  // the session's baseline: covered by the environment part
+        return true; // the session's baseline: covered by the environment part
     } else if (auto package = scan_.package_exporting(position, symbol)) {
         key.add_package_use(symbol, *package, runtime_.package_version(*package));
     } else {
-        key.add_unbound_use(symbol);  // base R, a default package, or nothing: the R version decides
+        key.add_unbound_use(symbol); // base R, a default package, or nothing: the R version decides
     }
     return true;
 }
@@ -72,8 +72,7 @@ Reason Engine::why_no_key(const std::string& code, const CellAnalysis& analysis)
 // value without content (an environment, a connection). Uses found only by running (functions the cell
 // defines and calls, the RNG) join the stored key: serve_from_cache checks them before serving.
 std::optional<CacheKey> Engine::cache_key_for(size_t position, const std::string& id, const CellAnalysis& analysis,
-                                              const std::string& code,
-                                              const std::set<std::string>& uses,
+                                              const std::string& code, const std::set<std::string>& uses,
                                               const std::map<std::string, ValueId>& state) {
     if (cache_ == nullptr || cache_use_ == CacheUse::Off || analysis.fingerprint.empty()) return std::nullopt;
     if (uncacheable_reason(code, analysis)) return std::nullopt;
@@ -86,13 +85,13 @@ std::optional<CacheKey> Engine::cache_key_for(size_t position, const std::string
         for (const auto& [name, value] : options->second) key.set_option(name, value);
     }
     std::set<std::string> reads = uses;
-    reads.insert(analysis.deletes.begin(), analysis.deletes.end());  // rm(x) warns when x is missing
+    reads.insert(analysis.deletes.begin(), analysis.deletes.end()); // rm(x) warns when x is missing
     if (analysis.effects.count("rng")) reads.insert(kSeedSymbol);
     for (const auto& symbol : reads) {
         if (!add_use_part(key, position, symbol, state)) return std::nullopt;
     }
     if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none")) {
-        return std::nullopt;  // draws from a generator seeded by the clock
+        return std::nullopt; // draws from a generator seeded by the clock
     }
     for (const auto& file : analysis.files) key.add_file(file, scan_.file_digest(file));
     return key;
@@ -162,13 +161,14 @@ std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position,
                                                   const std::set<std::string>& uses,
                                                   const std::map<std::string, ValueId>& state, double seconds) {
     if (outcome.failed || outcome.interrupted || !outcome.attached_packages.empty()) return std::nullopt;
-    const std::string digest = key.digest();  // the key as looked up: before the reads found by running
+    const std::string digest = key.digest(); // the key as looked up: before the reads found by running
     for (const auto& symbol : uses) {
         if (symbol == kSeedSymbol ? key.part("rng:seed").has_value() : key.part("use:" + symbol).has_value()) continue;
         if (is_pseudo_symbol(symbol) && !state.count(symbol)) continue;
         if (!add_use_part(key, position, symbol, state)) return std::nullopt;
     }
-    if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none")) return std::nullopt;  // clock-seeded
+    if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none"))
+        return std::nullopt; // clock-seeded
     CachedRun entry;
     for (const auto& [symbol, value] : outcome.bound) {
         if (is_pseudo_symbol(symbol)) return std::nullopt;
@@ -219,7 +219,8 @@ std::string Engine::why_cache(const std::string& id) {
     }
     if (previous == last_keys_.end()) return std::string();
     std::vector<std::string> changes = key_changes(previous->second, *now, *at, state);
-    if (changes.empty()) return "Cache: running [" + label(id) + "] now would be served from the cache (same key as its last run).";
+    if (changes.empty())
+        return "Cache: running [" + label(id) + "] now would be served from the cache (same key as its last run).";
     std::string text;
     for (const auto& change : changes) {
         text += (text.empty() ? "" : "; ") + describe(Reason::key_part_changed(change), cell_namer());

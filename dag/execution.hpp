@@ -30,7 +30,7 @@ struct Execution {
     std::set<std::string> attached;           // packages it attached (their exports are soft definitions)
     std::map<std::string, std::string> files; // literal paths it read -> content hash then ("missing")
     bool failed = false;
-    std::uint64_t serial = 0;                 // order of executions, for display only
+    std::uint64_t serial = 0; // order of executions, for display only
 };
 
 // Whether a cell is stale, and why: the flags and sets for callers that test them, `reasons` for words.
@@ -57,7 +57,7 @@ struct ExecutionReport {
     std::map<std::string, std::set<std::string>> reasons; // cell id -> changed symbols
     std::vector<std::string> removed_cells;               // deleted by this request
     std::vector<std::string> notices;                     // one-line notices for the user (opaque state)
-    std::vector<std::string> from_cache; // cells whose run was served by the cache (outputs replayed)
+    std::vector<std::string> from_cache;                  // cells whose run was served by the cache (outputs replayed)
     // Dry run only: cells that would have to run, in order, each with why (one sentence per reason).
     std::vector<std::pair<std::string, std::vector<std::string>>> would_run;
 };

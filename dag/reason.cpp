@@ -47,12 +47,12 @@ Reason Reason::key_part_changed(const std::string& sentence) {
 
 const std::vector<ReasonKind>& all_reason_kinds() {
     static const std::vector<ReasonKind> kinds{
-        ReasonKind::NeverRan,          ReasonKind::CodeEdited,      ReasonKind::InputChanged,
-        ReasonKind::FileChanged,       ReasonKind::UpstreamStale,   ReasonKind::OpaqueRebuilt,
-        ReasonKind::OptedOut,          ReasonKind::Volatile,        ReasonKind::ChangesPackages,
-        ReasonKind::ChangesOptions,    ReasonKind::ChangesWorkdir,  ReasonKind::RemovesEverything,
-        ReasonKind::UnhashableRead,    ReasonKind::DoesNotParse,    ReasonKind::ReadsRecomputed,
-        ReasonKind::KeyPartChanged,    ReasonKind::NoMatchingEntry, ReasonKind::NotRunWithCache};
+        ReasonKind::NeverRan,       ReasonKind::CodeEdited,      ReasonKind::InputChanged,
+        ReasonKind::FileChanged,    ReasonKind::UpstreamStale,   ReasonKind::OpaqueRebuilt,
+        ReasonKind::OptedOut,       ReasonKind::Volatile,        ReasonKind::ChangesPackages,
+        ReasonKind::ChangesOptions, ReasonKind::ChangesWorkdir,  ReasonKind::RemovesEverything,
+        ReasonKind::UnhashableRead, ReasonKind::DoesNotParse,    ReasonKind::ReadsRecomputed,
+        ReasonKind::KeyPartChanged, ReasonKind::NoMatchingEntry, ReasonKind::NotRunWithCache};
     return kinds;
 }
 
@@ -96,7 +96,8 @@ std::string describe(const Reason& reason, const CellNamer& name) {
     case ReasonKind::UnhashableRead:
         return "it cannot be cached (it reads a value the cache cannot hash, such as an environment or a connection)";
     case ReasonKind::DoesNotParse: return "its code does not parse";
-    case ReasonKind::ReadsRecomputed: return "it reads `" + reason.symbol + "`, which " + name(reason.cell) + " recomputes";
+    case ReasonKind::ReadsRecomputed:
+        return "it reads `" + reason.symbol + "`, which " + name(reason.cell) + " recomputes";
     case ReasonKind::KeyPartChanged: return reason.detail;
     case ReasonKind::NoMatchingEntry:
         return "no stored result matches its key (its last run failed, could not be stored, or was removed from the "

@@ -12,22 +12,22 @@ namespace ripple::dag {
 // Each kind names the decision that records it (see engine.cpp's design note).
 enum class ReasonKind {
     // Staleness (DependencyScan): why a cell that ran is not up to date.
-    NeverRan,        // it has no execution
-    CodeEdited,      // its code differs from the code that ran
-    InputChanged,    // `symbol` (a name or a pseudo-symbol: options, directory, search path) has a new version
-    FileChanged,     // `path`, a file it read, has other content on disk
-    UpstreamStale,   // `cell`, a cell it reads from, is stale itself (lazy mode)
+    NeverRan,      // it has no execution
+    CodeEdited,    // its code differs from the code that ran
+    InputChanged,  // `symbol` (a name or a pseudo-symbol: options, directory, search path) has a new version
+    FileChanged,   // `path`, a file it read, has other content on disk
+    UpstreamStale, // `cell`, a cell it reads from, is stale itself (lazy mode)
     // A rerun the engine adds on its own (a notice).
-    OpaqueRebuilt,   // `cell` reran to rebuild `symbol`, an opaque value a later cell changed in place
-    // Cacheability (CachePolicy): why a cell has no cache key.
-    OptedOut,        // `#| cache: false`
-    Volatile,        // reads the clock, the network, the file system, the environment
-    ChangesPackages, // attaches packages or changes the search path
-    ChangesOptions,  // calls options()
-    ChangesWorkdir,  // calls setwd()
+    OpaqueRebuilt, // `cell` reran to rebuild `symbol`, an opaque value a later cell changed in place
+    // Cacheability (the engine's cache policy, engine_cache.cpp): why a cell has no cache key.
+    OptedOut,          // `#| cache: false`
+    Volatile,          // reads the clock, the network, the file system, the environment
+    ChangesPackages,   // attaches packages or changes the search path
+    ChangesOptions,    // calls options()
+    ChangesWorkdir,    // calls setwd()
     RemovesEverything, // rm(list = ls())
-    UnhashableRead,  // reads a value without content (an environment, a connection)
-    DoesNotParse,    // its code does not parse
+    UnhashableRead,    // reads a value without content (an environment, a connection)
+    DoesNotParse,      // its code does not parse
     // Dry run (DryRun): why a cell would run rather than be served from the cache.
     ReadsRecomputed, // it reads `symbol`, which `cell` above would recompute
     KeyPartChanged,  // `detail`: one sentence from explain() over its last key and its key now

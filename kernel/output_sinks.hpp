@@ -20,7 +20,7 @@ namespace ripple::kernel {
 class JupyterSink final : public rbridge::OutputSink {
 public:
     JupyterSink(xeus::xinterpreter& interpreter, int execution_count, bool silent)
-        : interpreter_(interpreter), execution_count_(execution_count), silent_(silent) {}
+            : interpreter_(interpreter), execution_count_(execution_count), silent_(silent) {}
 
     void stream(rbridge::StreamName name, std::string_view text) override;
     void display(const rbridge::MimeBundle& bundle, const std::string& display_id, bool update) override;

@@ -56,7 +56,8 @@ void RInterpreter::configure_impl() {
         engine_->set_cache(cache_.get(), dag::CacheUse::ReadWrite);
         runtime_->enable_cache_support(true);
     }
-    rbridge::RSession::get().set_engine_query_handler([this](const nl::json& request) { return engine_query(request); });
+    rbridge::RSession::get().set_engine_query_handler(
+        [this](const nl::json& request) { return engine_query(request); });
     comm_manager().register_comm_target("ripple", [this](xeus::xcomm&& comm, xeus::xmessage request) {
         std::string id(comm.id().c_str());
         comm.on_message([this](xeus::xmessage message) { on_comm_message(message); });
@@ -101,15 +102,16 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     double planning_ms = engine_enabled_ ? 1000.0 * (total - timing.run_seconds) : 0.0;
     allow_stdin_ = false;
     if (!silent) announce(report);
-    if (history_recorder_ && !silent && store_history) history_recorder_(execution_counter, code, outputs_->result_text());
+    if (history_recorder_ && !silent && store_history)
+        history_recorder_(execution_counter, code, outputs_->result_text());
 
     std::optional<rbridge::ErrorInfo> error = outputs_->error_info();
     if (!error && report.requested_failed) error = rbridge::ErrorInfo{"Error", "the cell failed", {}};
     nl::json reply;
     if (error) {
         // Built by hand: xeus 2.4.1's create_error_reply stores ename and evalue swapped.
-        reply = {{"status", "error"}, {"ename", error->ename}, {"evalue", error->evalue},
-                 {"traceback", error->traceback}};
+        reply = {
+            {"status", "error"}, {"ename", error->ename}, {"evalue", error->evalue}, {"traceback", error->traceback}};
         reply["payload"] = outputs_->payload();
         reply["user_expressions"] = nl::json::object();
     } else {
@@ -119,7 +121,7 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     // restore alone (planning: the overhead less watching the global state and publishing outputs).
     reply["ripple_overhead_ms"] = overhead_ms;
     reply["ripple_planning_ms"] = planning_ms;
-    reply["ripple_from_cache"] = report.from_cache;  // cells served from the cache (outputs replayed, not run)
+    reply["ripple_from_cache"] = report.from_cache; // cells served from the cache (outputs replayed, not run)
     return reply;
 }
 
@@ -143,22 +145,28 @@ nl::json RInterpreter::sync_notebook(const nl::json& data) {
         return engine_query(data);
     }
     const nl::json& cells = data["notebook"];
-    if (!cells.is_array()) return {{"status", "error"}, {"message", "\"notebook\" must be a list of {\"id\", \"code\"} cells."}};
+    if (!cells.is_array())
+        return {{"status", "error"}, {"message", "\"notebook\" must be a list of {\"id\", \"code\"} cells."}};
     std::vector<dag::Cell> order;
     std::set<std::string> seen;
     for (const auto& cell : cells) {
         if (!cell.is_object() || !cell.contains("id") || !cell["id"].is_string() || !cell.contains("code") ||
             !cell["code"].is_string()) {
-            return {{"status", "error"}, {"message", "every cell of \"notebook\" needs a string \"id\" and a string \"code\"."}};
+            return {{"status", "error"},
+                    {"message", "every cell of \"notebook\" needs a string \"id\" and a string \"code\"."}};
         }
         std::string id = cell["id"];
-        if (!seen.insert(id).second) return {{"status", "error"}, {"message", "cell id " + id + " appears twice in \"notebook\"."}};
+        if (!seen.insert(id).second)
+            return {{"status", "error"}, {"message", "cell id " + id + " appears twice in \"notebook\"."}};
         order.push_back(dag::Cell{id, cell["code"]});
     }
     outputs_->begin_request(0, false);
     dag::ExecutionReport report = engine_->sync_notebook(std::move(order));
     announce(report);
-    return {{"status", "ok"}, {"reran", report.reran_after}, {"stale", report.marked_stale}, {"removed", report.removed_cells}};
+    return {{"status", "ok"},
+            {"reran", report.reran_after},
+            {"stale", report.marked_stale},
+            {"removed", report.removed_cells}};
 }
 
 void RInterpreter::on_comm_message(const xeus::xmessage& message) {
@@ -219,8 +227,10 @@ nl::json RInterpreter::evaluate_user_expressions(const nl::json& expressions) {
         CaptureSink capture;
         evaluator_.execute(expression.get<std::string>(), capture);
         if (capture.error_) {
-            results[name] = {{"status", "error"}, {"ename", capture.error_->ename},
-                             {"evalue", capture.error_->evalue}, {"traceback", capture.error_->traceback}};
+            results[name] = {{"status", "error"},
+                             {"ename", capture.error_->ename},
+                             {"evalue", capture.error_->evalue},
+                             {"traceback", capture.error_->traceback}};
         } else {
             rbridge::MimeBundle bundle = capture.result_.value_or(rbridge::MimeBundle{});
             results[name] = {{"status", "ok"}, {"data", bundle.data}, {"metadata", bundle.metadata}};
@@ -255,8 +265,8 @@ nl::json RInterpreter::kernel_info_request_impl() {
     nl::json help_links = nl::json::array({
         {{"text", "R documentation"}, {"url", "https://cran.r-project.org/manuals.html"}},
     });
-    return xeus::create_info_reply("5.3", "ripple", RIPPLE_VERSION, "R", r_version, "text/x-r-source", ".r", "r",
-                                   "r", "script",
+    return xeus::create_info_reply("5.3", "ripple", RIPPLE_VERSION, "R", r_version, "text/x-r-source", ".r", "r", "r",
+                                   "script",
                                    "ripple " RIPPLE_VERSION " - R " + r_version +
                                        " without hidden state (https://jupyter.org kernel protocol 5.3)",
                                    false, help_links);

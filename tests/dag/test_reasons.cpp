@@ -112,8 +112,7 @@ TEST_CASE("reasons: every kind has its own wording, a clause that reads the same
 }
 
 TEST_CASE("reasons: a changed value reads the same in the rerun line, the stale marks and why") {
-    check_changed_input_wording({{"a", "x <- "}, {"b", "y <- x"}}, {"a", "x <- \n"}, "b",
-                                Reason::changed_input("x"));
+    check_changed_input_wording({{"a", "x <- "}, {"b", "y <- x"}}, {"a", "x <- \n"}, "b", Reason::changed_input("x"));
 }
 
 TEST_CASE("reasons: changed attached packages read the same in the rerun line, the stale marks and why") {
@@ -133,8 +132,7 @@ TEST_CASE("reasons: a changed file reads the same in the rerun line, the stale m
         engine.execute(cell("f", cells[0].code));
         std::ofstream(path) << "22\n";
         ExecutionReport report = engine.sync_notebook(cells);
-        const std::string worded = describe(Reason::file_changed(path.string()),
-                                            engine.cell_namer());
+        const std::string worded = describe(Reason::file_changed(path.string()), engine.cell_namer());
         CHECK(worded == "file " + path.string() + " changed");
         const std::string said = announce(engine, report).text;
         if (mode == EngineMode::Reactive) {
@@ -154,11 +152,10 @@ TEST_CASE("reasons: never ran, edited and stale upstream read the same in why") 
     engine.execute(cell("a", "x <- "));
     engine.execute(cell("b", "y <- x"));
     engine.execute(cell("c", "z <- y"));
-    engine.execute(cell("a", "x <- \n"));  // b stale directly, c through b
+    engine.execute(cell("a", "x <- \n")); // b stale directly, c through b
     const auto name = engine.cell_namer();
-    CHECK(engine.why("c") == "[z <- y] is stale: " +
-                                 describe(Reason::upstream_stale("b"), name) +
-                                 ". It depends on [y <- x] (y).");
+    CHECK(engine.why("c") ==
+          "[z <- y] is stale: " + describe(Reason::upstream_stale("b"), name) + ". It depends on [y <- x] (y).");
     engine.sync_notebook({{"a", "x <- \n"}, {"b", "y <- x\n"}, {"c", "z <- y"}, {"d", "out z"}});
     CHECK(contains(engine.why("b"), "is stale: " + describe(Reason(ReasonKind::CodeEdited), name)));
     CHECK(engine.why("d") == "[out z] is stale: " + describe(Reason(ReasonKind::NeverRan), name) + ".");
@@ -171,8 +168,7 @@ TEST_CASE("reasons: the notice of a rebuilt opaque value is worded by describe")
     engine.execute(cell("e2", "out e"));
     engine.execute(cell("e3", "poke e"));
     ExecutionReport report = engine.execute(cell("e2", "out e"));
-    const std::string worded =
-        describe(Reason::opaque_rebuilt("e", "e1"), engine.cell_namer());
+    const std::string worded = describe(Reason::opaque_rebuilt("e", "e1"), engine.cell_namer());
     REQUIRE(report.notices.size() == 1);
     CHECK(report.notices[0] == "ripple: " + worded);
     CHECK(contains(announce(engine, report).text, "ripple: " + worded + "\n"));
@@ -194,11 +190,11 @@ TEST_CASE("reasons: why a cell cannot be cached reads the same in why_cache and 
         CachedSession session(cache);
         session.engine.execute(cell("a", "x <- "));
         session.engine.execute(cell("b", "y <- x"));
-        session.engine.execute(cell("b", code));  // a cell that does not parse keeps its last good run
+        session.engine.execute(cell("b", code)); // a cell that does not parse keeps its last good run
         const std::string worded = describe(Reason(kind), session.engine.cell_namer());
         CHECK(session.engine.why_cache("b") ==
               "Cache: [" + session.engine.label("b") + "] cannot be cached as it is now: " + worded + ".");
-        if (kind == ReasonKind::DoesNotParse) continue;  // a cell that does not parse is not planned: it shows its error
+        if (kind == ReasonKind::DoesNotParse) continue; // a cell that does not parse is not planned: it shows its error
         CachedSession dry(cache);
         dry.engine.set_dry_run([](const std::string&) { return std::optional<CacheKey>(); });
         dry.engine.execute(cell("a", "x <- "));
@@ -242,8 +238,7 @@ TEST_CASE("reasons: the dry run words why a cacheable cell would run with descri
     REQUIRE(would_run.size() == 2);
     const auto name = edited.engine.cell_namer();
     CHECK(would_run[0].second.at(0) == describe(Reason::key_part_changed("code changed"), name));
-    CHECK(would_run[1].second ==
-          std::vector<std::string>{describe(Reason::reads_recomputed("x", "a"), name)});
+    CHECK(would_run[1].second == std::vector<std::string>{describe(Reason::reads_recomputed("x", "a"), name)});
     CachedSession fresh(empty_cache);
     fresh.engine.set_dry_run([](const std::string&) { return std::optional<CacheKey>(); });
     report = fresh.engine.execute(cell("n", "n <- "));
