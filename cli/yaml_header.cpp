@@ -444,11 +444,12 @@ private:
 } // namespace
 
 Json parse_yaml(const std::string& text, size_t first_line) {
+    // Every line, also the empty one after a final newline (a block scalar that keeps trailing newlines sees it).
+    std::vector<std::string> raws = split_lines(text, false);
+    if (text.empty() || text.back() == '\n') raws.emplace_back();
     std::vector<Line> lines;
-    size_t start = 0, number = first_line;
-    while (start <= text.size()) {
-        size_t end = text.find('\n', start);
-        std::string raw = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    size_t number = first_line;
+    for (std::string& raw : raws) {
         if (!raw.empty() && raw.back() == '\r') raw.pop_back();
         Line line;
         line.number = number++;
@@ -464,8 +465,6 @@ Json parse_yaml(const std::string& text, size_t first_line) {
         line.content = strip_comment(raw.substr(indent));
         line.blank = line.content.empty();
         lines.push_back(std::move(line));
-        if (end == std::string::npos) break;
-        start = end + 1;
     }
     return BlockReader(std::move(lines)).read_document();
 }
