@@ -12,6 +12,7 @@
 #include "cli/atomic_file.hpp"
 #include "cli/engine_session.hpp"
 #include "cli/notebook_file.hpp"
+#include "cli/plain_text.hpp"
 #include "cli/run_support.hpp"
 
 namespace ripple::cli {
@@ -38,7 +39,7 @@ std::string output_text(const CellOutput& output) {
 class NotebookRun {
 public:
     NotebookRun(const RunRequest& request, ResolvedPaths paths, NotebookFile notebook, Progress& progress)
-        : request_(request), paths_(std::move(paths)), notebook_(std::move(notebook)), progress_(progress) {
+            : request_(request), paths_(std::move(paths)), notebook_(std::move(notebook)), progress_(progress) {
         record_.input = request.input.string();
         record_.output = (request.output ? *request.output : request.input).string();
         record_.kind = "notebook";
@@ -183,10 +184,8 @@ std::string parameters_code(const std::vector<Parameter>& parameters) {
     return code;
 }
 
-} // namespace
-
-int run_notebook(const RunRequest& request, Progress& progress) {
-    ResolvedPaths paths = resolve_paths(request, request.input);
+// Step 1: the notebook as read from disk (a file that cannot be read or parsed is bad input).
+NotebookFile read_notebook(const RunRequest& request, const ResolvedPaths& paths, Progress& progress) {
     std::string text;
     try {
         text = read_text_file(paths.input);
@@ -199,14 +198,19 @@ int run_notebook(const RunRequest& request, Progress& progress) {
     } catch (const NotebookError& e) {
         throw InputError(e.what());
     }
-    for (const auto& repair : notebook.repairs()) progress.note("run-notebook: " + request.input.string() + ": " + repair);
+    for (const auto& repair : notebook.repairs())
+        progress.note("run-notebook: " + request.input.string() + ": " + repair);
+    return notebook;
+}
 
-    NotebookRun run(request, paths, std::move(notebook), progress);
+// Step 2: the engine session, in the notebook's working directory; nullptr (and a message) if R could not start.
+// `r_version` is filled in once R runs: the watchdog's last words need it.
+std::unique_ptr<EngineSession> start_session(const RunRequest& request, const ResolvedPaths& paths, NotebookRun& run,
+                                             Progress& progress, std::string& r_version) {
     std::error_code ec;
     fs::current_path(paths.working_dir, ec);
-    if (ec) throw InputError("cannot change to the directory " + paths.working_dir.string() + ": " + ec.message() + ".");
-
-    std::string r_version;
+    if (ec)
+        throw InputError("cannot change to the directory " + paths.working_dir.string() + ": " + ec.message() + ".");
     SessionSettings settings;
     settings.r_library = EngineSession::default_r_library();
     settings.cache = request.cache;
@@ -217,37 +221,88 @@ int run_notebook(const RunRequest& request, Progress& progress) {
     if (request.log_output) {
         settings.live_output = [&progress](const CellOutput& output) { progress.live(output_text(output)); };
     }
-    settings.on_stuck = [&run, &request, &r_version] { run.abandon_stuck_cell(request.timeout_seconds.value_or(0), r_version); };
+    settings.on_stuck = [&run, &request, &r_version] {
+        run.abandon_stuck_cell(request.timeout_seconds.value_or(0), r_version);
+    };
     std::unique_ptr<EngineSession> session;
     try {
         session = std::make_unique<EngineSession>(settings);
     } catch (const std::exception& e) {
         progress.error(std::string("run-notebook: R could not start: ") + e.what());
-        return static_cast<int>(ExitCode::Internal);
+        return nullptr;
     }
     r_version = session->r_version();
     run.record().cache_available = session->cache_available();
+    return session;
+}
 
-    if (!request.parameters.empty()) {
-        for (const auto& parameter : request.parameters) {
-            if (!session->is_complete(parameter.value)) {
-                throw InputError("-p " + parameter.name + ": " + parameter.value +
-                                 " is not R code (pass an R literal such as 10, TRUE or '\"east\"').");
-            }
-        }
-        bool after_parameters_cell = false;
-        run.notebook().inject_parameters(parameters_code(request.parameters), after_parameters_cell);
-        if (!after_parameters_cell) {
-            progress.note("run-notebook: " + request.input.string() +
-                          " has no cell tagged \"parameters\"; the injected parameters are the first cell.");
+// Step 3: `-p name=value` as a cell after the one tagged "parameters" (or first); each value must be R code.
+void inject_parameters(const RunRequest& request, EngineSession& session, NotebookRun& run, Progress& progress) {
+    if (request.parameters.empty()) return;
+    for (const auto& parameter : request.parameters) {
+        if (!session.is_complete(parameter.value)) {
+            throw InputError("-p " + parameter.name + ": " + parameter.value +
+                             " is not R code (pass an R literal such as 10, TRUE or '\"east\"').");
         }
     }
-    run.plan();
+    bool after_parameters_cell = false;
+    run.notebook().inject_parameters(parameters_code(request.parameters), after_parameters_cell);
+    if (!after_parameters_cell) {
+        progress.note("run-notebook: " + request.input.string() +
+                      " has no cell tagged \"parameters\"; the injected parameters are the first cell.");
+    }
+}
 
+// How the cell loop ended.
+struct LoopEnd {
     ExitCode exit = ExitCode::Ok;
     std::string message;
-    int execution_count = 0;
     size_t failed_allowed = 0;
+};
+
+// One cell's status from how its run ended.
+CellStatus status_of(const CellRun& result) {
+    if (result.timed_out) return CellStatus::Timeout;
+    if (result.interrupted && EngineSession::stop_signal() != 0) return CellStatus::Interrupted;
+    if (result.failed) return CellStatus::Error;
+    return CellStatus::Ok;
+}
+
+// Puts one finished cell (and the cells its run reran) into the notebook and the report.
+void record_cell(NotebookRun& run, size_t index, CellRun& result, CellStatus status, int execution_count,
+                 const CellTiming& timing, const RunRequest& request) {
+    if (status == CellStatus::Timeout) {
+        std::vector<CellOutput> kept;
+        for (auto& output : result.outputs) {
+            if (output.kind != CellOutput::Kind::Error) kept.push_back(std::move(output));
+        }
+        kept.push_back(timeout_error(*request.timeout_seconds));
+        result.outputs = std::move(kept);
+    }
+    std::lock_guard<std::mutex> lock(run.mutex());
+    run.store(index, result.outputs, execution_count, timing);
+    for (auto& [other, outputs] : result.also_ran) run.store_rerun(other, std::move(outputs), timing);
+    for (const auto& update : result.display_updates) run.apply_display_update(update);
+    CellRecord& cell = run.record_of(index);
+    cell.status = status;
+    cell.seconds = result.seconds;
+    cell.from_cache = result.from_cache;
+    cell.execution_count = execution_count;
+    if (const CellOutput* error = error_of(result.outputs)) cell.error = *error;
+}
+
+// The first lines of a failed cell's code, for the error message.
+std::string code_excerpt(const std::string& source) {
+    std::string excerpt;
+    std::vector<std::string> lines = split_lines(source, false);
+    for (size_t i = 0; i < lines.size() && i < 12; ++i) excerpt += "  | " + lines[i] + "\n";
+    return excerpt;
+}
+
+// Step 4: the planned cells in order, until one fails (unless allowed), times out or a signal stops the run.
+LoopEnd run_planned_cells(const RunRequest& request, EngineSession& session, NotebookRun& run, Progress& progress) {
+    LoopEnd end;
+    int execution_count = 0;
     const auto& plan = run.to_run();
     for (size_t k = 0; k < plan.size(); ++k) {
         if (EngineSession::stop_signal() != 0) break;
@@ -259,100 +314,90 @@ int run_notebook(const RunRequest& request, Progress& progress) {
         run.set_current(index);
         CellTiming timing;
         timing.started = iso_timestamp_now();
-        CellRun result = session->run_cell(id, source);
+        CellRun result = session.run_cell(id, source);
         timing.finished = iso_timestamp_now();
         timing.seconds = result.seconds;
         timing.from_cache = result.from_cache;
         ++execution_count;
 
-        CellStatus status = CellStatus::Ok;
-        if (result.timed_out) status = CellStatus::Timeout;
-        else if (result.interrupted && EngineSession::stop_signal() != 0) status = CellStatus::Interrupted;
-        else if (result.failed) status = CellStatus::Error;
-        if (status == CellStatus::Timeout) {
-            std::vector<CellOutput> kept;
-            for (auto& output : result.outputs) {
-                if (output.kind != CellOutput::Kind::Error) kept.push_back(std::move(output));
-            }
-            kept.push_back(timeout_error(*request.timeout_seconds));
-            result.outputs = std::move(kept);
-        }
-        {
-            std::lock_guard<std::mutex> lock(run.mutex());
-            run.store(index, result.outputs, execution_count, timing);
-            for (auto& [other, outputs] : result.also_ran) run.store_rerun(other, std::move(outputs), timing);
-            for (const auto& update : result.display_updates) run.apply_display_update(update);
-            CellRecord& cell = run.record_of(index);
-            cell.status = status;
-            cell.seconds = result.seconds;
-            cell.from_cache = result.from_cache;
-            cell.execution_count = execution_count;
-            if (const CellOutput* error = error_of(result.outputs)) cell.error = *error;
-        }
+        CellStatus status = status_of(result);
+        record_cell(run, index, result, status, execution_count, timing, request);
         progress.finish_cell(status, result.seconds, result.from_cache);
         for (const auto& notice : result.notices) progress.note(notice);
 
         std::string where = "cell " + std::to_string(index + 1) + " (id " + id + ")";
         if (status == CellStatus::Interrupted) break;
         if (status == CellStatus::Timeout) {
-            exit = ExitCode::Timeout;
-            message = where + " ran longer than --timeout and was interrupted";
-            progress.error("run-notebook: " + request.input.string() + ": " + message + ".");
+            end.exit = ExitCode::Timeout;
+            end.message = where + " ran longer than --timeout and was interrupted";
+            progress.error("run-notebook: " + request.input.string() + ": " + end.message + ".");
             break;
         }
         if (status == CellStatus::Error) {
             bool allowed = request.allow_errors || notebook.tags(index).count("raises-exception");
             if (allowed) {
-                ++failed_allowed;
+                ++end.failed_allowed;
                 continue;
             }
-            exit = ExitCode::CellFailed;
+            end.exit = ExitCode::CellFailed;
             const CellOutput* error = error_of(result.outputs);
-            message = where + " failed" + (error ? ": " + error->ename + ": " + error->evalue : std::string());
-            std::string code_excerpt;
-            size_t lines = 0, start = 0;
-            while (start < source.size() && lines < 12) {
-                size_t end = source.find('\n', start);
-                code_excerpt += "  | " + source.substr(start, end == std::string::npos ? std::string::npos : end - start) + "\n";
-                start = end == std::string::npos ? source.size() : end + 1;
-                ++lines;
-            }
-            progress.error("run-notebook: " + request.input.string() + ": " + where + " failed; later cells were not run.\n" +
-                           code_excerpt + (error ? describe_error(*error) : std::string()));
+            end.message = where + " failed" + (error ? ": " + error->ename + ": " + error->evalue : std::string());
+            progress.error("run-notebook: " + request.input.string() + ": " + where +
+                           " failed; later cells were not run.\n" + code_excerpt(source) +
+                           (error ? describe_error(*error) : std::string()));
             break;
         }
     }
+    return end;
+}
+
+// Step 5: the one summary line ("3 of 4 cells done in 1.20 s (2 run, 1 from the cache) -> out.ipynb").
+std::string summary_line(const RunRecord& record, size_t planned, size_t failed_allowed) {
+    size_t ran = 0, cached = 0;
+    for (const auto& cell : record.cells) {
+        if (cell.from_cache) ++cached;
+        else if (cell.status == CellStatus::Ok || cell.status == CellStatus::Error ||
+                 cell.status == CellStatus::Timeout)
+            ++ran;
+    }
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.2f", record.seconds);
+    return "run-notebook: " + std::to_string(ran + cached) + " of " + std::to_string(planned) + " cells done in " +
+           seconds + " s (" + std::to_string(ran) + " run, " + std::to_string(cached) + " from the cache" +
+           (failed_allowed ? ", " + std::to_string(failed_allowed) + " failed as allowed" : std::string()) +
+           r_start_note(record) + ") -> " + record.output;
+}
+
+} // namespace
+
+int run_notebook(const RunRequest& request, Progress& progress) {
+    ResolvedPaths paths = resolve_paths(request, request.input);
+    NotebookRun run(request, paths, read_notebook(request, paths, progress), progress);
+    std::string r_version;
+    std::unique_ptr<EngineSession> session = start_session(request, paths, run, progress, r_version);
+    if (!session) return static_cast<int>(ExitCode::Internal);
+    inject_parameters(request, *session, run, progress);
+    run.plan();
+    LoopEnd end = run_planned_cells(request, *session, run, progress);
 
     if (int signal = EngineSession::stop_signal(); signal != 0) {
         progress.error("run-notebook: stopped by signal " + std::to_string(signal) + "; " + request.input.string() +
                        " was left as it was and nothing was written.");
         return 128 + signal;
     }
-
     std::lock_guard<std::mutex> lock(run.mutex());
     run.record().r_started = session->r_started();
     run.record().r_start_seconds = session->r_start_seconds().value_or(0);
-    if (!run.write(exit, message, r_version)) return static_cast<int>(ExitCode::Internal);
-    const RunRecord& record = run.record();
-    size_t ran = 0, cached = 0;
-    for (const auto& cell : record.cells) {
-        if (cell.from_cache) ++cached;
-        else if (cell.status == CellStatus::Ok || cell.status == CellStatus::Error || cell.status == CellStatus::Timeout) ++ran;
-    }
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.2f", record.seconds);
-    std::string summary = "run-notebook: " + std::to_string(ran + cached) + " of " + std::to_string(plan.size()) + " cells done in " +
-                          seconds + " s (" + std::to_string(ran) + " run, " + std::to_string(cached) + " from the cache" +
-                          (failed_allowed ? ", " + std::to_string(failed_allowed) + " failed as allowed" : std::string()) +
-                          r_start_note(record) + ") -> " + record.output;
-    progress.summary(summary);
-    return static_cast<int>(exit);
+    if (!run.write(end.exit, end.message, r_version)) return static_cast<int>(ExitCode::Internal);
+    progress.summary(summary_line(run.record(), run.to_run().size(), end.failed_allowed));
+    return static_cast<int>(end.exit);
 }
 
 int explain_notebook(const WhyRequest& request, Progress& progress, std::ostream& out) {
     const std::string name = request.notebook.string();
     if (!request.cache.enabled) {
-        throw InputError("run-notebook why compares " + name + " with the cache, and --no-cache leaves nothing to compare.");
+        throw InputError("run-notebook why compares " + name +
+                         " with the cache, and --no-cache leaves nothing to compare.");
     }
     std::error_code ec;
     fs::path input = fs::absolute(request.notebook, ec).lexically_normal();
@@ -387,12 +432,14 @@ int explain_notebook(const WhyRequest& request, Progress& progress, std::ostream
         throw InputError(name + " has no code cell with id (or number) " + *request.cell + ".");
     }
 
-    std::map<std::string, std::string> verdicts;  // id -> "cached" / "would rerun: ..."
+    std::map<std::string, std::string> verdicts; // id -> "cached" / "would rerun: ..."
     if (request.cache.force) {
         for (const auto& cell : cells) verdicts[cell.id] = "would rerun: --force runs every cell";
     } else {
         fs::current_path(input.parent_path(), ec);
-        if (ec) throw InputError("cannot change to the directory " + input.parent_path().string() + ": " + ec.message() + ".");
+        if (ec)
+            throw InputError("cannot change to the directory " + input.parent_path().string() + ": " + ec.message() +
+                             ".");
         std::vector<std::string> warnings;
         SessionSettings settings;
         settings.r_library = EngineSession::default_r_library();
@@ -437,7 +484,8 @@ int explain_notebook(const WhyRequest& request, Progress& progress, std::ostream
     for (size_t k = 0; k < cells.size(); ++k) {
         if (wanted && k != *wanted) continue;
         const Planned& cell = cells[k];
-        out << cell.id << " [" << cell.label << "]: " << (cell.skipped.empty() ? verdicts[cell.id] : cell.skipped) << "\n";
+        out << cell.id << " [" << cell.label << "]: " << (cell.skipped.empty() ? verdicts[cell.id] : cell.skipped)
+            << "\n";
     }
     out.flush();
     return 0;

@@ -1,4 +1,4 @@
-// plain_text.cpp: line splitting and UTF-8 encoding shared by run-notebook's readers and writers.
+// plain_text.cpp: line splitting, trimming and UTF-8 encoding shared by run-notebook's readers and writers.
 // Pure C++: must not know about notebooks, R Markdown or R.
 #include "cli/plain_text.hpp"
 
@@ -17,6 +17,21 @@ std::vector<std::string> split_lines(const std::string& text, bool keep_newlines
         start = end + 1;
     }
     return lines;
+}
+
+namespace {
+constexpr std::string_view kWhitespace = " \t\r\n\v\f";
+} // namespace
+
+std::string trim(std::string_view text) {
+    size_t start = text.find_first_not_of(kWhitespace);
+    if (start == std::string_view::npos) return std::string();
+    return std::string(text.substr(start, text.find_last_not_of(kWhitespace) - start + 1));
+}
+
+std::string trim_end(std::string_view text) {
+    size_t end = text.find_last_not_of(kWhitespace);
+    return end == std::string_view::npos ? std::string() : std::string(text.substr(0, end + 1));
 }
 
 void append_utf8(std::string& out, unsigned long code) {

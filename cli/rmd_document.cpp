@@ -15,14 +15,6 @@ using Json = nlohmann::ordered_json;
 
 namespace {
 
-std::string trim(const std::string& text) {
-    size_t start = text.find_first_not_of(" \t\r\n");
-    if (start == std::string::npos) return "";
-    size_t end = text.find_last_not_of(" \t\r\n");
-    return text.substr(start, end - start + 1);
-}
-
-
 std::string without_newline(std::string line) {
     while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
     return line;
@@ -132,10 +124,12 @@ void take_pipe_options(Chunk& chunk, std::vector<std::string>& body, size_t body
     try {
         options = parse_yaml(yaml, body_line);
     } catch (const YamlError& e) {
-        throw RmdError(name + " line " + std::to_string(e.line()) + ": the #| chunk options are malformed: " + e.what() + ".");
+        throw RmdError(name + " line " + std::to_string(e.line()) +
+                       ": the #| chunk options are malformed: " + e.what() + ".");
     }
     if (!options.is_object()) {
-        throw RmdError(name + " line " + std::to_string(body_line) + ": #| chunk options must be \"name: value\" lines.");
+        throw RmdError(name + " line " + std::to_string(body_line) +
+                       ": #| chunk options must be \"name: value\" lines.");
     }
     for (const auto& [key, value] : options.items()) {
         std::string option = key;
@@ -166,7 +160,8 @@ RmdDocument parse_rmd(const std::string& text, const std::string& name) {
     while (first < lines.size() && trim(lines[first]).empty()) ++first;
     if (first < lines.size() && without_newline(lines[first]) == "---") {
         size_t close = first + 1;
-        while (close < lines.size() && without_newline(lines[close]) != "---" && without_newline(lines[close]) != "...") ++close;
+        while (close < lines.size() && without_newline(lines[close]) != "---" && without_newline(lines[close]) != "...")
+            ++close;
         if (close >= lines.size()) {
             throw RmdError(name + " line " + std::to_string(first + 1) +
                            ": the YAML header is never closed (add a line with --- after it).");
@@ -176,11 +171,13 @@ RmdDocument parse_rmd(const std::string& text, const std::string& name) {
         try {
             doc.header = parse_yaml(yaml, first + 2);
         } catch (const YamlError& e) {
-            throw RmdError(name + " line " + std::to_string(e.line()) + ": the YAML header is malformed: " + e.what() + ".");
+            throw RmdError(name + " line " + std::to_string(e.line()) + ": the YAML header is malformed: " + e.what() +
+                           ".");
         }
         if (doc.header.is_null()) doc.header = Json::object();
         if (!doc.header.is_object()) {
-            throw RmdError(name + " line " + std::to_string(first + 2) + ": the YAML header must be \"key: value\" lines.");
+            throw RmdError(name + " line " + std::to_string(first + 2) +
+                           ": the YAML header must be \"key: value\" lines.");
         }
         doc.has_header = true;
         doc.header_line = first + 1;
@@ -215,7 +212,8 @@ RmdDocument parse_rmd(const std::string& text, const std::string& name) {
         std::string rest = begin[3];
         if (!rest.empty() && rest[0] == ',') rest.erase(0, 1);
         else if (!rest.empty() && rest[0] != ' ' && rest[0] != '\t') {
-            throw RmdError(where + ": the chunk header {" + chunk.header + "} needs a space or a comma after the engine name.");
+            throw RmdError(where + ": the chunk header {" + chunk.header +
+                           "} needs a space or a comma after the engine name.");
         }
         parse_chunk_header(chunk, rest, where);
         ++chunk_count;
@@ -224,16 +222,18 @@ RmdDocument parse_rmd(const std::string& text, const std::string& name) {
         for (; close < lines.size(); ++close) {
             std::string body_line = without_newline(lines[close]);
             std::smatch end;
-            if (std::regex_match(body_line, end, chunk_end) && end[1].length() >= static_cast<long>(chunk.fence.size())) break;
+            if (std::regex_match(body_line, end, chunk_end) && end[1].length() >= static_cast<long>(chunk.fence.size()))
+                break;
             if (std::regex_match(body_line, chunk_begin)) {
-                throw RmdError(where + ": the chunk {" + chunk.header + "} is not closed before the next chunk starts on line " +
-                               std::to_string(close + 1) + " (add a line with " + chunk.fence + " after its code).");
+                throw RmdError(where + ": the chunk {" + chunk.header +
+                               "} is not closed before the next chunk starts on line " + std::to_string(close + 1) +
+                               " (add a line with " + chunk.fence + " after its code).");
             }
             body.push_back(lines[close]);
         }
         if (close >= lines.size()) {
-            throw RmdError(where + ": the chunk {" + chunk.header + "} is never closed (add a line with " + chunk.fence +
-                           " after its code).");
+            throw RmdError(where + ": the chunk {" + chunk.header + "} is never closed (add a line with " +
+                           chunk.fence + " after its code).");
         }
         take_pipe_options(chunk, body, at + 2, name);
         for (const auto& body_line : body) chunk.code += body_line;
@@ -257,7 +257,8 @@ std::vector<InlineCode> find_inline_code(const std::string& text) {
     std::vector<InlineCode> found;
     for (auto it = std::sregex_iterator(text.begin(), text.end(), inline_r); it != std::sregex_iterator(); ++it) {
         const std::smatch& match = *it;
-        found.push_back({static_cast<size_t>(match.position(0)), static_cast<size_t>(match.length(0)), trim(match[1])});
+        found.push_back(
+            {static_cast<size_t>(match.position(0)), static_cast<size_t>(match.length(0)), trim(match[1].str())});
     }
     return found;
 }

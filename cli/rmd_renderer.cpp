@@ -15,6 +15,7 @@
 #include "cli/engine_session.hpp"
 #include "cli/knitr_markdown.hpp"
 #include "cli/pandoc_html.hpp"
+#include "cli/plain_text.hpp"
 #include "cli/r_literal.hpp"
 #include "cli/rmd_document.hpp"
 #include "cli/run_support.hpp"
@@ -49,8 +50,10 @@ FormatDefaults format_defaults(const OrderedJson& header) {
         defaults.target = RenderTarget::Markdown;
     }
     if (options.is_object()) {
-        if (options.contains("fig_width") && options["fig_width"].is_number()) defaults.plot.width_in = options["fig_width"].get<double>();
-        if (options.contains("fig_height") && options["fig_height"].is_number()) defaults.plot.height_in = options["fig_height"].get<double>();
+        if (options.contains("fig_width") && options["fig_width"].is_number())
+            defaults.plot.width_in = options["fig_width"].get<double>();
+        if (options.contains("fig_height") && options["fig_height"].is_number())
+            defaults.plot.height_in = options["fig_height"].get<double>();
         if (options.contains("dpi") && options["dpi"].is_number()) defaults.plot.dpi = options["dpi"].get<double>();
     }
     return defaults;
@@ -72,7 +75,8 @@ std::string inline_code(const std::string& expression) {
            "  }\n"
            "  if (base::is.numeric(.ripple_x) && !base::inherits(.ripple_x, \"roman\")) .ripple_x <- base::vapply(.ripple_x, .ripple_num, \"\")\n"
            "  base::cat(base::paste(base::as.character(.ripple_x), collapse = \", \"))\n"
-           "})(\n" + expression + "\n)";
+           "})(\n" +
+           expression + "\n)";
 }
 
 // What knitr::opts_chunk$set() changed from knitr's defaults, when the document loaded knitr (a setup chunk).
@@ -93,16 +97,14 @@ std::string stdout_of(const CellRun& run) {
     return text;
 }
 
+// The code without its leading blank lines and trailing whitespace (the indent of its first line stays).
 std::string trim_blank_lines(const std::string& code) {
-    size_t start = 0;
-    while (start < code.size()) {
-        size_t end = code.find('\n', start);
-        if (end == std::string::npos || code.find_first_not_of(" \t\r", start) < end) break;
-        start = end + 1;
-    }
-    std::string body = code.substr(start);
-    while (!body.empty() && (body.back() == '\n' || body.back() == ' ' || body.back() == '\t' || body.back() == '\r')) body.pop_back();
-    return body;
+    std::vector<std::string> lines = split_lines(code, true);
+    size_t first = 0;
+    while (first < lines.size() && lines[first].back() == '\n' && trim(lines[first]).empty()) ++first;
+    std::string body;
+    for (size_t i = first; i < lines.size(); ++i) body += lines[i];
+    return trim_end(body);
 }
 
 // A failure that stops the render: the exit code and the sentence (and maybe an error's traceback) to print.
@@ -114,30 +116,32 @@ struct RenderStop {
 
 // `why` for a document: a dry run of the render (nothing runs, nothing is written) and the verdict of each cell.
 struct RmdDryRun {
-    std::optional<std::string> cell;  // the one cell asked about (chunk label, chunk:LABEL, inline:N or params)
+    std::optional<std::string> cell; // the one cell asked about (chunk label, chunk:LABEL, inline:N or params)
     std::ostream* out = nullptr;
     struct Seen {
         std::string id, shown, label;
     };
-    std::vector<Seen> order;                                  // cells in document order, each once
+    std::vector<Seen> order; // cells in document order, each once
     std::map<std::string, std::vector<std::string>> would_run;
     std::set<std::string> cached;
 };
 
 class RmdRender {
 public:
-    RmdRender(const RunRequest& request, Progress& progress, RmdDocument doc, std::string name, RmdDryRun* dry = nullptr)
-        : request_(request), progress_(progress), doc_(std::move(doc)), name_(std::move(name)), dry_(dry) {}
+    RmdRender(const RunRequest& request, Progress& progress, RmdDocument doc, std::string name,
+              RmdDryRun* dry = nullptr)
+            : request_(request), progress_(progress), doc_(std::move(doc)), name_(std::move(name)), dry_(dry) {}
 
     int render();
 
 private:
     // Runs a tracked cell (a chunk, an inline expression, the params); in a dry run, notes its verdict and reports
     // nothing as failed (nothing ran).
-    CellRun run_tracked(const std::string& id, const std::string& shown, const std::string& label, const std::string& code,
-                        std::optional<PlotSize> plot, bool logged);
+    CellRun run_tracked(const std::string& id, const std::string& shown, const std::string& label,
+                        const std::string& code, std::optional<PlotSize> plot, bool logged);
     int print_verdicts();
-    std::optional<Json> option_value(const Chunk& chunk, const std::string& option, const std::map<std::string, Json>& inherited);
+    std::optional<Json> option_value(const Chunk& chunk, const std::string& option,
+                                     const std::map<std::string, Json>& inherited);
     void resolve_chunk(const Chunk& chunk, bool& eval, bool& show_error, ChunkLook& look, PlotSize& plot);
     std::string substitute_inline(const std::string& text, size_t first_line);
     std::string render_chunk(const Chunk& chunk, size_t position, size_t total);
@@ -158,7 +162,7 @@ private:
     FormatDefaults defaults_;
     std::unique_ptr<EngineSession> session_;
     RunRecord record_;
-    std::map<std::string, Json> inherited_;  // knitr::opts_chunk$set() of earlier chunks
+    std::map<std::string, Json> inherited_; // knitr::opts_chunk$set() of earlier chunks
     bool watch_opts_chunk_ = false;
     size_t inline_count_ = 0;
     fs::path figure_dir_;
@@ -187,7 +191,8 @@ int RmdRender::print_verdicts() {
         if (dry_->cell && *dry_->cell != cell.id && *dry_->cell != cell.shown) continue;
         found = true;
         std::string verdict;
-        if (auto reasons = dry_->would_run.find(cell.id); reasons != dry_->would_run.end() && !reasons->second.empty()) {
+        if (auto reasons = dry_->would_run.find(cell.id);
+            reasons != dry_->would_run.end() && !reasons->second.empty()) {
             verdict = "would rerun: ";
             for (size_t i = 0; i < reasons->second.size(); ++i) verdict += (i ? "; " : "") + reasons->second[i];
         } else if (dry_->cached.count(cell.id)) {
@@ -218,7 +223,8 @@ std::optional<Json> RmdRender::option_value(const Chunk& chunk, const std::strin
     if (run.failed) {
         const CellOutput* error = error_of(run.outputs);
         stop(ExitCode::CellFailed, where + ": the option " + option + " = " + *code + " of chunk " + chunk.label +
-                                       " could not be evaluated" + (error ? ": " + error->evalue : std::string()) + ".");
+                                       " could not be evaluated" + (error ? ": " + error->evalue : std::string()) +
+                                       ".");
     }
     std::string text = stdout_of(run);
     auto value = parse_r_literal(text);
@@ -236,14 +242,16 @@ void RmdRender::resolve_chunk(const Chunk& chunk, bool& eval, bool& show_error, 
         if (!value || value->is_null()) return fallback;
         if (is_r_na(*value)) return false;
         if (value->is_boolean()) return value->get<bool>();
-        stop(ExitCode::BadInput, where + ": the option " + std::string(option) + " must be TRUE or FALSE, not " + value->dump() + ".");
+        stop(ExitCode::BadInput,
+             where + ": the option " + std::string(option) + " must be TRUE or FALSE, not " + value->dump() + ".");
     };
     auto number = [&](const char* option, double fallback) {
         auto value = option_value(chunk, option, inherited_);
         if (!value || value->is_null()) return fallback;
         if (value->is_array() && !value->empty()) *value = (*value)[0];
         if (value->is_number() && value->get<double>() > 0) return value->get<double>();
-        stop(ExitCode::BadInput, where + ": the option " + std::string(option) + " must be a positive number, not " + value->dump() + ".");
+        stop(ExitCode::BadInput,
+             where + ": the option " + std::string(option) + " must be a positive number, not " + value->dump() + ".");
     };
     auto text = [&](const char* option) -> std::optional<Json> {
         auto value = option_value(chunk, option, inherited_);
@@ -266,7 +274,9 @@ void RmdRender::resolve_chunk(const Chunk& chunk, bool& eval, bool& show_error, 
             else if (mode == "asis") look.results = ChunkLook::Results::Asis;
             else if (mode == "hide") look.results = ChunkLook::Results::Hide;
             else if (mode == "hold") look.results = ChunkLook::Results::Hold;
-            else stop(ExitCode::BadInput, where + ": results must be \"markup\", \"asis\", \"hold\" or \"hide\", not \"" + mode + "\".");
+            else
+                stop(ExitCode::BadInput,
+                     where + ": results must be \"markup\", \"asis\", \"hold\" or \"hide\", not \"" + mode + "\".");
         } else if (!results->is_null()) {
             stop(ExitCode::BadInput, where + ": results must be \"markup\", \"asis\", \"hold\" or \"hide\".");
         }
@@ -293,15 +303,20 @@ std::string RmdRender::substitute_inline(const std::string& text, size_t first_l
         size_t line = first_line;
         for (size_t i = 0; i < span.offset; ++i) line += text[i] == '\n';
         out += text.substr(at, span.offset - at);
-        std::string id = "inline:" + std::to_string(++inline_count_);  // cell ids by kind: never equal to a chunk's
+        std::string id = "inline:" + std::to_string(++inline_count_); // cell ids by kind: never equal to a chunk's
         CellRun run = run_tracked(id, id, "r " + shorten(span.code, 30), inline_code(span.code), std::nullopt, false);
         std::string where = name_ + " line " + std::to_string(line);
-        if (run.timed_out) stop(ExitCode::Timeout, where + ": the inline R code `r " + span.code + "` ran longer than --timeout and was interrupted.");
+        if (run.timed_out)
+            stop(ExitCode::Timeout,
+                 where + ": the inline R code `r " + span.code + "` ran longer than --timeout and was interrupted.");
         check_signal();
         if (run.failed) {
             const CellOutput* error = error_of(run.outputs);
-            stop(ExitCode::CellFailed, where + ": the inline R code `r " + span.code + "` failed" +
-                                           (error ? ": " + knitr_error_text(*error).substr(0, knitr_error_text(*error).size() - 1) : std::string()) + ".");
+            stop(ExitCode::CellFailed,
+                 where + ": the inline R code `r " + span.code + "` failed" +
+                     (error ? ": " + knitr_error_text(*error).substr(0, knitr_error_text(*error).size() - 1)
+                            : std::string()) +
+                     ".");
         }
         out += stdout_of(run);
         at = span.offset + span.length;
@@ -378,9 +393,10 @@ std::string RmdRender::render_chunk(const Chunk& chunk, size_t position, size_t 
         if (sets_chunk_options) watch_opts_chunk_ = true;
         cell.seconds = run.seconds;
         cell.from_cache = run.from_cache;
-        cell.status = run.timed_out ? CellStatus::Timeout
+        cell.status = run.timed_out                                          ? CellStatus::Timeout
                       : run.interrupted && EngineSession::stop_signal() != 0 ? CellStatus::Interrupted
-                      : run.failed ? CellStatus::Error : CellStatus::Ok;
+                      : run.failed                                           ? CellStatus::Error
+                                                                             : CellStatus::Ok;
         if (const CellOutput* error = error_of(run.outputs)) cell.error = *error;
         if (cell.status == CellStatus::Timeout) cell.error = timeout_error(*request_.timeout_seconds);
         record_.cells.push_back(cell);
@@ -416,7 +432,8 @@ std::string RmdRender::header_markdown() {
         else if (value.is_array()) {
             for (const auto& item : value) {
                 if (item.is_string()) items.push_back(item.get<std::string>());
-                else if (item.is_object() && item.contains("name") && item["name"].is_string()) items.push_back(item["name"].get<std::string>());
+                else if (item.is_object() && item.contains("name") && item["name"].is_string())
+                    items.push_back(item["name"].get<std::string>());
             }
         } else if (value.is_number()) items.push_back(value.dump());
         if (items.empty()) continue;
@@ -441,7 +458,8 @@ int RmdRender::render() {
     fs::path default_output = request_.input;
     default_output.replace_extension(target == RenderTarget::Html ? ".html" : ".md");
     paths_ = resolve_paths(request_, default_output);
-    if (paths_.output == paths_.input) throw InputError("the output " + paths_.output.string() + " would overwrite the document.");
+    if (paths_.output == paths_.input)
+        throw InputError("the output " + paths_.output.string() + " would overwrite the document.");
     std::string stem = paths_.output.stem().string();
     figure_dir_ = paths_.output.parent_path() / (stem + "_files") / "figure-html";
     figure_link_prefix_ = stem + "_files/figure-html/";
@@ -451,7 +469,8 @@ int RmdRender::render() {
     if (doc_.header.is_object() && doc_.header.contains("params")) {
         const OrderedJson& declared = doc_.header["params"];
         if (!declared.is_object()) {
-            throw InputError(name_ + " line " + std::to_string(doc_.header_line) + ": params in the YAML header must be \"name: value\" lines.");
+            throw InputError(name_ + " line " + std::to_string(doc_.header_line) +
+                             ": params in the YAML header must be \"name: value\" lines.");
         }
         for (const auto& [key, value] : declared.items()) {
             const OrderedJson& given = value.is_object() && value.contains("value") ? value["value"] : value;
@@ -466,7 +485,9 @@ int RmdRender::render() {
                 found = true;
             }
         }
-        if (!found) throw InputError("-p " + parameter.name + ": " + name_ + " declares no parameter " + parameter.name + " (params: in its YAML header).");
+        if (!found)
+            throw InputError("-p " + parameter.name + ": " + name_ + " declares no parameter " + parameter.name +
+                             " (params: in its YAML header).");
     }
 
     record_.input = request_.input.string();
@@ -478,7 +499,8 @@ int RmdRender::render() {
 
     std::error_code ec;
     fs::current_path(paths_.working_dir, ec);
-    if (ec) throw InputError("cannot change to the directory " + paths_.working_dir.string() + ": " + ec.message() + ".");
+    if (ec)
+        throw InputError("cannot change to the directory " + paths_.working_dir.string() + ": " + ec.message() + ".");
     SessionSettings settings;
     settings.r_library = EngineSession::default_r_library();
     settings.cache = request_.cache;
@@ -495,7 +517,8 @@ int RmdRender::render() {
         };
     }
     settings.on_stuck = [this] {
-        progress_.error("run-notebook: " + name_ + ": a chunk ran longer than --timeout and did not stop when interrupted; nothing was written.");
+        progress_.error("run-notebook: " + name_ +
+                        ": a chunk ran longer than --timeout and did not stop when interrupted; nothing was written.");
         record_.exit_code = ExitCode::Timeout;
         write_reports(paths_.reports, record_, progress_);
         std::fflush(nullptr);
@@ -510,13 +533,15 @@ int RmdRender::render() {
     record_.cache_available = session_->cache_available();
     if (dry_) {
         if (!session_->cache_available()) {
-            throw InputError("why: the cache in " + request_.cache.dir.string() + " cannot be opened (see the line above).");
+            throw InputError("why: the cache in " + request_.cache.dir.string() +
+                             " cannot be opened (see the line above).");
         }
         session_->start_dry_run(cache_scope(paths_.input));
     }
     for (const auto& parameter : request_.parameters) {
         if (!session_->is_complete(parameter.value)) {
-            throw InputError("-p " + parameter.name + ": " + parameter.value + " is not R code (pass an R literal such as 10, TRUE or '\"east\"').");
+            throw InputError("-p " + parameter.name + ": " + parameter.value +
+                             " is not R code (pass an R literal such as 10, TRUE or '\"east\"').");
         }
     }
 
@@ -529,14 +554,16 @@ int RmdRender::render() {
     try {
         if (!params.empty()) {
             std::string code = "params <- list(";
-            for (size_t i = 0; i < params.size(); ++i) code += (i ? ", " : "") + std::string("`") + params[i].first + "` = " + params[i].second;
+            for (size_t i = 0; i < params.size(); ++i)
+                code += (i ? ", " : "") + std::string("`") + params[i].first + "` = " + params[i].second;
             code += ")";
             CellRun run = run_tracked("params", "params", "the YAML header's params", code, std::nullopt, false);
             check_signal();
             if (run.failed) {
                 const CellOutput* error = error_of(run.outputs);
                 stop(run.timed_out ? ExitCode::Timeout : ExitCode::CellFailed,
-                     name_ + " line " + std::to_string(doc_.header_line) + ": the params of the YAML header could not be evaluated" +
+                     name_ + " line " + std::to_string(doc_.header_line) +
+                         ": the params of the YAML header could not be evaluated" +
                          (error ? ": " + error->evalue : std::string()) + ".");
             }
         }
@@ -582,9 +609,11 @@ int RmdRender::render() {
             if (cached_html) {
                 write_file_atomically(paths_.output, *cached_html);
             } else {
-                fs::path md_file = paths_.output.parent_path() / ("." + stem + ".knit-" + std::to_string(getpid()) + ".md");
+                fs::path md_file =
+                    paths_.output.parent_path() / ("." + stem + ".knit-" + std::to_string(getpid()) + ".md");
                 write_file_atomically(md_file, markdown);
-                fs::path html_tmp = paths_.output.parent_path() / ("." + stem + ".html-" + std::to_string(getpid()) + ".tmp");
+                fs::path html_tmp =
+                    paths_.output.parent_path() / ("." + stem + ".html-" + std::to_string(getpid()) + ".tmp");
                 try {
                     pandoc_to_html(md_file, html_tmp, paths_.output.parent_path(), request_.self_contained, title);
                 } catch (...) {
@@ -637,9 +666,9 @@ int RmdRender::render() {
         if (cell.from_cache) ++cached;
         else ran += cell.status == CellStatus::Ok || cell.status == CellStatus::Error;
     }
-    progress_.summary("run-notebook: " + std::to_string(ran + cached) + " of " + std::to_string(total) + " chunks done in " +
-                      seconds + " s (" + std::to_string(ran) + " run, " + std::to_string(cached) + " from the cache" +
-                      r_start_note(record_) + ") -> " + record_.output);
+    progress_.summary("run-notebook: " + std::to_string(ran + cached) + " of " + std::to_string(total) +
+                      " chunks done in " + seconds + " s (" + std::to_string(ran) + " run, " + std::to_string(cached) +
+                      " from the cache" + r_start_note(record_) + ") -> " + record_.output);
     return static_cast<int>(exit);
 }
 

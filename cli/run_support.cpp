@@ -5,6 +5,7 @@
 #include <cstdio>
 
 #include "cli/atomic_file.hpp"
+#include "cli/plain_text.hpp"
 
 namespace ripple::cli {
 
@@ -18,10 +19,11 @@ ResolvedPaths resolve_paths(const RunRequest& request, const fs::path& default_o
     if (fs::is_directory(paths.input, ec)) throw InputError(request.input.string() + " is a directory, not a file.");
     paths.output = fs::absolute(request.output ? *request.output : default_output, ec).lexically_normal();
     if (!fs::is_directory(paths.output.parent_path(), ec)) {
-        throw InputError("cannot write " + paths.output.string() + ": the directory " + paths.output.parent_path().string() +
-                         " does not exist.");
+        throw InputError("cannot write " + paths.output.string() + ": the directory " +
+                         paths.output.parent_path().string() + " does not exist.");
     }
-    if (fs::is_directory(paths.output, ec)) throw InputError("the output " + paths.output.string() + " is a directory.");
+    if (fs::is_directory(paths.output, ec))
+        throw InputError("the output " + paths.output.string() + " is a directory.");
     if (request.cwd) {
         paths.working_dir = fs::absolute(*request.cwd, ec).lexically_normal();
         if (!fs::is_directory(paths.working_dir, ec)) {
@@ -65,7 +67,8 @@ std::string human_size(std::uint64_t bytes) {
 void write_reports(const std::vector<ReportRequest>& reports, const RunRecord& record, Progress& progress) {
     for (const auto& report : reports) {
         try {
-            write_file_atomically(report.file, report.kind == ReportKind::Json ? report_json(record) : report_junit(record));
+            write_file_atomically(report.file,
+                                  report.kind == ReportKind::Json ? report_json(record) : report_junit(record));
         } catch (const FileError& e) {
             progress.error(std::string("run-notebook: ") + e.what());
         }
@@ -97,21 +100,20 @@ CellOutput timeout_error(double seconds) {
 }
 
 std::string shorten(const std::string& text, size_t width) {
-    size_t start = text.find_first_not_of(" \t\r\n");
-    if (start == std::string::npos) return "(empty)";
-    // Cell option lines (`#| cache: false`) say nothing about what the cell does: the first line after them.
-    for (size_t at = start; text.compare(at, 2, "#|") == 0;) {
-        size_t next = text.find('\n', at);
-        if (next == std::string::npos) break;
-        next = text.find_first_not_of(" \t\r\n", next);
-        if (next == std::string::npos) break;
-        start = at = next;
+    // The first line that is not blank, without its indent. Cell option lines (`#| cache: false`) say nothing
+    // about what the cell does: the first line after them, unless there is none.
+    std::optional<std::string> first;
+    for (const auto& raw : split_lines(text, false)) {
+        size_t start = raw.find_first_not_of(" \t\r");
+        if (start == std::string::npos) continue;
+        first = raw.substr(start);
+        if (first->compare(0, 2, "#|") != 0) break;
     }
-    size_t end = text.find('\n', start);
-    std::string line = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    if (!first) return "(empty)";
+    std::string line = *first;
     if (line.size() > width) {
         size_t cut = width - 1;
-        while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut;  // not inside a UTF-8 character
+        while (cut > 0 && (static_cast<unsigned char>(line[cut]) & 0xC0) == 0x80) --cut; // not inside a UTF-8 character
         line = line.substr(0, cut) + "\u2026";
     }
     return line;

@@ -18,23 +18,12 @@ using Json = nlohmann::ordered_json;
 namespace {
 
 struct Line {
-    size_t number = 0;     // line in the file
-    size_t indent = 0;     // leading spaces
-    std::string content;   // after the indent, comment removed, right-trimmed
-    std::string raw;       // the whole line as written (block scalars keep it)
-    bool blank = true;     // empty or only a comment
+    size_t number = 0;   // line in the file
+    size_t indent = 0;   // leading spaces
+    std::string content; // after the indent, comment removed, right-trimmed
+    std::string raw;     // the whole line as written (block scalars keep it)
+    bool blank = true;   // empty or only a comment
 };
-
-std::string rtrim(std::string text) {
-    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back()))) text.pop_back();
-    return text;
-}
-
-std::string trim(const std::string& text) {
-    size_t start = text.find_first_not_of(" \t");
-    if (start == std::string::npos) return "";
-    return rtrim(text.substr(start));
-}
 
 // Removes a `# comment` that is outside quotes and preceded by a space (or starts the text).
 std::string strip_comment(const std::string& text) {
@@ -50,10 +39,11 @@ std::string strip_comment(const std::string& text) {
             }
             continue;
         }
-        if ((c == '"' || c == '\'') && (i == 0 || std::string(" \t[{,:-").find(text[i - 1]) != std::string::npos)) quote = c;
-        else if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) return rtrim(text.substr(0, i));
+        if ((c == '"' || c == '\'') && (i == 0 || std::string(" \t[{,:-").find(text[i - 1]) != std::string::npos))
+            quote = c;
+        else if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) return trim_end(text.substr(0, i));
     }
-    return rtrim(text);
+    return trim_end(text);
 }
 
 // Position of the `:` that ends a mapping key (followed by a space or the end), outside quotes and brackets.
@@ -70,7 +60,8 @@ std::optional<size_t> key_colon(const std::string& text) {
         if ((c == '"' || c == '\'') && i == 0) quote = c;
         else if (c == '[' || c == '{') ++depth;
         else if (c == ']' || c == '}') --depth;
-        else if (c == ':' && depth == 0 && (i + 1 == text.size() || text[i + 1] == ' ' || text[i + 1] == '\t')) return i;
+        else if (c == ':' && depth == 0 && (i + 1 == text.size() || text[i + 1] == ' ' || text[i + 1] == '\t'))
+            return i;
         if (i == 0 && (c == '[' || c == '{')) return std::nullopt;
     }
     return std::nullopt;
@@ -94,7 +85,6 @@ Json plain_scalar(const std::string& text) {
     if (text == "-.inf" || text == "-.Inf") return -HUGE_VAL;
     return text;
 }
-
 
 // Reads inline values (quoted scalars, flow collections, plain scalars) from one logical line of text.
 class InlineReader {
@@ -176,13 +166,20 @@ private:
             case 't': out.push_back('\t'); break;
             case 'r': out.push_back('\r'); break;
             case '0': out.push_back('\0'); break;
-            case '"': case '\\': case '/': case ' ': out.push_back(e); break;
-            case 'x': case 'u': case 'U': {
+            case '"':
+            case '\\':
+            case '/':
+            case ' ': out.push_back(e); break;
+            case 'x':
+            case 'u':
+            case 'U': {
                 size_t digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-                if (at_ + digits > text_.size()) fail("a \\" + std::string(1, e) + " escape needs " + std::to_string(digits) + " hex digits");
+                if (at_ + digits > text_.size())
+                    fail("a \\" + std::string(1, e) + " escape needs " + std::to_string(digits) + " hex digits");
                 std::string hex = text_.substr(at_, digits);
                 for (char h : hex) {
-                    if (!std::isxdigit(static_cast<unsigned char>(h))) fail("\"\\" + std::string(1, e) + hex + "\" is not a valid escape");
+                    if (!std::isxdigit(static_cast<unsigned char>(h)))
+                        fail("\"\\" + std::string(1, e) + hex + "\" is not a valid escape");
                 }
                 append_utf8(out, std::strtoul(hex.c_str(), nullptr, 16));
                 at_ += digits;
@@ -283,12 +280,15 @@ public:
         if (done()) return nullptr;
         Json value = read_node(lines_[at_].indent);
         skip_blank();
-        if (!done()) fail(lines_[at_], "this line is indented less than the block it belongs to, or more than the one before");
+        if (!done())
+            fail(lines_[at_], "this line is indented less than the block it belongs to, or more than the one before");
         return value;
     }
 
 private:
-    [[noreturn]] static void fail(const Line& line, const std::string& message) { throw YamlError(line.number, message); }
+    [[noreturn]] static void fail(const Line& line, const std::string& message) {
+        throw YamlError(line.number, message);
+    }
     bool done() const { return at_ >= lines_.size(); }
     void skip_blank() {
         while (!done() && lines_[at_].blank) ++at_;
@@ -327,10 +327,11 @@ private:
             if (next >= lines_.size()) break;
             const Line& more = lines_[next];
             bool continues = (open == '"' || open == '\'' || open == '[' || open == '{') ? !closed(text)
-                                                                                          : more.indent > parent_indent;
+                                                                                         : more.indent > parent_indent;
             if (!continues) break;
             if (open != '"' && open != '\'' && open != '[' && open != '{' && key_colon(more.content)) {
-                fail(more, "this line is indented like a continuation of the value above but looks like \"key: value\"");
+                fail(more,
+                     "this line is indented like a continuation of the value above but looks like \"key: value\"");
             }
             text += " " + (open == '"' || open == '\'' ? trim(more.raw) : more.content);
             at_ = next + 1;
@@ -343,7 +344,8 @@ private:
         char chomp = 0;
         for (char c : header.substr(1)) {
             if (c == '-' || c == '+') chomp = c;
-            else if (!std::isdigit(static_cast<unsigned char>(c))) throw YamlError(number, "\"" + header + "\" is not a block scalar header");
+            else if (!std::isdigit(static_cast<unsigned char>(c)))
+                throw YamlError(number, "\"" + header + "\" is not a block scalar header");
         }
         std::vector<std::string> body;
         size_t block_indent = 0;
@@ -373,7 +375,8 @@ private:
             const Line& line = lines_[at_];
             if (line.indent < indent) break;
             if (line.indent > indent) fail(line, "this line is indented more than the key above it");
-            if (is_sequence_item(line.content)) fail(line, "a list item (\"- \") appears where a \"key: value\" was expected");
+            if (is_sequence_item(line.content))
+                fail(line, "a list item (\"- \") appears where a \"key: value\" was expected");
             auto colon = key_colon(line.content);
             if (!colon) fail(line, "expected \"key: value\", found \"" + line.content + "\"");
             Json key = InlineReader(trim(line.content.substr(0, *colon)), line.number).read_document_value();
@@ -441,11 +444,12 @@ private:
 } // namespace
 
 Json parse_yaml(const std::string& text, size_t first_line) {
+    // Every line, also the empty one after a final newline (a block scalar that keeps trailing newlines sees it).
+    std::vector<std::string> raws = split_lines(text, false);
+    if (text.empty() || text.back() == '\n') raws.emplace_back();
     std::vector<Line> lines;
-    size_t start = 0, number = first_line;
-    while (start <= text.size()) {
-        size_t end = text.find('\n', start);
-        std::string raw = text.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    size_t number = first_line;
+    for (std::string& raw : raws) {
         if (!raw.empty() && raw.back() == '\r') raw.pop_back();
         Line line;
         line.number = number++;
@@ -461,8 +465,6 @@ Json parse_yaml(const std::string& text, size_t first_line) {
         line.content = strip_comment(raw.substr(indent));
         line.blank = line.content.empty();
         lines.push_back(std::move(line));
-        if (end == std::string::npos) break;
-        start = end + 1;
     }
     return BlockReader(std::move(lines)).read_document();
 }

@@ -924,6 +924,8 @@ bool CacheStore::store(const CacheEntry& entry) {
     }
 }
 
+// Long on purpose: the entry, its value list and its value rows are read in one snapshot and only then verified
+// (checksum, rows, files); each failed check is its own miss with its own warning. Split up, the snapshot would be.
 std::optional<CacheEntry> CacheStore::lookup(const std::string& key) {
     State& s = *state_;
     auto miss = [&s]() -> std::optional<CacheEntry> {
@@ -1132,6 +1134,8 @@ std::optional<std::string> CacheStore::file_digest(const fs::path& path) {
     return hash;
 }
 
+// Long on purpose: orphan values, least-recently-used entries, their unused values, stale replay steps and the value
+// files to unlink are one write transaction, whose scope the steps share; stray files outside the database follow.
 GcReport CacheStore::gc(std::uint64_t max_bytes) {
     State& s = *state_;
     GcReport report;

@@ -1,8 +1,6 @@
-// r_interpreter.cpp: execute/complete/inspect/is_complete/kernel_info over rbridge, and the sink
-// that turns a cell's outputs into Jupyter iopub messages. Must not know about sockets or R headers.
+// r_interpreter.cpp: execute/complete/inspect/is_complete/kernel_info over rbridge and the engine: each request's
+// arguments converted, one call made, the result converted back. Must not know about sockets or R headers.
 #include "r_interpreter.hpp"
-
-#include <algorithm>
 
 #include <xeus/xhelper.hpp>
 #include <xeus/xinput.hpp>
@@ -11,6 +9,8 @@
 #include <cstdlib>
 #include <set>
 
+#include "dag/announcement.hpp"
+#include "kernel/output_sinks.hpp"
 #include "rbridge/r_session.hpp"
 
 #ifndef RIPPLE_VERSION
@@ -18,177 +18,6 @@
 #endif
 
 namespace ripple::kernel {
-
-namespace {
-
-
-// Publishes a cell's outputs as iopub messages; remembers what the execute_reply needs.
-class JupyterSink final : public rbridge::OutputSink {
-public:
-    JupyterSink(xeus::xinterpreter& interpreter, int execution_count, bool silent)
-        : interpreter_(interpreter), execution_count_(execution_count), silent_(silent) {}
-
-    void stream(rbridge::StreamName name, std::string_view text) override {
-        if (silent_) return;
-        interpreter_.publish_stream(name == rbridge::StreamName::Stdout ? "stdout" : "stderr", std::string(text));
-    }
-    void display(const rbridge::MimeBundle& bundle, const std::string& display_id, bool update) override {
-        if (silent_) return;
-        nl::json transient = nl::json::object();
-        if (!display_id.empty()) transient["display_id"] = display_id;
-        if (update) interpreter_.update_display_data(bundle.data, bundle.metadata, transient);
-        else interpreter_.display_data(bundle.data, bundle.metadata, transient);
-    }
-    void result(const rbridge::MimeBundle& bundle) override {
-        if (bundle.data.contains("text/plain") && bundle.data["text/plain"].is_string()) {
-            result_text_ = bundle.data["text/plain"].get<std::string>();
-        }
-        if (silent_) return;
-        interpreter_.publish_execution_result(execution_count_, bundle.data, bundle.metadata);
-    }
-    void error(const rbridge::ErrorInfo& error) override {
-        error_ = error;
-        if (silent_) return;
-        interpreter_.publish_execution_error(error.ename, error.evalue, error.traceback);
-    }
-    void clear_output(bool wait) override {
-        if (!silent_) interpreter_.clear_output(wait);
-    }
-    void page(const rbridge::MimeBundle& bundle) override {
-        payload_.push_back({{"source", "page"}, {"data", bundle.data}, {"start", 0}});
-    }
-
-    const std::optional<rbridge::ErrorInfo>& error_info() const { return error_; }
-    const nl::json& payload() const { return payload_; }
-    const std::string& result_text() const { return result_text_; }
-
-private:
-    xeus::xinterpreter& interpreter_;
-    int execution_count_;
-    bool silent_;
-    std::optional<rbridge::ErrorInfo> error_;
-    nl::json payload_ = nl::json::array();
-    std::string result_text_;
-};
-
-// Collects only what a user expression evaluates to (Jupyter's user_expressions).
-class CaptureSink final : public rbridge::OutputSink {
-public:
-    void stream(rbridge::StreamName, std::string_view) override {}
-    void display(const rbridge::MimeBundle&, const std::string&, bool) override {}
-    void result(const rbridge::MimeBundle& bundle) override { result_ = bundle; }
-    void error(const rbridge::ErrorInfo& error) override { error_ = error; }
-    void clear_output(bool) override {}
-    void page(const rbridge::MimeBundle&) override {}
-    std::optional<rbridge::MimeBundle> result_;
-    std::optional<rbridge::ErrorInfo> error_;
-};
-
-std::string join_labels(const dag::Engine& engine, const std::vector<std::string>& ids) {
-    std::string text;
-    for (const auto& id : ids) text += (text.empty() ? "[" : " [") + engine.label(id) + "]";
-    return text;
-}
-
-std::string symbol_name(const std::string& symbol) {
-    if (symbol == dag::kOptionsSymbol) return "options()";
-    if (symbol == dag::kWorkdirSymbol) return "the working directory";
-    if (symbol == dag::kSearchSymbol) return "the attached packages";
-    if (symbol.rfind(dag::kFilePrefix, 0) == 0) return "file " + symbol.substr(dag::kFilePrefix.size());
-    return symbol;
-}
-
-// The root causes: what changed for these cells, minus what they changed for each other.
-std::string changed_symbols(const dag::Engine& engine, const dag::ExecutionReport& report,
-                            const std::vector<std::string>& ids) {
-    std::set<std::string> changed, passed_on;
-    for (const auto& id : ids) {
-        if (auto found = report.reasons.find(id); found != report.reasons.end()) {
-            changed.insert(found->second.begin(), found->second.end());
-        }
-        if (const dag::Execution* execution = engine.last_execution(id)) {
-            for (const auto& [symbol, value] : execution->outputs) passed_on.insert(symbol);
-        }
-    }
-    std::set<std::string> symbols;
-    for (const auto& symbol : changed) {
-        if (!passed_on.count(symbol)) symbols.insert(symbol_name(symbol));
-    }
-    if (symbols.empty()) {
-        for (const auto& symbol : changed) symbols.insert(symbol_name(symbol));
-    }
-    std::string text;
-    for (const auto& symbol : symbols) text += (text.empty() ? "" : ", ") + symbol;
-    return text;
-}
-
-} // namespace
-
-// Routes each run's outputs: anonymous requests speak plain Jupyter (streams, execute_result, error);
-// tracked cells get one updatable display each (CellDisplay). Remembers what the reply needs.
-class RInterpreter::Outputs final : public rbridge::RunOutputs {
-public:
-    explicit Outputs(xeus::xinterpreter& interpreter) : interpreter_(interpreter) {}
-
-    void begin_request(int execution_count, bool silent) {
-        execution_count_ = execution_count;
-        silent_ = silent;
-        error_.reset();
-        payload_ = nl::json::array();
-        result_text_.clear();
-    }
-
-    rbridge::OutputSink& open(const dag::RunContext& context) override {
-        if (context.cell_id.empty()) {
-            anonymous_ = std::make_unique<JupyterSink>(interpreter_, execution_count_, silent_);
-            return *anonymous_;
-        }
-        display_ = std::make_unique<CellDisplay>(interpreter_, context.cell_id, !context.requested, silent_);
-        return *display_;
-    }
-
-    void close(const dag::RunContext& context, rbridge::EvalStatus) override {
-        if (context.cell_id.empty()) {
-            if (context.requested && anonymous_) {
-                error_ = anonymous_->error_info();
-                payload_ = anonymous_->payload();
-                result_text_ = anonymous_->result_text();
-            }
-            anonymous_.reset();
-            return;
-        }
-        display_->finish();
-        shown_[context.cell_id] = display_->bundle();
-        if (context.requested) {
-            error_ = display_->error_info();
-            payload_ = display_->payload();
-            result_text_ = display_->result_text();
-        }
-        display_.reset();
-    }
-
-    // What a cell shows now (to re-show it with a note in lazy mode).
-    const rbridge::MimeBundle* shown(const std::string& cell_id) const {
-        auto found = shown_.find(cell_id);
-        return found == shown_.end() ? nullptr : &found->second;
-    }
-    void forget(const std::string& cell_id) { shown_.erase(cell_id); }
-
-    const std::optional<rbridge::ErrorInfo>& error_info() const { return error_; }
-    const nl::json& payload() const { return payload_; }
-    const std::string& result_text() const { return result_text_; }
-
-private:
-    xeus::xinterpreter& interpreter_;
-    int execution_count_ = 0;
-    bool silent_ = false;
-    std::unique_ptr<JupyterSink> anonymous_;
-    std::unique_ptr<CellDisplay> display_;
-    std::map<std::string, rbridge::MimeBundle> shown_;
-    std::optional<rbridge::ErrorInfo> error_;
-    nl::json payload_ = nl::json::array();
-    std::string result_text_;
-};
 
 RInterpreter::~RInterpreter() = default;
 
@@ -210,7 +39,7 @@ void RInterpreter::observe_request(const xeus::xmessage& request) {
     }
 }
 
-RInterpreter::RInterpreter() : outputs_(std::make_unique<Outputs>(*this)) { xeus::register_interpreter(this); }
+RInterpreter::RInterpreter() : outputs_(std::make_unique<RequestOutputs>(*this)) { xeus::register_interpreter(this); }
 
 void RInterpreter::configure_impl() {
     const char* engine_switch = std::getenv("RIPPLE_ENGINE");
@@ -227,7 +56,8 @@ void RInterpreter::configure_impl() {
         engine_->set_cache(cache_.get(), dag::CacheUse::ReadWrite);
         runtime_->enable_cache_support(true);
     }
-    rbridge::RSession::get().set_engine_query_handler([this](const nl::json& request) { return engine_query(request); });
+    rbridge::RSession::get().set_engine_query_handler(
+        [this](const nl::json& request) { return engine_query(request); });
     comm_manager().register_comm_target("ripple", [this](xeus::xcomm&& comm, xeus::xmessage request) {
         std::string id(comm.id().c_str());
         comm.on_message([this](xeus::xmessage message) { on_comm_message(message); });
@@ -272,59 +102,39 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     double planning_ms = engine_enabled_ ? 1000.0 * (total - timing.run_seconds) : 0.0;
     allow_stdin_ = false;
     if (!silent) announce(report);
-    if (history_recorder_ && !silent && store_history) history_recorder_(execution_counter, code, outputs_->result_text());
+    if (history_recorder_ && !silent && store_history)
+        history_recorder_(execution_counter, code, outputs_->result_text());
 
     std::optional<rbridge::ErrorInfo> error = outputs_->error_info();
     if (!error && report.requested_failed) error = rbridge::ErrorInfo{"Error", "the cell failed", {}};
+    nl::json reply;
     if (error) {
         // Built by hand: xeus 2.4.1's create_error_reply stores ename and evalue swapped.
-        nl::json reply = {{"status", "error"}, {"ename", error->ename}, {"evalue", error->evalue},
-                          {"traceback", error->traceback}};
+        reply = {
+            {"status", "error"}, {"ename", error->ename}, {"evalue", error->evalue}, {"traceback", error->traceback}};
         reply["payload"] = outputs_->payload();
         reply["user_expressions"] = nl::json::object();
-        reply["ripple_overhead_ms"] = overhead_ms;
-        reply["ripple_planning_ms"] = planning_ms;
-        reply["ripple_from_cache"] = report.from_cache;
-        return reply;
+    } else {
+        reply = xeus::create_successful_reply(outputs_->payload(), evaluate_user_expressions(user_expressions));
     }
-    nl::json expressions = evaluate_user_expressions(user_expressions);
-    nl::json reply = xeus::create_successful_reply(outputs_->payload(), expressions);
     // Read by bench/engine_bench.py: everything but user code (overhead), and analysis + planning + state
     // restore alone (planning: the overhead less watching the global state and publishing outputs).
     reply["ripple_overhead_ms"] = overhead_ms;
     reply["ripple_planning_ms"] = planning_ms;
-    reply["ripple_from_cache"] = report.from_cache;  // cells served from the cache (outputs replayed, not run)
+    reply["ripple_from_cache"] = report.from_cache; // cells served from the cache (outputs replayed, not run)
     return reply;
 }
 
 void RInterpreter::announce(const dag::ExecutionReport& report) {
-    std::string text;
-    if (!report.ran_before.empty()) {
-        text += "\u21bb ran first " + join_labels(*engine_, report.ran_before) + ": stale cells it reads from\n";
-    }
-    if (!report.reran_after.empty()) {
-        std::string why = changed_symbols(*engine_, report, report.reran_after);
-        std::vector<std::string> cached;
-        for (const auto& id : report.reran_after) {
-            if (std::find(report.from_cache.begin(), report.from_cache.end(), id) != report.from_cache.end()) cached.push_back(id);
-        }
-        text += "\u21bb reran " + join_labels(*engine_, report.reran_after) + (why.empty() ? "" : ": " + why + " changed") +
-                (cached.empty() ? "" : " (" + join_labels(*engine_, cached) + " from the cache)") + "\n";
-    }
-    if (!report.marked_stale.empty()) {
-        std::string why = changed_symbols(*engine_, report, report.marked_stale);
-        text += "\u26a0 stale now " + join_labels(*engine_, report.marked_stale) +
-                (why.empty() ? "" : ": " + why + " changed") + " (lazy mode: run them to update)\n";
-        for (const auto& id : report.marked_stale) {
-            const rbridge::MimeBundle* shown = outputs_->shown(id);
-            if (shown == nullptr) continue;
-            rbridge::MimeBundle marked = with_note(
-                *shown, "\u26a0 stale: " + (why.empty() ? std::string("its inputs") : why) + " changed above; run this cell to update");
-            update_display_data(marked.data, marked.metadata, nl::json{{"display_id", display_id_for(id)}});
-        }
+    dag::Announcement said = dag::announce(*engine_, report);
+    for (const auto& id : report.marked_stale) {
+        const rbridge::MimeBundle* shown = outputs_->shown(id);
+        if (shown == nullptr) continue;
+        rbridge::MimeBundle marked = with_note(*shown, said.stale_note);
+        update_display_data(marked.data, marked.metadata, nl::json{{"display_id", display_id_for(id)}});
     }
     for (const auto& id : report.removed_cells) outputs_->forget(id);
-    for (const auto& notice : report.notices) text += notice + "\n";
+    std::string text = std::move(said.text);
     for (const auto& warning : cache_warnings_) text += warning + "\n";
     cache_warnings_.clear();
     if (!text.empty()) publish_stream("stdout", text);
@@ -335,22 +145,28 @@ nl::json RInterpreter::sync_notebook(const nl::json& data) {
         return engine_query(data);
     }
     const nl::json& cells = data["notebook"];
-    if (!cells.is_array()) return {{"status", "error"}, {"message", "\"notebook\" must be a list of {\"id\", \"code\"} cells."}};
+    if (!cells.is_array())
+        return {{"status", "error"}, {"message", "\"notebook\" must be a list of {\"id\", \"code\"} cells."}};
     std::vector<dag::Cell> order;
     std::set<std::string> seen;
     for (const auto& cell : cells) {
         if (!cell.is_object() || !cell.contains("id") || !cell["id"].is_string() || !cell.contains("code") ||
             !cell["code"].is_string()) {
-            return {{"status", "error"}, {"message", "every cell of \"notebook\" needs a string \"id\" and a string \"code\"."}};
+            return {{"status", "error"},
+                    {"message", "every cell of \"notebook\" needs a string \"id\" and a string \"code\"."}};
         }
         std::string id = cell["id"];
-        if (!seen.insert(id).second) return {{"status", "error"}, {"message", "cell id " + id + " appears twice in \"notebook\"."}};
+        if (!seen.insert(id).second)
+            return {{"status", "error"}, {"message", "cell id " + id + " appears twice in \"notebook\"."}};
         order.push_back(dag::Cell{id, cell["code"]});
     }
     outputs_->begin_request(0, false);
     dag::ExecutionReport report = engine_->sync_notebook(std::move(order));
     announce(report);
-    return {{"status", "ok"}, {"reran", report.reran_after}, {"stale", report.marked_stale}, {"removed", report.removed_cells}};
+    return {{"status", "ok"},
+            {"reran", report.reran_after},
+            {"stale", report.marked_stale},
+            {"removed", report.removed_cells}};
 }
 
 void RInterpreter::on_comm_message(const xeus::xmessage& message) {
@@ -395,7 +211,7 @@ nl::json RInterpreter::engine_query(const nl::json& request) {
         nl::json edges = nl::json::array();
         for (const auto& edge : engine_->edges()) {
             nl::json symbols = nl::json::array();
-            for (const auto& symbol : edge.symbols) symbols.push_back(symbol_name(symbol));
+            for (const auto& symbol : edge.symbols) symbols.push_back(dag::subject_of(symbol));
             edges.push_back({{"from", edge.from}, {"to", edge.to}, {"symbols", symbols}});
         }
         return {{"status", "ok"}, {"cells", cells}, {"edges", edges}};
@@ -411,8 +227,10 @@ nl::json RInterpreter::evaluate_user_expressions(const nl::json& expressions) {
         CaptureSink capture;
         evaluator_.execute(expression.get<std::string>(), capture);
         if (capture.error_) {
-            results[name] = {{"status", "error"}, {"ename", capture.error_->ename},
-                             {"evalue", capture.error_->evalue}, {"traceback", capture.error_->traceback}};
+            results[name] = {{"status", "error"},
+                             {"ename", capture.error_->ename},
+                             {"evalue", capture.error_->evalue},
+                             {"traceback", capture.error_->traceback}};
         } else {
             rbridge::MimeBundle bundle = capture.result_.value_or(rbridge::MimeBundle{});
             results[name] = {{"status", "ok"}, {"data", bundle.data}, {"metadata", bundle.metadata}};
@@ -447,8 +265,8 @@ nl::json RInterpreter::kernel_info_request_impl() {
     nl::json help_links = nl::json::array({
         {{"text", "R documentation"}, {"url", "https://cran.r-project.org/manuals.html"}},
     });
-    return xeus::create_info_reply("5.3", "ripple", RIPPLE_VERSION, "R", r_version, "text/x-r-source", ".r", "r",
-                                   "r", "script",
+    return xeus::create_info_reply("5.3", "ripple", RIPPLE_VERSION, "R", r_version, "text/x-r-source", ".r", "r", "r",
+                                   "script",
                                    "ripple " RIPPLE_VERSION " - R " + r_version +
                                        " without hidden state (https://jupyter.org kernel protocol 5.3)",
                                    false, help_links);

@@ -13,18 +13,20 @@
 
 #include "dag/engine.hpp"
 #include "dag/notebook_order.hpp"
-#include "kernel/cell_display.hpp"
 #include "dag/store_execution_cache.hpp"
-#include "rbridge/engine_runtime.hpp"
+#include "kernel/cell_display.hpp"
 #include "rbridge/cell_evaluator.hpp"
+#include "rbridge/engine_runtime.hpp"
 
 namespace ripple::kernel {
+
+class RequestOutputs;
 
 // What the front end told us about the request being executed (JupyterLab: cellId, deletedCells).
 struct RequestContext {
     nl::json metadata = nl::json::object();
-    std::string cell_id;                     // empty for anonymous requests (console, scripts)
-    std::vector<std::string> deleted_cells;  // cell ids deleted since the last execution
+    std::string cell_id;                    // empty for anonymous requests (console, scripts)
+    std::vector<std::string> deleted_cells; // cell ids deleted since the last execution
 };
 
 class RInterpreter final : public xeus::xinterpreter {
@@ -64,17 +66,16 @@ private:
     void on_comm_message(const xeus::xmessage& message);
     nl::json sync_notebook(const nl::json& data);
 
-    class Outputs;
     rbridge::CellEvaluator evaluator_;
     RequestContext request_;
-    std::unique_ptr<Outputs> outputs_;
+    std::unique_ptr<RequestOutputs> outputs_;
     std::unique_ptr<rbridge::EngineRuntime> runtime_;
     std::unique_ptr<dag::Engine> engine_;
-    std::unique_ptr<dag::CacheStore> cache_store_;          // RIPPLE_CACHE=off: none
+    std::unique_ptr<dag::CacheStore> cache_store_; // RIPPLE_CACHE=off: none
     std::unique_ptr<dag::StoreExecutionCache> cache_;
-    std::vector<std::string> cache_warnings_;               // shown once, with the next cell's announcement
+    std::vector<std::string> cache_warnings_; // shown once, with the next cell's announcement
     std::map<std::string, xeus::xcomm> comms_;
-    bool engine_enabled_ = true;  // RIPPLE_ENGINE=off runs every request as a plain R kernel would
+    bool engine_enabled_ = true; // RIPPLE_ENGINE=off runs every request as a plain R kernel would
     HistoryRecorder history_recorder_;
     bool allow_stdin_ = false;
 };

@@ -21,6 +21,8 @@ namespace ripple::dag::testing {
 //   lib P         attaches package P (exports in `packages`)
 //   env e         binds e to a new opaque value; `poke e` changes it in place
 //   out a         reads a (prints it: recorded in `printed`)
+//   read F        reads the file F (a literal path, as R's analysis finds them)
+//   volatile, setopt, setwd, rmall, unparsable: what the analysis says of such R code (the run does nothing)
 class FakeRuntime final : public CellRuntime {
 public:
     std::map<std::string, std::set<std::string>> packages{{"P", {"pf", "pg"}}};
@@ -54,6 +56,18 @@ public:
                 bound.insert(words[1]);
             } else if ((head == "poke" || head == "out") && words.size() == 2) {
                 read(analysis, bound, words[1]);
+            } else if (head == "read" && words.size() == 2) {
+                analysis.files.insert(words[1]);
+            } else if (head == "volatile") {
+                analysis.is_volatile = true;
+            } else if (head == "setopt") {
+                analysis.effects.insert("options");
+            } else if (head == "setwd") {
+                analysis.effects.insert("wd");
+            } else if (head == "rmall") {
+                analysis.deletes_all = true;
+            } else if (head == "unparsable") {
+                analysis.parsed = false;
             }
         }
         return analysis;

@@ -1,0 +1,207 @@
+// dependency_scan.cpp: reaching definitions, versions and staleness, each stale verdict with its Reason.
+// Pure C++: must not know about R headers, Jupyter or sockets; it runs nothing.
+#include "dag/dependency_scan.hpp"
+
+#include <algorithm>
+
+namespace ripple::dag {
+
+Version package_token(const std::string& package) {
+    return static_cast<Version>(std::hash<std::string>{}(package)) | (Version{1} << 63);
+}
+
+const std::set<std::string>& implicit_reads() {
+    static const std::set<std::string> reads{kOptionsSymbol, kWorkdirSymbol};
+    return reads;
+}
+
+Version DependencyScan::ForwardVersions::at(const std::string& symbol) const {
+    auto bound = bound_.find(symbol);
+    const size_t bound_at = bound == bound_.end() ? 0 : bound->second.first + 1;
+    // A later cell attaching a package that exports it wins; within one cell its own binding wins.
+    for (auto attach = attached_.rbegin(); attach != attached_.rend() && attach->first + 1 > bound_at; ++attach) {
+        if (scan_.exports_of(attach->second).count(symbol)) return package_token(attach->second);
+    }
+    return bound == bound_.end() ? kUnbound : bound->second.second;
+}
+
+void DependencyScan::ForwardVersions::advance(const Execution* execution) {
+    if (execution != nullptr) {
+        for (const auto& [symbol, value] : execution->outputs) bound_[symbol] = {position_, value};
+        for (const auto& package : execution->attached) attached_.emplace_back(position_, package);
+    }
+    ++position_;
+}
+
+const Execution* DependencyScan::last_execution(const std::string& id) const {
+    auto found = executions_.find(id);
+    return found == executions_.end() ? nullptr : &found->second;
+}
+
+const std::set<std::string>& DependencyScan::exports_of(const std::string& package) const {
+    auto found = exports_.find(package);
+    if (found != exports_.end()) return found->second;
+    return exports_.emplace(package, runtime_.package_exports(package)).first->second;
+}
+
+std::optional<std::string> DependencyScan::file_digest(const std::string& path) const {
+    return file_digests_.digest(path);
+}
+
+std::map<std::string, ValueId> DependencyScan::state_before(size_t position) const {
+    std::map<std::string, ValueId> state;
+    const auto& cells = order_.cells();
+    for (size_t i = 0; i < position && i < cells.size(); ++i) {
+        const Execution* execution = last_execution(cells[i].id);
+        if (execution == nullptr) continue;
+        for (const auto& [symbol, value] : execution->outputs) {
+            if (value == kUnbound) state.erase(symbol);
+            else state[symbol] = value;
+        }
+    }
+    return state;
+}
+
+Version DependencyScan::version_before(size_t position, const std::string& symbol) const {
+    const auto& cells = order_.cells();
+    for (size_t i = std::min(position, cells.size()); i-- > 0;) {
+        const Execution* execution = last_execution(cells[i].id);
+        if (execution == nullptr) continue;
+        auto bound = execution->outputs.find(symbol);
+        if (bound != execution->outputs.end()) return bound->second;
+        for (const auto& package : execution->attached) {
+            if (exports_of(package).count(symbol)) return package_token(package);
+        }
+    }
+    return kUnbound;
+}
+
+bool DependencyScan::defines(size_t position, const std::string& symbol) const {
+    const Cell& cell = order_.cells()[position];
+    const Execution* execution = last_execution(cell.id);
+    if (execution != nullptr && execution->code == cell.code) {
+        if (execution->outputs.count(symbol)) return true;
+        for (const auto& package : execution->attached) {
+            if (exports_of(package).count(symbol)) return true;
+        }
+        return false;
+    }
+    // Never ran (or edited since): what its parser says it will define.
+    auto analysis = analyses_.find(cell.code);
+    if (analysis == analyses_.end()) return false;
+    if (analysis->second.defs.count(symbol)) return true;
+    for (const auto& package : analysis->second.attaches) {
+        if (exports_of(package).count(symbol)) return true;
+    }
+    return false;
+}
+
+std::optional<size_t> DependencyScan::reaching_definition(size_t position, const std::string& symbol) const {
+    for (size_t i = std::min(position, order_.cells().size()); i-- > 0;) {
+        if (defines(i, symbol)) return i;
+    }
+    return std::nullopt;
+}
+
+std::optional<std::string> DependencyScan::package_exporting(size_t position, const std::string& symbol) const {
+    const auto& cells = order_.cells();
+    for (size_t i = std::min(position, cells.size()); i-- > 0;) {
+        const Execution* execution = last_execution(cells[i].id);
+        if (execution == nullptr) continue;
+        if (execution->outputs.count(symbol)) return std::nullopt;
+        for (const auto& package : execution->attached) {
+            if (exports_of(package).count(symbol)) return package;
+        }
+    }
+    return std::nullopt;
+}
+
+std::set<std::string> DependencyScan::reads_of(size_t position) const {
+    std::set<std::string> uses;
+    const Cell& cell = order_.cells()[position];
+    if (auto analysis = analyses_.find(cell.code); analysis != analyses_.end()) uses = analysis->second.uses;
+    if (const Execution* execution = last_execution(cell.id))
+        uses.insert(execution->uses.begin(), execution->uses.end());
+    return uses;
+}
+
+Staleness DependencyScan::direct_staleness(size_t position) const {
+    return direct_staleness(position, [&](const std::string& symbol) { return version_before(position, symbol); });
+}
+
+Staleness DependencyScan::direct_staleness(size_t position, const VersionOf& version_of) const {
+    Staleness result;
+    const Cell& cell = order_.cells()[position];
+    const Execution* execution = last_execution(cell.id);
+    if (execution == nullptr) {
+        result.reasons.push_back(Reason(ReasonKind::NeverRan));
+        result.stale = result.never_ran = true;
+        return result;
+    }
+    if (execution->code != cell.code) {
+        result.reasons.push_back(Reason(ReasonKind::CodeEdited));
+        result.edited = true;
+    }
+    for (const auto& [symbol, version] : execution->inputs) {
+        if (version_of(symbol) == version) continue;
+        result.reasons.push_back(Reason::changed_input(symbol));
+        result.changed.insert(symbol);
+    }
+    // A file it read changed on disk (hashed with a size + mtime fast path).
+    for (const auto& [path, hash] : execution->files) {
+        if (file_digest(path).value_or("missing") == hash) continue;
+        result.reasons.push_back(Reason::file_changed(path));
+        result.changed.insert(kFilePrefix + path);
+    }
+    result.stale = result.edited || !result.changed.empty();
+    return result;
+}
+
+Staleness DependencyScan::staleness(size_t position) const {
+    // Propagate through stale upstream cells (lazy mode leaves them stale until needed).
+    std::vector<Staleness> all(position + 1);
+    for (size_t i = 0; i <= position; ++i) {
+        all[i] = direct_staleness(i);
+        const Execution* execution = last_execution(order_.cells()[i].id);
+        if (execution == nullptr) continue;
+        for (const auto& symbol : execution->uses) {
+            auto source = reaching_definition(i, symbol);
+            if (!source || !all[*source].stale) continue;
+            const std::string& source_id = order_.cells()[*source].id;
+            if (last_execution(source_id) == nullptr) continue;
+            if (all[i].stale_upstream.insert(source_id).second)
+                all[i].reasons.push_back(Reason::upstream_stale(source_id));
+            all[i].stale = true;
+        }
+    }
+    return all[position];
+}
+
+void DependencyScan::add_reads_from_stale(size_t position, const std::vector<std::string>& stale_ids,
+                                          Staleness& staleness) const {
+    const Execution* execution = last_execution(order_.cells()[position].id);
+    if (execution == nullptr || stale_ids.empty()) return;
+    for (const auto& symbol : execution->uses) {
+        auto source = reaching_definition(position, symbol);
+        if (!source || std::find(stale_ids.begin(), stale_ids.end(), order_.cells()[*source].id) == stale_ids.end()) {
+            continue;
+        }
+        if (staleness.changed.insert(symbol).second) staleness.reasons.push_back(Reason::changed_input(symbol));
+        staleness.stale = true;
+    }
+}
+
+std::vector<EdgeInfo> DependencyScan::edges() const {
+    std::map<std::pair<std::string, std::string>, std::set<std::string>> grouped;
+    const auto& cells = order_.cells();
+    for (size_t i = 0; i < cells.size(); ++i) {
+        for (const auto& symbol : reads_of(i)) {
+            if (auto source = reaching_definition(i, symbol)) grouped[{cells[*source].id, cells[i].id}].insert(symbol);
+        }
+    }
+    std::vector<EdgeInfo> result;
+    for (auto& [ends, symbols] : grouped) result.push_back(EdgeInfo{ends.first, ends.second, std::move(symbols)});
+    return result;
+}
+
+} // namespace ripple::dag

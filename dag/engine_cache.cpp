@@ -1,0 +1,231 @@
+// engine_cache.cpp: the engine's cache policy (SPEC 5): a cell's key before it runs, serving a stored run (values
+// restored, outputs replayed), storing a run, and explaining a miss. The keys' format is dag/cache_key.cpp's.
+// Pure C++: must not know about R headers, Jupyter or sockets; it reaches R only through dag::CellRuntime.
+#include "dag/engine.hpp"
+
+namespace ripple::dag {
+
+namespace {
+
+bool is_pseudo_symbol(const std::string& symbol) { return !symbol.empty() && symbol[0] == '@'; }
+
+} // namespace
+
+std::optional<CacheKey> Engine::last_key(const std::string& id) const {
+    auto found = last_keys_.find(id);
+    if (found == last_keys_.end()) return std::nullopt;
+    return found->second;
+}
+
+std::string Engine::seed_hash(const std::map<std::string, ValueId>& state) {
+    auto seed = state.find(kSeedSymbol);
+    if (seed == state.end()) return "none";
+    return runtime_.value_hash(seed->second).value_or("unhashable");
+}
+
+// Adds what `symbol` is before `position` to the key: its value's hash, the package exporting it, or unbound.
+// False if it has no content to hash (an environment, a connection): then there is no key.
+bool Engine::add_use_part(CacheKey& key, size_t position, const std::string& symbol,
+                          const std::map<std::string, ValueId>& state) {
+    if (symbol == kSeedSymbol) {
+        std::string seed = seed_hash(state);
+        if (seed == "unhashable") return false;
+        key.set_rng(runtime_.rng_state().first, seed);
+        return true;
+    }
+    auto bound = state.find(symbol);
+    if (bound != state.end()) {
+        // For a pseudo-symbol: an upstream cell changed options, the directory or the search path.
+        std::optional<std::string> hash = runtime_.value_hash(bound->second);
+        if (!hash) return false;
+        key.add_value_use(symbol, *hash);
+    } else if (is_pseudo_symbol(symbol)) {
+        return true; // the session's baseline: covered by the environment part
+    } else if (auto package = scan_.package_exporting(position, symbol)) {
+        key.add_package_use(symbol, *package, runtime_.package_version(*package));
+    } else {
+        key.add_unbound_use(symbol); // base R, a default package, or nothing: the R version decides
+    }
+    return true;
+}
+
+// What the code alone says against caching the cell's results (nullopt: nothing), in words for `why` and the dry
+// run; cache_key_for() refuses a key for these first.
+std::optional<Reason> Engine::uncacheable_reason(const std::string& code, const CellAnalysis& analysis) {
+    CellCacheChoice choice = cell_cache_choice(code);
+    if (choice == CellCacheChoice::Never) return Reason(ReasonKind::OptedOut);
+    if (analysis.is_volatile && choice != CellCacheChoice::Always) return Reason(ReasonKind::Volatile);
+    if (!analysis.attaches.empty() || analysis.effects.count("search")) return Reason(ReasonKind::ChangesPackages);
+    if (analysis.effects.count("options")) return Reason(ReasonKind::ChangesOptions);
+    if (analysis.effects.count("wd")) return Reason(ReasonKind::ChangesWorkdir);
+    if (analysis.deletes_all) return Reason(ReasonKind::RemovesEverything);
+    return std::nullopt;
+}
+
+// Why a cell with a parse has no key (uncacheable_reason, else what only cache_key_for's later checks find).
+Reason Engine::why_no_key(const std::string& code, const CellAnalysis& analysis) {
+    return uncacheable_reason(code, analysis).value_or(Reason(ReasonKind::UnhashableRead));
+}
+
+// The cell's cache key before it runs, or nullopt if its results may not be cached: it opted out, is
+// volatile, changes session state the cache does not snapshot (packages, options, directory), or reads a
+// value without content (an environment, a connection). Uses found only by running (functions the cell
+// defines and calls, the RNG) join the stored key: serve_from_cache checks them before serving.
+std::optional<CacheKey> Engine::cache_key_for(size_t position, const std::string& id, const CellAnalysis& analysis,
+                                              const std::string& code, const std::set<std::string>& uses,
+                                              const std::map<std::string, ValueId>& state) {
+    if (cache_ == nullptr || cache_use_ == CacheUse::Off || analysis.fingerprint.empty()) return std::nullopt;
+    if (uncacheable_reason(code, analysis)) return std::nullopt;
+    std::optional<KeyEnvironment> environment = runtime_.key_environment();
+    if (!environment) return std::nullopt;
+    CacheKey key;
+    key.set_code(analysis.fingerprint);
+    key.set_environment(*environment);
+    if (auto options = options_.find(id); options != options_.end()) {
+        for (const auto& [name, value] : options->second) key.set_option(name, value);
+    }
+    std::set<std::string> reads = uses;
+    reads.insert(analysis.deletes.begin(), analysis.deletes.end()); // rm(x) warns when x is missing
+    if (analysis.effects.count("rng")) reads.insert(kSeedSymbol);
+    for (const auto& symbol : reads) {
+        if (!add_use_part(key, position, symbol, state)) return std::nullopt;
+    }
+    if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none")) {
+        return std::nullopt; // draws from a generator seeded by the clock
+    }
+    for (const auto& file : analysis.files) key.add_file(file, scan_.file_digest(file));
+    return key;
+}
+
+std::optional<RunOutcome> Engine::serve_from_cache(size_t position, const CacheKey& key,
+                                                   const std::map<std::string, ValueId>& state,
+                                                   const RunContext& context) {
+    std::optional<CachedRun> entry = cache_->find(key.digest());
+    if (!entry) return std::nullopt;
+    // Parts learnt by the entry's run (its hidden reads) must hold now too.
+    CacheKey now = key;
+    for (const auto& [name, value] : entry->key.parts()) {
+        if (key.part(name)) continue;
+        if (name.rfind("use:", 0) == 0) {
+            if (!add_use_part(now, position, name.substr(4), state)) return std::nullopt;
+        } else if (name == "rng:kind" || name == "rng:seed") {
+            if (!add_use_part(now, position, kSeedSymbol, state)) return std::nullopt;
+        } else {
+            return std::nullopt;
+        }
+        if (now.part(name) != std::optional<std::string>(value)) return std::nullopt;
+    }
+    RunOutcome outcome;
+    auto give_back = [&] {
+        for (const auto& [symbol, value] : outcome.bound) runtime_.release(value);
+        return std::nullopt;
+    };
+    for (const auto& [symbol, hash] : entry->values) {
+        if (hash.empty()) {
+            outcome.removed.insert(symbol);
+            continue;
+        }
+        std::optional<std::string> bytes = cache_->load_value(hash);
+        ValueId value = bytes ? runtime_.unserialize_value(*bytes, hash) : kUnbound;
+        if (value == kUnbound) return give_back();
+        outcome.bound[symbol] = value;
+    }
+    if (!runtime_.replay(entry->outputs, context)) return give_back();
+    replay_.served(*entry);
+    // The global state as the run would have left it.
+    std::set<std::string> touched;
+    for (const auto& [symbol, hash] : entry->values) touched.insert(symbol);
+    runtime_.restore(outcome.bound, touched);
+    return outcome;
+}
+
+std::optional<ReplayStep> Engine::recorded_step(size_t position, const RunOutcome& outcome,
+                                                const std::set<std::string>& uses,
+                                                const std::map<std::string, ValueId>& state) {
+    // The same reads a key would name: every value read must have content, every package read is checked.
+    std::optional<KeyEnvironment> environment = runtime_.key_environment();
+    if (!environment) return std::nullopt;
+    CacheKey reads;
+    reads.set_environment(*environment);
+    for (const auto& symbol : uses) {
+        if (!add_use_part(reads, position, symbol, state)) return std::nullopt;
+    }
+    ReplayStep step;
+    step.outputs = outcome.recorded_outputs;
+    step.packages = ReplayStepRecorder::packages_in(reads);
+    step.packages.insert(outcome.attached_packages.begin(), outcome.attached_packages.end());
+    return step;
+}
+
+std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position, const RunOutcome& outcome,
+                                                  const std::set<std::string>& uses,
+                                                  const std::map<std::string, ValueId>& state, double seconds) {
+    if (outcome.failed || outcome.interrupted || !outcome.attached_packages.empty()) return std::nullopt;
+    const std::string digest = key.digest(); // the key as looked up: before the reads found by running
+    for (const auto& symbol : uses) {
+        if (symbol == kSeedSymbol ? key.part("rng:seed").has_value() : key.part("use:" + symbol).has_value()) continue;
+        if (is_pseudo_symbol(symbol) && !state.count(symbol)) continue;
+        if (!add_use_part(key, position, symbol, state)) return std::nullopt;
+    }
+    if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none"))
+        return std::nullopt; // clock-seeded
+    CachedRun entry;
+    for (const auto& [symbol, value] : outcome.bound) {
+        if (is_pseudo_symbol(symbol)) return std::nullopt;
+        std::optional<std::string> hash = runtime_.value_hash(value);
+        if (!hash) return std::nullopt;
+        if (!cache_->has_value(*hash)) {
+            std::optional<std::string> bytes = runtime_.serialize_value(value);
+            if (!bytes) return std::nullopt;
+            cache_->store_value(*hash, *bytes);
+        }
+        entry.values[symbol] = *hash;
+    }
+    for (const auto& symbol : outcome.removed) entry.values[symbol] = "";
+    entry.key = std::move(key);
+    entry.outputs = outcome.recorded_outputs;
+    entry.seconds = seconds;
+    cache_->store(digest, entry);
+    if (!replay_.on()) return std::string();
+    return execution_identity(entry);
+}
+
+// What differs between a cell's last key and its key now, in sentences. The reads its last run learnt
+// (functions it called, rm targets) are valued now too, so they compare like the static ones.
+std::vector<std::string> Engine::key_changes(const CacheKey& previous, CacheKey now, size_t position,
+                                             const std::map<std::string, ValueId>& state) {
+    for (const auto& [name, value] : previous.parts()) {
+        if (!now.part(name) && name.rfind("use:", 0) == 0) add_use_part(now, position, name.substr(4), state);
+    }
+    return explain(previous, now);
+}
+
+std::string Engine::why_cache(const std::string& id) {
+    auto previous = last_keys_.find(id);
+    auto at = position(id);
+    if (cache_ == nullptr || cache_use_ == CacheUse::Off || !at) return std::string();
+    // Nothing to compare with unless it ran here (with a key, or without one: then say why it has none).
+    if (previous == last_keys_.end() && last_execution(id) == nullptr) return std::string();
+    const std::string& code = order_.cells()[*at].code;
+    const CellAnalysis& analysis = analysis_of(code);
+    std::map<std::string, ValueId> state = scan_.state_before(*at);
+    std::set<std::string> uses = analysis.uses;
+    uses.insert(implicit_reads().begin(), implicit_reads().end());
+    if (const Execution* execution = last_execution(id)) uses.insert(execution->uses.begin(), execution->uses.end());
+    std::optional<CacheKey> now = analysis.parsed ? cache_key_for(*at, id, analysis, code, uses, state) : std::nullopt;
+    if (!now) {
+        Reason reason = analysis.parsed ? why_no_key(code, analysis) : Reason(ReasonKind::DoesNotParse);
+        return "Cache: [" + label(id) + "] cannot be cached as it is now: " + describe(reason, cell_namer()) + ".";
+    }
+    if (previous == last_keys_.end()) return std::string();
+    std::vector<std::string> changes = key_changes(previous->second, *now, *at, state);
+    if (changes.empty())
+        return "Cache: running [" + label(id) + "] now would be served from the cache (same key as its last run).";
+    std::string text;
+    for (const auto& change : changes) {
+        text += (text.empty() ? "" : "; ") + describe(Reason::key_part_changed(change), cell_namer());
+    }
+    return "Cache: [" + label(id) + "] would recompute: " + text + ".";
+}
+
+} // namespace ripple::dag
