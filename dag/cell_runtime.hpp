@@ -22,6 +22,10 @@ inline constexpr ValueId kUnbound = 0;
 inline const std::string kOptionsSymbol = "@options"; // options()
 inline const std::string kWorkdirSymbol = "@wd";      // getwd()
 inline const std::string kSearchSymbol = "@search";   // search(): attached packages
+inline const std::string kEnvSymbol = "@env";         // Sys.getenv() and the locale
+// Every global binding at once, read by ls(), get(name), eval() of computed code (analysis effect "globals"): its
+// version is a digest of the names bound before the cell and their versions. Never bound by a cell.
+inline const std::string kGlobalsSymbol = "@globals";
 inline const std::string kSeedSymbol = ".Random.seed";
 // A file a cell reads, as a staleness reason: "@file:data.csv" changed.
 inline const std::string kFilePrefix = "@file:";

@@ -11,11 +11,34 @@ Version package_token(const std::string& package) {
 }
 
 const std::set<std::string>& implicit_reads() {
-    static const std::set<std::string> reads{kOptionsSymbol, kWorkdirSymbol};
+    static const std::set<std::string> reads{kOptionsSymbol, kWorkdirSymbol, kEnvSymbol};
     return reads;
 }
 
+namespace {
+
+// kGlobalsSymbol's version: a digest of (name, version) for every global bound, pseudo-symbols left out; the names
+// come in order (std::map), so the same bindings give the same digest. Never kUnbound.
+template <class Bindings, class ValueOf>
+Version globals_version(const Bindings& bindings, ValueOf value_of) {
+    std::uint64_t digest = 1469598103934665603ULL;
+    auto mix = [&digest](std::uint64_t part) { digest = (digest ^ part) * 1099511628211ULL; };
+    for (const auto& entry : bindings) {
+        const std::string& name = entry.first;
+        Version value = value_of(entry.second);
+        if (name.empty() || name[0] == '@' || value == kUnbound) continue;
+        mix(std::hash<std::string>{}(name));
+        mix(value);
+    }
+    return digest == kUnbound ? 1 : digest;
+}
+
+} // namespace
+
 Version DependencyScan::ForwardVersions::at(const std::string& symbol) const {
+    if (symbol == kGlobalsSymbol) {
+        return globals_version(bound_, [](const std::pair<size_t, Version>& at) { return at.second; });
+    }
     auto bound = bound_.find(symbol);
     const size_t bound_at = bound == bound_.end() ? 0 : bound->second.first + 1;
     // A later cell attaching a package that exports it wins; within one cell its own binding wins.
@@ -63,6 +86,7 @@ std::map<std::string, ValueId> DependencyScan::state_before(size_t position) con
 }
 
 Version DependencyScan::version_before(size_t position, const std::string& symbol) const {
+    if (symbol == kGlobalsSymbol) return globals_version(state_before(position), [](ValueId value) { return value; });
     const auto& cells = order_.cells();
     for (size_t i = std::min(position, cells.size()); i-- > 0;) {
         const Execution* execution = last_execution(cells[i].id);

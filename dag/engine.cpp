@@ -157,6 +157,27 @@ void Engine::rebuild_spoiled_inputs(const CellRun& run, ExecutionReport& report)
     }
 }
 
+// What the document's end binds is what the next request reads (a console line, the next cell): an opaque value there
+// that a cell changed in place, which no cell redefines any more (that cell was edited or deleted), is rebuilt by
+// rerunning its defining cell, and the cells that read it are brought up to date (design note 6). Reactive mode only:
+// lazy mode runs nothing by itself.
+void Engine::rebuild_spoiled_at_end(ExecutionReport& report) {
+    if (spoiled_.empty() || mode_ == EngineMode::Lazy || report.interrupted) return;
+    const size_t end = order_.cells().size();
+    bool rebuilt = false;
+    for (const auto& [symbol, value] : scan_.state_before(end)) {
+        if (!spoiled_.count(value)) continue;
+        auto source = scan_.reaching_definition(end, symbol);
+        if (!source) continue;
+        std::string source_id = order_.cells()[*source].id;
+        report.notices.push_back("ripple: " + describe(Reason::opaque_rebuilt(symbol, source_id), cell_namer()));
+        run_cell(source_id, RunContext{source_id, false, 0}, report);
+        report.reran_after.push_back(source_id);
+        rebuilt = true;
+    }
+    if (rebuilt) rerun_stale("", report);
+}
+
 // The state before the cell goes into the runtime (design note 3); what the cell reads before it runs: its parsed
 // uses, the free variables of the functions it calls, what every cell reads, and the files it names.
 void Engine::restore_state_and_find_reads(CellRun& run) {
@@ -174,6 +195,8 @@ void Engine::restore_state_and_find_reads(CellRun& run) {
     run.uses.insert(implicit_reads().begin(), implicit_reads().end());
     // library() reads the search path: whether it attaches anything depends on what is attached above.
     if (!run.analysis.attaches.empty() || run.analysis.effects.count("search")) run.uses.insert(kSearchSymbol);
+    // ls(), get(name), eval() of computed code: any binding above may be what it reads.
+    if (run.analysis.effects.count("globals")) run.uses.insert(kGlobalsSymbol);
     for (const auto& path : run.analysis.files) run.files[path] = scan_.file_digest(path).value_or("missing");
 }
 
@@ -370,6 +393,7 @@ ExecutionReport Engine::execute(const CellRequest& request, int execution_count)
     }
     if (!report.interrupted) run_cell(id, RunContext{id, true, execution_count}, report);
     if (!report.interrupted) rerun_stale(id, report);
+    rebuild_spoiled_at_end(report);
     return report;
 }
 
@@ -389,6 +413,7 @@ ExecutionReport Engine::sync_notebook(std::vector<Cell> cells) {
     report.removed_cells = gone;
     for (const auto& cell : order_.cells()) analysis_of(cell.code);
     rerun_stale("", report);
+    rebuild_spoiled_at_end(report);
     return report;
 }
 

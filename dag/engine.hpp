@@ -92,6 +92,7 @@ private:
     void run_cell(const std::string& id, const RunContext& context, ExecutionReport& report);
     void run_unparsed(const CellRun& run, ExecutionReport& report);
     void rebuild_spoiled_inputs(const CellRun& run, ExecutionReport& report);
+    void rebuild_spoiled_at_end(ExecutionReport& report);
     void restore_state_and_find_reads(CellRun& run);
     void find_key(CellRun& run);
     void report_would_run(const CellRun& run, ExecutionReport& report);

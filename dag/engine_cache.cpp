@@ -54,10 +54,15 @@ bool Engine::add_use_part(CacheKey& key, size_t position, const std::string& sym
 std::optional<Reason> Engine::uncacheable_reason(const std::string& code, const CellAnalysis& analysis) {
     CellCacheChoice choice = cell_cache_choice(code);
     if (choice == CellCacheChoice::Never) return Reason(ReasonKind::OptedOut);
+    // Before volatile, which such reads also are: the reason that says what the cell does.
+    if (analysis.effects.count("globals") && choice != CellCacheChoice::Always) return Reason(ReasonKind::ReadsAllGlobals);
     if (analysis.is_volatile && choice != CellCacheChoice::Always) return Reason(ReasonKind::Volatile);
     if (!analysis.attaches.empty() || analysis.effects.count("search")) return Reason(ReasonKind::ChangesPackages);
     if (analysis.effects.count("options")) return Reason(ReasonKind::ChangesOptions);
     if (analysis.effects.count("wd")) return Reason(ReasonKind::ChangesWorkdir);
+    if (analysis.effects.count("envvars") || analysis.effects.count("locale")) {
+        return Reason(ReasonKind::ChangesEnvironment);
+    }
     if (analysis.deletes_all) return Reason(ReasonKind::RemovesEverything);
     return std::nullopt;
 }

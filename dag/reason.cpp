@@ -50,7 +50,8 @@ const std::vector<ReasonKind>& all_reason_kinds() {
         ReasonKind::NeverRan,       ReasonKind::CodeEdited,      ReasonKind::InputChanged,
         ReasonKind::FileChanged,    ReasonKind::UpstreamStale,   ReasonKind::OpaqueRebuilt,
         ReasonKind::OptedOut,       ReasonKind::Volatile,        ReasonKind::ChangesPackages,
-        ReasonKind::ChangesOptions, ReasonKind::ChangesWorkdir,  ReasonKind::RemovesEverything,
+        ReasonKind::ChangesOptions, ReasonKind::ChangesWorkdir,  ReasonKind::ChangesEnvironment,
+        ReasonKind::ReadsAllGlobals, ReasonKind::RemovesEverything,
         ReasonKind::UnhashableRead, ReasonKind::DoesNotParse,    ReasonKind::ReadsRecomputed,
         ReasonKind::KeyPartChanged, ReasonKind::NoMatchingEntry, ReasonKind::NotRunWithCache};
     return kinds;
@@ -60,6 +61,8 @@ std::string subject_of(const std::string& symbol) {
     if (symbol == kOptionsSymbol) return "options()";
     if (symbol == kWorkdirSymbol) return "the working directory";
     if (symbol == kSearchSymbol) return "the attached packages";
+    if (symbol == kEnvSymbol) return "the environment variables";
+    if (symbol == kGlobalsSymbol) return "the global environment";
     if (symbol.rfind(kFilePrefix, 0) == 0) return "file " + symbol.substr(kFilePrefix.size());
     return symbol;
 }
@@ -92,6 +95,9 @@ std::string describe(const Reason& reason, const CellNamer& name) {
     case ReasonKind::ChangesPackages: return "it changes the attached packages";
     case ReasonKind::ChangesOptions: return "it changes options()";
     case ReasonKind::ChangesWorkdir: return "it changes the working directory";
+    case ReasonKind::ChangesEnvironment: return "it changes environment variables or the locale";
+    case ReasonKind::ReadsAllGlobals:
+        return "it reads the global environment as a whole (ls(), get() of a computed name, eval() of computed code)";
     case ReasonKind::RemovesEverything: return "it removes every variable";
     case ReasonKind::UnhashableRead:
         return "it cannot be cached (it reads a value the cache cannot hash, such as an environment or a connection)";

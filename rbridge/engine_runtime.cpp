@@ -17,7 +17,7 @@ EngineRuntime::EngineRuntime(CellEvaluator& evaluator, RunOutputs& outputs)
     : evaluator_(evaluator), outputs_(outputs) {
     // The pseudo-symbols are spelled the same on both sides of the interface.
     if (dag::kOptionsSymbol != kOptionsState || dag::kWorkdirSymbol != kWorkdirState ||
-        dag::kSearchSymbol != kSearchState || std::string("@env") != kEnvState) {
+        dag::kSearchSymbol != kSearchState || dag::kEnvSymbol != kEnvState) {
         throw std::logic_error("dag and rbridge disagree on the names of session state");
     }
 }

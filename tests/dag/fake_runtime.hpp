@@ -22,7 +22,8 @@ namespace ripple::dag::testing {
 //   env e         binds e to a new opaque value; `poke e` changes it in place
 //   out a         reads a (prints it: recorded in `printed`)
 //   read F        reads the file F (a literal path, as R's analysis finds them)
-//   volatile, setopt, setwd, rmall, unparsable: what the analysis says of such R code (the run does nothing)
+//   volatile, setopt, setwd, setenv, lsall, rmall, unparsable: what the analysis says of such R code (the run does
+//   nothing)
 class FakeRuntime final : public CellRuntime {
 public:
     std::map<std::string, std::set<std::string>> packages{{"P", {"pf", "pg"}}};
@@ -64,6 +65,11 @@ public:
                 analysis.effects.insert("options");
             } else if (head == "setwd") {
                 analysis.effects.insert("wd");
+            } else if (head == "setenv") {
+                analysis.effects.insert("envvars");
+            } else if (head == "lsall") {
+                analysis.effects.insert("globals");
+                analysis.is_volatile = true;
             } else if (head == "rmall") {
                 analysis.deletes_all = true;
             } else if (head == "unparsable") {

@@ -165,6 +165,21 @@ TEST_CASE("an opaque value changed in place is rebuilt by rerunning its defining
     CHECK(runtime.printed["e4"] == "env+poke;");
 }
 
+TEST_CASE("an opaque value no cell changes any more is rebuilt at the document's end, for whatever reads it next") {
+    // The cell that changed e in place is edited not to touch it: no cell below reads e, but the next request
+    // (a console line, the differential test's probe) would see the changed object.
+    FakeRuntime runtime;
+    Engine engine(runtime);
+    engine.execute(cell("e1", "env e"));
+    engine.execute(cell("e2", "poke e"));
+    ExecutionReport report = engine.execute(cell("e2", "x <-"));
+    REQUIRE(report.notices.size() == 1);
+    CHECK(report.notices[0].find("rebuild `e`") != std::string::npos);
+    CHECK(report.reran_after == std::vector<std::string>{"e1"});
+    engine.execute(CellRequest{"out e", std::nullopt, {}});
+    CHECK(runtime.printed[""] == "env;");
+}
+
 TEST_CASE("released values: every value the engine stops needing is released") {
     FakeRuntime runtime;
     {

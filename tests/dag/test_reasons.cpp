@@ -105,6 +105,8 @@ TEST_CASE("reasons: every kind has its own wording, a clause that reads the same
     CHECK(describe(Reason::changed_input(ripple::dag::kOptionsSymbol), bracket) == "options() changed");
     CHECK(describe(Reason::changed_input(ripple::dag::kWorkdirSymbol), bracket) == "the working directory changed");
     CHECK(describe(Reason::changed_input(ripple::dag::kSearchSymbol), bracket) == "the attached packages changed");
+    CHECK(describe(Reason::changed_input(ripple::dag::kEnvSymbol), bracket) == "the environment variables changed");
+    CHECK(describe(Reason::changed_input(ripple::dag::kGlobalsSymbol), bracket) == "the global environment changed");
     CHECK(describe(Reason::changed_input(ripple::dag::kFilePrefix + "a.csv"), bracket) == "file a.csv changed");
     CHECK(describe_all({Reason::changed_input("x"), Reason::changed_input(ripple::dag::kOptionsSymbol),
                         sample(ReasonKind::UpstreamStale), sample(ReasonKind::CodeEdited)},
@@ -181,6 +183,8 @@ TEST_CASE("reasons: why a cell cannot be cached reads the same in why_cache and 
         {ReasonKind::ChangesPackages, "lib P"},
         {ReasonKind::ChangesOptions, "setopt"},
         {ReasonKind::ChangesWorkdir, "setwd"},
+        {ReasonKind::ChangesEnvironment, "setenv"},
+        {ReasonKind::ReadsAllGlobals, "lsall"},
         {ReasonKind::RemovesEverything, "rmall"},
         {ReasonKind::DoesNotParse, "unparsable"},
     };

@@ -199,6 +199,22 @@ def t_reflect(c):
                          f"eval(quote({n} + 1))", f"eval(parse(text = \"{n} * 2\"))", f"get(\"{n}\") - 1"])
 
 
+def t_reflect_all(c):
+    # Reads the analysis cannot resolve to names: the whole global environment.
+    return c.rng.choice(["ls()", "length(ls())", f"get(paste0(\"{c.rng.choice(['x', 'y'])}\", \"\"))",
+                         "sort(names(mget(ls(), envir = globalenv())))", "nm <- \"k\"; exists(nm)"])
+
+
+def t_envvar(c):
+    return c.rng.choice([f"Sys.setenv(REGION = \"{c.rng.choice(['west', 'east', 'north'])}\")",
+                         "Sys.unsetenv(\"REGION\")", f"Sys.setenv(RIPPLE_N = {_i(c.rng)})"])
+
+
+def t_envvar_read(c):
+    return c.rng.choice(["Sys.getenv(\"REGION\")", "Sys.getenv(\"RIPPLE_N\", \"0\")",
+                         "nchar(Sys.getenv(\"REGION\"))", f"{c.rng.choice(NUM)} <- as.numeric(Sys.getenv(\"RIPPLE_N\", \"1\"))"])
+
+
 def t_reflect_fn(c):
     return f"g <- function() get0(\"{c.rng.choice(NUM)}\", ifnotfound = 0) * 10"
 
@@ -237,6 +253,7 @@ TEMPLATES = [
     (t_error, 1, (), False), (t_rm, 2, (), False),
     (t_reflect, 4, (), False), (t_reflect_fn, 1, (), False), (t_reflect_call, 2, ("g",), False),
     (t_dt, 2, (), False), (t_dt_change, 3, ("dt",), False), (t_dt_read, 3, ("dt",), False),
+    (t_reflect_all, 2, (), False), (t_envvar, 2, (), False), (t_envvar_read, 3, (), False),
 ]
 UNMET_FACTOR = 0.1      # weight kept by a template whose names are not defined above
 

@@ -97,3 +97,18 @@ def test_a_cell_that_loads_a_package_stays_cacheable(tmp_path, monkeypatch):
             assert nb.shown["t"].strip() == "[1] 12", nb.shown
             served = res.reply["content"].get("ripple_from_cache", [])
             assert served == ([] if run == "first" else ["t"]), f"{run}: served {served}"
+
+
+def test_environment_variables_are_state_like_options(nb):
+    # Editing Sys.setenv() reruns the cells that read the variable; the edit's old value is not left behind.
+    cells = [("a", 'Sys.setenv(REGION = "west")'), ("b", 'Sys.getenv("REGION")'),
+             ("c", 'region <- toupper(Sys.getenv("REGION")); region'), ("d", 'Sys.getenv("RIPPLE_TEST_UNSET", "none")')]
+    current = run_session(nb, cells, [("a", 'Sys.setenv(REGION = "east")')])
+    assert nb.shown["b"].strip() == '[1] "east"', nb.shown
+    assert_fresh(nb, current)
+    # Unset it: the readers see it gone; set another one: a reader of that one sees it.
+    current = run_session(nb, [], [("a", 'Sys.setenv(RIPPLE_TEST_UNSET = "set")')])
+    current = [("a", 'Sys.setenv(RIPPLE_TEST_UNSET = "set")')] + cells[1:]
+    assert nb.shown["b"].strip() == '[1] ""', nb.shown
+    assert nb.shown["d"].strip() == '[1] "set"', nb.shown
+    assert_fresh(nb, current)

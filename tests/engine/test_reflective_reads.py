@@ -59,3 +59,21 @@ def test_defining_a_name_above_reruns_its_reflective_readers(monkeypatch):
         assert res.status == "ok", res.summary()
         assert nb.shown["r1"].strip() == "[1] TRUE", nb.shown
         assert_fresh(nb, cells)
+
+
+def test_a_cell_listing_the_environment_reruns_when_a_binding_above_changes(monkeypatch):
+    monkeypatch.setenv("RIPPLE_CACHE", "off")
+    with running_kernel("ripple") as (km, kc):
+        nb = KernelDriver(kc, km, timeout=90)
+        cells = [("a", "x <- 1"), ("l", "ls()"), ("m", "length(mget(ls(), envir = globalenv()))")]
+        run_cells(nb, cells)
+        assert nb.shown["l"].strip() == '[1] "x"', nb.shown
+        # A new cell above binds y: the listing cells rerun and see it; one below them does not show in them.
+        cells = [("a", "x <- 1"), ("b", "y <- 2"), ("l", "ls()"), ("m", "length(mget(ls(), envir = globalenv()))"),
+                 ("z", "zz <- 3")]
+        nb.send_notebook(cells)
+        for cell_id in ("b", "z"):
+            res = nb.execute_cell(cell_id, dict(cells)[cell_id])
+            assert res.status == "ok", res.summary()
+        assert nb.shown["l"].strip() == '[1] "x" "y"', nb.shown
+        assert_fresh(nb, cells)
