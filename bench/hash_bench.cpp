@@ -80,7 +80,7 @@ nlohmann::json measure(const std::string& name, const std::string& symbol, int r
     }
     if (with_digest) {
         PreservedObject digest_call(eval_r("quote(digest::digest(" + symbol + ", \"sha256\"))"));
-        eval_r("invisible(digest::digest(1, 'sha256'))");  // load the package outside the timing
+        eval_r("invisible(digest::digest(1, 'sha256'))"); // load the package outside the timing
         double digest = median_seconds(repeats, [&] {
             int error = 0;
             R_tryEvalSilent(digest_call.get(), R_GlobalEnv, &error);
@@ -107,7 +107,9 @@ int main(int argc, char* argv[]) {
             return 2;
         }
     }
-    auto flag = [&](const char* name, double fallback) { return flags.count(name) ? std::stod(flags[name]) : fallback; };
+    auto flag = [&](const char* name, double fallback) {
+        return flags.count(name) ? std::stod(flags[name]) : fallback;
+    };
     const double mb = flag("--mb", 200);
     const long rows = static_cast<long>(flag("--rows", 1e6));
     const int repeats = static_cast<int>(flag("--repeats", 5));
@@ -124,13 +126,14 @@ int main(int argc, char* argv[]) {
         nlohmann::json results = nlohmann::json::array();
         results.push_back(measure("numeric vector (" + std::to_string(static_cast<long>(mb)) + " MB)", "bench_vector",
                                   repeats, with_digest));
-        results.push_back(measure("data.frame (" + n + " rows: int, 2 dbl, chr, factor, lgl)", "bench_frame", repeats,
-                                  with_digest));
-        nlohmann::json report = {{"repeats", repeats},
-                                 {"value_format", value_format()},
-                                 {"r_version", as_string(eval_r("R.version.string"))},
-                                 {"digest_version", with_digest ? as_string(eval_r("as.character(packageVersion('digest'))")) : ""},
-                                 {"results", results}};
+        results.push_back(
+            measure("data.frame (" + n + " rows: int, 2 dbl, chr, factor, lgl)", "bench_frame", repeats, with_digest));
+        nlohmann::json report = {
+            {"repeats", repeats},
+            {"value_format", value_format()},
+            {"r_version", as_string(eval_r("R.version.string"))},
+            {"digest_version", with_digest ? as_string(eval_r("as.character(packageVersion('digest'))")) : ""},
+            {"results", results}};
         if (json) {
             std::cout << report.dump(2) << std::endl;
             return 0;
@@ -142,7 +145,8 @@ int main(int argc, char* argv[]) {
                       << "  value_hash (xdr, streamed):    " << r["value_hash_xdr_MBps"].get<double>() << " MB/s\n"
                       << "  serialize_value (to bytes):    " << r["serialize_value_MBps"].get<double>() << " MB/s\n";
             if (r.contains("sha256_of_memory_MBps")) {
-                std::cout << "  SHA-256 of the raw memory:     " << r["sha256_of_memory_MBps"].get<double>() << " MB/s (ceiling)\n";
+                std::cout << "  SHA-256 of the raw memory:     " << r["sha256_of_memory_MBps"].get<double>()
+                          << " MB/s (ceiling)\n";
             }
             if (r.contains("digest_sha256_MBps")) {
                 std::cout << "  digest::digest(x, 'sha256'):   " << r["digest_sha256_MBps"].get<double>() << " MB/s"

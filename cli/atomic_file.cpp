@@ -62,7 +62,7 @@ void write_file_atomically(const fs::path& target, const std::string& content) {
     int fd = ::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
     if (fd < 0) throw FileError("cannot write " + target.string() + ": " + system_error_text() + ".");
     TempFile file(temp, fd);
-    ::fchmod(fd, mode);  // the umask must not narrow what the file had
+    ::fchmod(fd, mode); // the umask must not narrow what the file had
     const char* data = content.data();
     size_t left = content.size();
     while (left > 0) {

@@ -16,7 +16,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr const char* kDatabaseFile = "cache.sqlite";  // dag::CacheStore's database, to tell "no cache yet"
+constexpr const char* kDatabaseFile = "cache.sqlite"; // dag::CacheStore's database, to tell "no cache yet"
 
 std::string count(std::uint64_t n, const char* one, const char* many) {
     return std::to_string(n) + " " + (n == 1 ? one : many);
@@ -86,9 +86,7 @@ int run_cache_command(const CacheRequest& request, std::ostream& out, std::ostre
     flush_warnings();
 
     switch (request.action) {
-    case CacheRequest::Action::Stats:
-        print_stats(store.stats(), store.directory(), out);
-        break;
+    case CacheRequest::Action::Stats: print_stats(store.stats(), store.directory(), out); break;
     case CacheRequest::Action::Gc: {
         // Without --max-size only what no entry uses goes (values and stray files older than the grace period).
         std::uint64_t limit = request.max_size_bytes.value_or(std::numeric_limits<std::uint64_t>::max());
@@ -110,9 +108,8 @@ int run_cache_command(const CacheRequest& request, std::ostream& out, std::ostre
             return static_cast<int>(ExitCode::BadInput);
         }
         flush_warnings();
-        out << "cleared " << store.directory().string() << ": removed "
-            << count(before.entries, "entry", "entries") << " and " << count(before.values, "value", "values") << " ("
-            << human_size(before.total_bytes) << ")\n";
+        out << "cleared " << store.directory().string() << ": removed " << count(before.entries, "entry", "entries")
+            << " and " << count(before.values, "value", "values") << " (" << human_size(before.total_bytes) << ")\n";
         break;
     }
     }

@@ -14,13 +14,13 @@ enum class ExitCode : int { Ok = 0, CellFailed = 1, BadInput = 2, Timeout = 3, I
 struct CellOutput {
     enum class Kind { Stream, Display, Result, Error };
     Kind kind = Kind::Stream;
-    std::string stream;                                   // "stdout" or "stderr" (Stream)
-    std::string text;                                     // Stream text
-    nlohmann::json data = nlohmann::json::object();       // mime type -> content (Display, Result)
-    nlohmann::json metadata = nlohmann::json::object();   // per-mime metadata (Display, Result)
-    std::string ename, evalue;                            // Error
-    std::vector<std::string> traceback;                   // Error: the first line reads like R's console
-    std::string display_id;                               // Display: set when R may update it later (not written)
+    std::string stream;                                 // "stdout" or "stderr" (Stream)
+    std::string text;                                   // Stream text
+    nlohmann::json data = nlohmann::json::object();     // mime type -> content (Display, Result)
+    nlohmann::json metadata = nlohmann::json::object(); // per-mime metadata (Display, Result)
+    std::string ename, evalue;                          // Error
+    std::vector<std::string> traceback;                 // Error: the first line reads like R's console
+    std::string display_id;                             // Display: set when R may update it later (not written)
 
     static CellOutput stream_text(std::string name, std::string text) {
         CellOutput out;

@@ -84,13 +84,15 @@ Command parse_run(const std::vector<std::string>& args, const EnvLookup& env) {
             run.output = out;
         } else if (arg == "-p" || arg == "--parameter") {
             std::string name = reader.value_for(arg);
-            if (reader.done()) throw UsageError(arg + " " + name + " needs a value (an R literal such as 10 or '\"east\"').");
+            if (reader.done())
+                throw UsageError(arg + " " + name + " needs a value (an R literal such as 10 or '\"east\"').");
             std::string value = reader.next();
             if (!is_syntactic_r_name(name)) {
                 throw UsageError("parameter name \"" + name + "\" is not an R variable name.");
             }
             if (value.find_first_not_of(" \t\r\n") == std::string::npos) {
-                throw UsageError("parameter " + name + " has an empty value; pass an R literal such as 10 or '\"east\"'.");
+                throw UsageError("parameter " + name +
+                                 " has an empty value; pass an R literal such as 10 or '\"east\"'.");
             }
             run.parameters.push_back({name, value});
         } else if (arg == "--timeout" || arg == "--execution-timeout") {
@@ -150,14 +152,15 @@ Command parse_run(const std::vector<std::string>& args, const EnvLookup& env) {
             std::string ext = lower(run.output->extension().string());
             if (ext == ".md" || ext == ".markdown") by_name = RenderTarget::Markdown;
             else if (ext == ".html" || ext == ".htm") by_name = RenderTarget::Html;
-            else throw UsageError("the output of an R Markdown render must be a .md or .html file, not " +
-                                  run.output->string() + ".");
+            else
+                throw UsageError("the output of an R Markdown render must be a .md or .html file, not " +
+                                 run.output->string() + ".");
         }
         if (run.to && by_name && *run.to != *by_name) {
-            throw UsageError("--to " + std::string(*run.to == RenderTarget::Html ? "html" : "md") + " does not match the output file " +
-                             run.output->string() + ".");
+            throw UsageError("--to " + std::string(*run.to == RenderTarget::Html ? "html" : "md") +
+                             " does not match the output file " + run.output->string() + ".");
         }
-        if (!run.to) run.to = by_name;  // otherwise the document's `output:` decides
+        if (!run.to) run.to = by_name; // otherwise the document's `output:` decides
         if (run.self_contained && run.to == RenderTarget::Markdown) {
             throw UsageError("--self-contained applies to HTML output, not Markdown.");
         }
@@ -177,7 +180,8 @@ Command parse_why(const std::vector<std::string>& args, const EnvLookup& env) {
         if (arg.size() > 1 && arg[0] == '-') throw UsageError("unknown option " + arg + " for run-notebook why.");
         positional.push_back(arg);
     }
-    if (positional.empty() || positional.size() > 2) throw UsageError("usage: run-notebook why NB.ipynb|DOC.Rmd [CELL].");
+    if (positional.empty() || positional.size() > 2)
+        throw UsageError("usage: run-notebook why NB.ipynb|DOC.Rmd [CELL].");
     why.notebook = positional[0];
     why.kind = kind_of(why.notebook);
     if (positional.size() == 2) why.cell = positional[1];
@@ -205,7 +209,8 @@ Command parse_cache(const std::vector<std::string>& args, const EnvLookup& env) 
         } else if (arg == "--max-size" && cache.action == CacheRequest::Action::Gc) {
             const std::string& size = reader.value_for(arg);
             cache.max_size_bytes = parse_size(size);
-            if (!cache.max_size_bytes) throw UsageError("--max-size needs a size such as 500M or 2G, not \"" + size + "\".");
+            if (!cache.max_size_bytes)
+                throw UsageError("--max-size needs a size such as 500M or 2G, not \"" + size + "\".");
         } else {
             throw UsageError("unknown argument " + arg + " for run-notebook cache " + action + ".");
         }
@@ -257,8 +262,8 @@ std::optional<std::uint64_t> parse_size(const std::string& text) {
 
 bool is_syntactic_r_name(const std::string& name) {
     static const std::set<std::string> reserved = {
-        "if", "else", "repeat", "while", "function", "for", "next", "break", "TRUE", "FALSE", "NULL",
-        "Inf", "NaN", "NA", "NA_integer_", "NA_real_", "NA_character_", "NA_complex_", "in"};
+        "if",   "else", "repeat", "while", "function",    "for",      "next",          "break",       "TRUE", "FALSE",
+        "NULL", "Inf",  "NaN",    "NA",    "NA_integer_", "NA_real_", "NA_character_", "NA_complex_", "in"};
     if (name.empty() || reserved.count(name)) return false;
     auto alpha = [](unsigned char c) { return std::isalpha(c) || c >= 0x80; };
     unsigned char first = static_cast<unsigned char>(name[0]);

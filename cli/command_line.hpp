@@ -30,9 +30,9 @@ struct ReportRequest {
 // Where and how the persistent content-hash cache is used (SPEC section 5). run-notebook only passes this on:
 // serving hits is the engine's business.
 struct CacheSettings {
-    bool enabled = true;        // --no-cache: neither read nor write the cache
-    bool force = false;         // --force: run every cell even when its key is cached (and refresh the entry)
-    std::filesystem::path dir;  // --cache-dir, else $RIPPLE_CACHE_DIR, else $XDG_CACHE_HOME/ripple, else ~/.cache/ripple
+    bool enabled = true;       // --no-cache: neither read nor write the cache
+    bool force = false;        // --force: run every cell even when its key is cached (and refresh the entry)
+    std::filesystem::path dir; // --cache-dir, else $RIPPLE_CACHE_DIR, else $XDG_CACHE_HOME/ripple, else ~/.cache/ripple
 };
 
 // -p NAME VALUE: VALUE is R code (a literal such as 10, "east", TRUE, c(1, 2)).
@@ -44,22 +44,22 @@ struct Parameter {
 struct RunRequest {
     InputKind kind = InputKind::Notebook;
     std::filesystem::path input;
-    std::optional<std::filesystem::path> output;  // -o; a notebook without it is updated in place
-    std::vector<Parameter> parameters;            // in command-line order; a repeated name keeps the last value
-    std::optional<double> timeout_seconds;        // per cell
+    std::optional<std::filesystem::path> output; // -o; a notebook without it is updated in place
+    std::vector<Parameter> parameters;           // in command-line order; a repeated name keeps the last value
+    std::optional<double> timeout_seconds;       // per cell
     bool allow_errors = false;
-    std::optional<std::filesystem::path> cwd;     // R's working directory (default: the input's directory)
+    std::optional<std::filesystem::path> cwd; // R's working directory (default: the input's directory)
     CacheSettings cache;
-    bool log_output = false;                      // stream cell output to stderr while it runs
+    bool log_output = false; // stream cell output to stderr while it runs
     std::vector<ReportRequest> reports;
     bool quiet = false;
-    std::optional<RenderTarget> to;               // R Markdown only
-    bool self_contained = false;                  // R Markdown to HTML only
+    std::optional<RenderTarget> to; // R Markdown only
+    bool self_contained = false;    // R Markdown to HTML only
 };
 
 struct WhyRequest {
     InputKind kind = InputKind::Notebook;
-    std::filesystem::path notebook;               // a notebook or an R Markdown document
+    std::filesystem::path notebook; // a notebook or an R Markdown document
     std::optional<std::string> cell;
     CacheSettings cache;
 };
@@ -67,7 +67,7 @@ struct WhyRequest {
 struct CacheRequest {
     enum class Action { Stats, Gc, Clear };
     Action action = Action::Stats;
-    std::optional<std::uint64_t> max_size_bytes;  // gc --max-size
+    std::optional<std::uint64_t> max_size_bytes; // gc --max-size
     CacheSettings cache;
 };
 

@@ -8,8 +8,8 @@
 #include <condition_variable>
 #include <csignal>
 #include <cstdio>
-#include <iostream>
 #include <cstdlib>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <stdexcept>
@@ -17,12 +17,12 @@
 
 #include <unistd.h>
 
+#include "cli/r_literal.hpp"
 #include "dag/cache_store.hpp"
 #include "dag/engine.hpp"
 #include "dag/replay_chain.hpp"
 #include "dag/sha256.hpp"
 #include "dag/store_execution_cache.hpp"
-#include "cli/r_literal.hpp"
 #include "rbridge/cell_evaluator.hpp"
 #include "rbridge/engine_runtime.hpp"
 #include "rbridge/output_record.hpp"
@@ -42,7 +42,7 @@ namespace {
 std::atomic<int> g_stop_signal{0};
 
 void on_stop_signal(int signal) {
-    if (g_stop_signal.load() != 0) _exit(128 + signal);  // asked twice: stop now
+    if (g_stop_signal.load() != 0) _exit(128 + signal); // asked twice: stop now
     g_stop_signal.store(signal);
     rbridge::RSession::request_interrupt();
 }
@@ -71,11 +71,12 @@ class RecordingSink final : public rbridge::OutputSink {
 public:
     RecordingSink(std::vector<CellOutput>& outputs, std::vector<CellOutput>& updates,
                   const std::function<void(const CellOutput&)>& live)
-        : outputs_(outputs), updates_(updates), live_(live) {}
+            : outputs_(outputs), updates_(updates), live_(live) {}
 
     void stream(rbridge::StreamName name, std::string_view text) override {
         before_output();
-        CellOutput output = CellOutput::stream_text(name == rbridge::StreamName::Stdout ? "stdout" : "stderr", std::string(text));
+        CellOutput output =
+            CellOutput::stream_text(name == rbridge::StreamName::Stdout ? "stdout" : "stderr", std::string(text));
         if (live_) live_(output);
         // Kept as pieces: R's console is flushed after each top-level expression, so a piece is (about) one
         // expression's output, which knitr-style Markdown needs; the notebook writer joins them.
@@ -87,7 +88,8 @@ public:
         if (update) {
             bool found = false;
             for (auto& existing : outputs_) {
-                if (existing.kind == CellOutput::Kind::Display && existing.display_id == display_id && !display_id.empty()) {
+                if (existing.kind == CellOutput::Kind::Display && existing.display_id == display_id &&
+                    !display_id.empty()) {
                     existing.data = output.data;
                     existing.metadata = output.metadata;
                     found = true;
@@ -116,7 +118,7 @@ public:
         if (wait) clear_pending_ = true;
         else outputs_.clear();
     }
-    void page(const rbridge::MimeBundle&) override {}  // help pages go to a pager, which a file has not
+    void page(const rbridge::MimeBundle&) override {} // help pages go to a pager, which a file has not
 
 private:
     void before_output() {
@@ -143,7 +145,7 @@ std::string plot_options_code(const PlotSize& plot) {
 class EngineSession::Recorder final : public rbridge::RunOutputs {
 public:
     Recorder(rbridge::CellEvaluator& evaluator, std::function<void(const CellOutput&)> live)
-        : evaluator_(evaluator), live_(std::move(live)) {}
+            : evaluator_(evaluator), live_(std::move(live)) {}
 
     void begin_request(bool logged) {
         runs_.clear();
@@ -192,8 +194,9 @@ private:
 class EngineSession::Watchdog {
 public:
     Watchdog(double timeout_seconds, std::function<void()> on_stuck)
-        : timeout_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_seconds))),
-          on_stuck_(std::move(on_stuck)), thread_([this] { loop(); }) {}
+            : timeout_(std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                  std::chrono::duration<double>(timeout_seconds))),
+              on_stuck_(std::move(on_stuck)), thread_([this] { loop(); }) {}
     ~Watchdog() {
         {
             std::lock_guard<std::mutex> lock(mutex_);
@@ -244,7 +247,7 @@ private:
             }
             if (!changed() && on_stuck_) {
                 lock.unlock();
-                on_stuck_();  // does not return
+                on_stuck_(); // does not return
                 lock.lock();
             }
         }
@@ -258,7 +261,7 @@ private:
     bool armed_ = false, fired_ = false, quit_ = false;
     std::uint64_t generation_ = 0;
     std::chrono::steady_clock::time_point deadline_{};
-    std::thread thread_;  // last: starts once everything above exists
+    std::thread thread_; // last: starts once everything above exists
 };
 
 struct EngineSession::Engine {
@@ -270,17 +273,17 @@ struct EngineSession::Engine {
 // The persistent cache (SPEC section 5), opened before R starts: a run it can serve whole never starts R.
 struct EngineSession::Cache {
     std::unique_ptr<dag::CacheStore> store;
-    std::unique_ptr<dag::StoreExecutionCache> cache;  // the engine's (and the replay chain's) view of it
-    std::unique_ptr<dag::ReplayChain> chain;          // while intact: cells are served without R
-    std::vector<dag::CacheStore::CellKeyRecord> unremembered_keys;  // for `why`; EngineSession::remember_keys
+    std::unique_ptr<dag::StoreExecutionCache> cache;               // the engine's (and the replay chain's) view of it
+    std::unique_ptr<dag::ReplayChain> chain;                       // while intact: cells are served without R
+    std::vector<dag::CacheStore::CellKeyRecord> unremembered_keys; // for `why`; EngineSession::remember_keys
 };
 
 // A cell the replay chain served before R started: the engine runs it (from the cache) once R is up.
 struct EngineSession::Replayed {
     std::string id, code;
     std::optional<PlotSize> plot;
-    bool from_entry = false;  // served from a cache entry (else a recorded step: library(), options(), which rerun)
-    bool binds_nothing = false;  // its entry bound and removed no name (ReplayChain::Served)
+    bool from_entry = false;    // served from a cache entry (else a recorded step: library(), options(), which rerun)
+    bool binds_nothing = false; // its entry bound and removed no name (ReplayChain::Served)
 };
 
 namespace {
@@ -322,7 +325,8 @@ EngineSession::EngineSession(SessionSettings settings) : settings_(std::move(set
     }
     // Without a chain to follow (no cache, --force) R is needed for the first cell anyway.
     if (!replaying()) start_r();
-    if (settings_.timeout_seconds) watchdog_ = std::make_unique<Watchdog>(*settings_.timeout_seconds, settings_.on_stuck);
+    if (settings_.timeout_seconds)
+        watchdog_ = std::make_unique<Watchdog>(*settings_.timeout_seconds, settings_.on_stuck);
 }
 
 EngineSession::~EngineSession() {
@@ -369,12 +373,13 @@ void EngineSession::start_r() {
     // The engine does not know it then, which a run that executes each cell once in order never asks about.
     std::vector<Replayed> replayed = std::move(replayed_);
     replayed_.clear();
-    catching_up_ = true;  // the chain is already past these cells
+    catching_up_ = true; // the chain is already past these cells
     for (const auto& cell : replayed) {
         if (cell.from_entry && cell.binds_nothing) continue;
         CellRun again = run(cell.id, cell.code, cell.plot, false);
         if (cell.from_entry && !again.from_cache) {
-            std::string line = "ripple cache: [" + cell.id + "] was shown from the cache but had to run again to rebuild "
+            std::string line = "ripple cache: [" + cell.id +
+                               "] was shown from the cache but had to run again to rebuild "
                                "the session (its cache entry changed meanwhile); its outputs are the cached ones.";
             if (settings_.cache_warning) settings_.cache_warning(line);
             else std::cerr << line << '\n';
@@ -419,7 +424,9 @@ void EngineSession::store_artifact(const std::string& key, const std::string& by
 
 bool EngineSession::cache_available() const { return cache_->store != nullptr; }
 
-fs::path EngineSession::cache_directory() const { return cache_->store ? cache_->store->directory() : settings_.cache.dir; }
+fs::path EngineSession::cache_directory() const {
+    return cache_->store ? cache_->store->directory() : settings_.cache.dir;
+}
 
 void EngineSession::start_dry_run(const std::string& scope) {
     if (!cache_available()) throw std::logic_error("a dry run needs the persistent cache");
@@ -434,11 +441,11 @@ CellRun EngineSession::replay(const std::string& id, const std::string& code, co
                               const dag::ReplayChain::Served& served, bool logged) {
     auto started = std::chrono::steady_clock::now();
     CellRun run;
-    std::vector<CellOutput> updates;  // a step never has any (the engine makes no step of such a run)
+    std::vector<CellOutput> updates; // a step never has any (the engine makes no step of such a run)
     std::function<void(const CellOutput&)> no_live;
     RecordingSink sink(run.outputs, updates, logged ? settings_.live_output : no_live);
     nlohmann::json parsed = nlohmann::json::parse(served.outputs, nullptr, false);
-    if (!rbridge::replay(parsed, sink)) return run;  // unreadable: not served (the caller starts R)
+    if (!rbridge::replay(parsed, sink)) return run; // unreadable: not served (the caller starts R)
     run.from_cache = true;
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     replayed_.push_back({id, code, plot, served.from_entry, served.binds_nothing});
@@ -477,7 +484,8 @@ CellRun EngineSession::run(const std::optional<std::string>& id, const std::stri
     run.display_updates = recorder_->take_updates();
     run.notices = report.notices;
     run.interrupted = report.interrupted;
-    run.from_cache = id && std::find(report.from_cache.begin(), report.from_cache.end(), *id) != report.from_cache.end();
+    run.from_cache =
+        id && std::find(report.from_cache.begin(), report.from_cache.end(), *id) != report.from_cache.end();
     run.failed = report.requested_failed || report.interrupted;
     run.timed_out = fired && report.interrupted;
     if (dry_run_) {
@@ -508,7 +516,8 @@ CellRun EngineSession::run(const std::optional<std::string>& id, const std::stri
     return run;
 }
 
-CellRun EngineSession::run_cell(const std::string& id, const std::string& code, std::optional<PlotSize> plot, bool logged) {
+CellRun EngineSession::run_cell(const std::string& id, const std::string& code, std::optional<PlotSize> plot,
+                                bool logged) {
     return run(id, code, plot, logged);
 }
 
@@ -516,7 +525,7 @@ CellRun EngineSession::run_untracked(const std::string& code) { return run(std::
 
 bool EngineSession::is_complete(const std::string& code) {
     if (code.find_first_not_of(" \t\r\n") == std::string::npos) return false;
-    if (!engine_ && parse_r_literal(code)) return true;  // a literal is complete: no need to start R to know
+    if (!engine_ && parse_r_literal(code)) return true; // a literal is complete: no need to start R to know
     start_r();
     return engine_->evaluator.check_completeness(code) == rbridge::CodeCompleteness::Complete;
 }

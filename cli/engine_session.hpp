@@ -34,15 +34,15 @@ public:
 struct CellRun {
     std::vector<CellOutput> outputs;
     bool failed = false;
-    bool interrupted = false;  // stopped: by the watchdog (timed_out) or by SIGINT/SIGTERM
+    bool interrupted = false; // stopped: by the watchdog (timed_out) or by SIGINT/SIGTERM
     bool timed_out = false;
-    bool from_cache = false;   // the engine served it from the persistent cache (outputs replayed, not run)
+    bool from_cache = false; // the engine served it from the persistent cache (outputs replayed, not run)
     double seconds = 0;
     // Other cells the engine ran for this request (stale upstream cells, reactive reruns), with their outputs.
     std::vector<std::pair<std::string, std::vector<CellOutput>>> also_ran;
     // Displays this run replaced by id (update_display_data) that it did not publish itself.
     std::vector<CellOutput> display_updates;
-    std::vector<std::string> notices;  // the engine's one-line notices (opaque state rebuilt, ...)
+    std::vector<std::string> notices; // the engine's one-line notices (opaque state rebuilt, ...)
     // Dry run (`why`) only: the cells that would have to run for this request, each with why, and the cells the
     // cache served.
     std::vector<std::pair<std::string, std::vector<std::string>>> would_run;
@@ -50,8 +50,8 @@ struct CellRun {
 };
 
 struct SessionSettings {
-    std::filesystem::path r_library;       // where the ripple R package is installed
-    CacheSettings cache;                   // the persistent cache: where, and whether to read (off, --force)
+    std::filesystem::path r_library; // where the ripple R package is installed
+    CacheSettings cache;             // the persistent cache: where, and whether to read (off, --force)
     // Where each cell's last key is remembered for `run-notebook why` (absolute paths: the input, the output).
     std::vector<std::string> cache_scopes;
     // A cache problem, one "ripple cache: ..." line (default: stderr). Never fails the run.
@@ -110,23 +110,24 @@ private:
     class Recorder;
     class Watchdog;
     struct Replayed;
-    CellRun run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot, bool logged);
+    CellRun run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot,
+                bool logged);
     CellRun replay(const std::string& id, const std::string& code, const std::optional<PlotSize>& plot,
                    const dag::ReplayChain::Served& served, bool logged);
     bool replaying() const;
     void start_r();
-    void remember_keys();  // writes the keys run() collected for `why`
+    void remember_keys(); // writes the keys run() collected for `why`
 
     SessionSettings settings_;
     std::unique_ptr<Recorder> recorder_;
     std::unique_ptr<Watchdog> watchdog_;
     struct Engine;
-    std::unique_ptr<Engine> engine_;  // exists once R has started
+    std::unique_ptr<Engine> engine_; // exists once R has started
     struct Cache;
     std::unique_ptr<Cache> cache_;
-    std::vector<Replayed> replayed_;  // cells served without R, in order, until R starts
+    std::vector<Replayed> replayed_; // cells served without R, in order, until R starts
     bool dry_run_ = false;
-    bool catching_up_ = false;        // start_r() is running the replayed cells again
+    bool catching_up_ = false; // start_r() is running the replayed cells again
     double r_start_seconds_ = 0;
 };
 

@@ -8,7 +8,6 @@ namespace ripple::cli {
 
 namespace {
 
-
 std::string with_newline(std::string text) {
     if (!text.empty() && text.back() != '\n') text.push_back('\n');
     return text;
@@ -18,7 +17,8 @@ std::string with_newline(std::string text) {
 std::string knitr_warning(const std::string& line) {
     if (line.rfind("In ", 0) == 0) {
         size_t colon = line.find(" : ");
-        if (colon != std::string::npos) return "Warning in " + line.substr(3, colon - 3) + ": " + line.substr(colon + 3);
+        if (colon != std::string::npos)
+            return "Warning in " + line.substr(3, colon - 3) + ": " + line.substr(colon + 3);
     }
     return "Warning: " + line;
 }
@@ -106,12 +106,13 @@ std::string chunk_markdown(const std::string& source, const std::vector<CellOutp
         }
     }
     size_t figure = 0;
-    std::vector<Piece> held;  // results = "hold": text outputs go after everything else
+    std::vector<Piece> held; // results = "hold": text outputs go after everything else
     for (const auto& output : merged) {
         if (is_figure(output)) {
             std::string link = figure < figure_links.size() ? figure_links[figure] : "";
             ++figure;
-            if (look.show_figures && !link.empty()) pieces.push_back({Piece::Kind::Figure, "![" + look.fig_cap + "](" + link + ")\n"});
+            if (look.show_figures && !link.empty())
+                pieces.push_back({Piece::Kind::Figure, "![" + look.fig_cap + "](" + link + ")\n"});
             continue;
         }
         std::string text;
@@ -139,9 +140,7 @@ std::string chunk_markdown(const std::string& source, const std::vector<CellOutp
             }
             is_result_text = true;
             break;
-        case CellOutput::Kind::Error:
-            add_output(knitr_error_text(output));
-            continue;
+        case CellOutput::Kind::Error: add_output(knitr_error_text(output)); continue;
         }
         if (!is_result_text || text.empty()) continue;
         switch (look.results) {

@@ -19,16 +19,16 @@ struct ChunkLook {
     bool message = true;
     bool warning = true;
     bool collapse = false;
-    std::optional<std::string> comment = std::string("##");  // nullopt or "": no prefix
+    std::optional<std::string> comment = std::string("##"); // nullopt or "": no prefix
     std::string fig_cap;
-    bool show_figures = true;  // fig.show != "hide"
+    bool show_figures = true; // fig.show != "hide"
 };
 
 // What R wrote on stderr, told apart as knitr does: messages and warnings ("Warning in f(): text").
 struct ConsoleNote {
     enum class Kind { Message, Warning };
     Kind kind = Kind::Message;
-    std::string text;  // knitr's wording, without the comment prefix; ends with a newline
+    std::string text; // knitr's wording, without the comment prefix; ends with a newline
 };
 std::vector<ConsoleNote> split_stderr(const std::string& text);
 

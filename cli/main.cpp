@@ -71,9 +71,10 @@ int main(int argc, char* argv[]) {
     }
     if (const auto* why = std::get_if<ripple::cli::WhyRequest>(&command)) {
         install_crash_handlers();
-        ripple::cli::Progress progress(stderr, true, false);  // errors and cache warnings only
+        ripple::cli::Progress progress(stderr, true, false); // errors and cache warnings only
         try {
-            if (why->kind == ripple::cli::InputKind::Notebook) return ripple::cli::explain_notebook(*why, progress, std::cout);
+            if (why->kind == ripple::cli::InputKind::Notebook)
+                return ripple::cli::explain_notebook(*why, progress, std::cout);
             return ripple::cli::explain_rmd(*why, progress, std::cout);
         } catch (const ripple::cli::InputError& e) {
             progress.error(std::string("run-notebook: ") + e.what());

@@ -54,7 +54,8 @@ json split_bundle(const json& data) {
 
 std::string cell_name(size_t index, const json& cell) {
     std::string name = "cell " + std::to_string(index + 1);
-    if (cell.is_object() && cell.contains("id") && cell["id"].is_string()) name += " (id " + cell["id"].get<std::string>() + ")";
+    if (cell.is_object() && cell.contains("id") && cell["id"].is_string())
+        name += " (id " + cell["id"].get<std::string>() + ")";
     return name;
 }
 
@@ -99,13 +100,15 @@ NotebookFile NotebookFile::parse(const std::string& text, const std::string& nam
     if (!doc["nbformat"].is_number_integer()) throw NotebookError(name + " has a non-integer \"nbformat\".");
     int major = doc["nbformat"].get<int>();
     if (major != 4) {
-        throw NotebookError(name + " is an nbformat " + std::to_string(major) +
-                            " notebook; run-notebook reads nbformat 4 (convert it with jupyter nbconvert --to notebook).");
+        throw NotebookError(
+            name + " is an nbformat " + std::to_string(major) +
+            " notebook; run-notebook reads nbformat 4 (convert it with jupyter nbconvert --to notebook).");
     }
     if (!doc["cells"].is_array()) throw NotebookError(name + " has \"cells\" that is not a list.");
     if (!doc.contains("metadata") || !doc["metadata"].is_object()) doc["metadata"] = json::object();
     int minor = doc.contains("nbformat_minor") && doc["nbformat_minor"].is_number_integer()
-                    ? doc["nbformat_minor"].get<int>() : 0;
+                    ? doc["nbformat_minor"].get<int>()
+                    : 0;
 
     // The notebook must be R (or say nothing about its language).
     const json& metadata = doc["metadata"];
@@ -134,7 +137,8 @@ NotebookFile NotebookFile::parse(const std::string& text, const std::string& nam
         }
         if (!cell.contains("source")) cell["source"] = json::array();
         if (!joined_text(cell["source"])) {
-            throw NotebookError(name + ": the source of " + cell_name(i, cell) + " is neither a string nor a list of strings.");
+            throw NotebookError(name + ": the source of " + cell_name(i, cell) +
+                                " is neither a string nor a list of strings.");
         }
         if (!cell.contains("metadata") || !cell["metadata"].is_object()) cell["metadata"] = json::object();
         if (type == "code") {
@@ -234,17 +238,20 @@ size_t NotebookFile::inject_parameters(const std::string& code, bool& after_para
 
 json to_nbformat_output(const CellOutput& output, std::optional<int> execution_count) {
     switch (output.kind) {
-    case CellOutput::Kind::Stream:
-        return {{"output_type", "stream"}, {"name", output.stream}, {"text", output.text}};
+    case CellOutput::Kind::Stream: return {{"output_type", "stream"}, {"name", output.stream}, {"text", output.text}};
     case CellOutput::Kind::Display:
         return {{"output_type", "display_data"}, {"data", split_bundle(output.data)}, {"metadata", output.metadata}};
     case CellOutput::Kind::Result: {
-        json result = {{"output_type", "execute_result"}, {"data", split_bundle(output.data)}, {"metadata", output.metadata}};
+        json result = {
+            {"output_type", "execute_result"}, {"data", split_bundle(output.data)}, {"metadata", output.metadata}};
         result["execution_count"] = execution_count ? json(*execution_count) : json(nullptr);
         return result;
     }
     case CellOutput::Kind::Error:
-        return {{"output_type", "error"}, {"ename", output.ename}, {"evalue", output.evalue}, {"traceback", output.traceback}};
+        return {{"output_type", "error"},
+                {"ename", output.ename},
+                {"evalue", output.evalue},
+                {"traceback", output.traceback}};
     }
     return json::object();
 }
@@ -286,8 +293,9 @@ void NotebookFile::set_language(const std::string& r_version) {
     if (!metadata.contains("kernelspec") || !metadata["kernelspec"].is_object()) {
         metadata["kernelspec"] = {{"display_name", "R (ripple)"}, {"language", "R"}, {"name", "ripple"}};
     }
-    metadata["language_info"] = {{"codemirror_mode", "r"}, {"file_extension", ".r"}, {"mimetype", "text/x-r-source"},
-                                 {"name", "R"}, {"pygments_lexer", "r"}, {"version", r_version}};
+    metadata["language_info"] = {{"codemirror_mode", "r"},        {"file_extension", ".r"},
+                                 {"mimetype", "text/x-r-source"}, {"name", "R"},
+                                 {"pygments_lexer", "r"},         {"version", r_version}};
 }
 
 void NotebookFile::set_run_metadata(const json& run) { doc_["metadata"]["ripple"] = run; }

@@ -22,8 +22,8 @@ public:
 
 // When one cell ran, as nbclient records it in cell.metadata.execution (ISO 8601 UTC).
 struct CellTiming {
-    std::string started;   // iopub.status.busy, iopub.execute_input
-    std::string finished;  // shell.execute_reply, iopub.status.idle
+    std::string started;  // iopub.status.busy, iopub.execute_input
+    std::string finished; // shell.execute_reply, iopub.status.idle
     double seconds = 0;
     bool from_cache = false;
 };

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -25,8 +25,15 @@ namespace fs = std::filesystem;
 
 void pandoc_to_html(const fs::path& markdown_file, const fs::path& html_file, const fs::path& resource_dir,
                     bool self_contained, const std::string& page_title) {
-    std::vector<std::string> args = {"pandoc", "--from", "markdown", "--to", "html5", "--standalone",
-                                     "--resource-path=" + resource_dir.string(), "--output", html_file.string(),
+    std::vector<std::string> args = {"pandoc",
+                                     "--from",
+                                     "markdown",
+                                     "--to",
+                                     "html5",
+                                     "--standalone",
+                                     "--resource-path=" + resource_dir.string(),
+                                     "--output",
+                                     html_file.string(),
                                      markdown_file.string()};
     if (!page_title.empty()) args.insert(args.end() - 1, {"--metadata", "pagetitle=" + page_title});
     if (self_contained) args.insert(args.begin() + 6, "--self-contained");
@@ -34,7 +41,8 @@ void pandoc_to_html(const fs::path& markdown_file, const fs::path& html_file, co
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);
 
-    fs::path errors = html_file.parent_path() / ("." + html_file.filename().string() + ".pandoc-stderr-" + std::to_string(getpid()));
+    fs::path errors =
+        html_file.parent_path() / ("." + html_file.filename().string() + ".pandoc-stderr-" + std::to_string(getpid()));
     int error_fd = ::open(errors.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
     if (error_fd < 0) throw PandocError("cannot run pandoc: " + std::string(std::strerror(errno)) + ".");
     posix_spawn_file_actions_t actions;
@@ -48,8 +56,7 @@ void pandoc_to_html(const fs::path& markdown_file, const fs::path& html_file, co
     ::close(error_fd);
     int status = 0;
     if (spawned == 0) {
-        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-        }
+        while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
     }
     std::ifstream in(errors);
     std::stringstream captured;
@@ -94,8 +101,9 @@ std::optional<fs::path> program_on_path(const std::string& name) {
 
 } // namespace
 
-std::optional<std::string> pandoc_run_key(const std::string& markdown, const fs::path& resource_dir, bool self_contained,
-                                          const std::string& page_title, const std::vector<fs::path>& figures) {
+std::optional<std::string> pandoc_run_key(const std::string& markdown, const fs::path& resource_dir,
+                                          bool self_contained, const std::string& page_title,
+                                          const std::vector<fs::path>& figures) {
     std::optional<fs::path> pandoc = program_on_path("pandoc");
     if (!pandoc) return std::nullopt;
     std::error_code ignored;
@@ -107,9 +115,9 @@ std::optional<std::string> pandoc_run_key(const std::string& markdown, const fs:
     // Templates and filters in pandoc's user data folder change its output.
     const char* home = std::getenv("HOME");
     const char* data_home = std::getenv("XDG_DATA_HOME");
-    for (const fs::path& folder : {fs::path(data_home ? data_home : "") / "pandoc",
-                                   fs::path(home ? home : "") / ".local" / "share" / "pandoc",
-                                   fs::path(home ? home : "") / ".pandoc"}) {
+    for (const fs::path& folder :
+         {fs::path(data_home ? data_home : "") / "pandoc", fs::path(home ? home : "") / ".local" / "share" / "pandoc",
+          fs::path(home ? home : "") / ".pandoc"}) {
         digest.update_framed(stamp(folder));
     }
     digest.update_framed(fs::absolute(resource_dir, ignored).string());

@@ -23,9 +23,9 @@ public:
 
     void start_cell(size_t position, size_t total, const std::string& label);
     void finish_cell(CellStatus status, double seconds, bool from_cache);
-    void note(const std::string& line);   // shown unless quiet
-    void error(const std::string& text);  // always shown
-    void live(const std::string& text);   // --log-output: cell output as it comes
+    void note(const std::string& line);  // shown unless quiet
+    void error(const std::string& text); // always shown
+    void live(const std::string& text);  // --log-output: cell output as it comes
     void summary(const std::string& line);
 
 private:

@@ -41,8 +41,8 @@ private:
     std::string word() {
         skip_space();
         size_t start = at_;
-        while (at_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[at_])) || text_[at_] == '_' ||
-                                      text_[at_] == '.')) {
+        while (at_ < text_.size() &&
+               (std::isalnum(static_cast<unsigned char>(text_[at_])) || text_[at_] == '_' || text_[at_] == '.')) {
             ++at_;
         }
         return std::string(text_.substr(start, at_ - start));
@@ -131,8 +131,8 @@ private:
         if (hex) at_ += 2;
         while (at_ < text_.size()) {
             char c = text_[at_];
-            bool exponent_sign = (c == '+' || c == '-') && at_ > start && !hex &&
-                                 (text_[at_ - 1] == 'e' || text_[at_ - 1] == 'E');
+            bool exponent_sign =
+                (c == '+' || c == '-') && at_ > start && !hex && (text_[at_ - 1] == 'e' || text_[at_ - 1] == 'E');
             if (std::isdigit(static_cast<unsigned char>(c)) || c == '.' || exponent_sign ||
                 (hex ? std::isxdigit(static_cast<unsigned char>(c)) : (c == 'e' || c == 'E'))) {
                 ++at_;
@@ -143,10 +143,11 @@ private:
         std::string digits(text_.substr(start, at_ - start));
         if (at_ < text_.size() && text_[at_] == 'L') ++at_;
         if (at_ < text_.size() && (std::isalpha(static_cast<unsigned char>(text_[at_])) || text_[at_] == '_')) {
-            return std::nullopt;  // 1i, 2x: not a plain number
+            return std::nullopt; // 1i, 2x: not a plain number
         }
         char* end = nullptr;
-        double value = hex ? static_cast<double>(std::strtoull(digits.c_str(), &end, 16)) : std::strtod(digits.c_str(), &end);
+        double value =
+            hex ? static_cast<double>(std::strtoull(digits.c_str(), &end, 16)) : std::strtod(digits.c_str(), &end);
         if (end == nullptr || *end != '\0' || digits.empty()) return std::nullopt;
         if (std::floor(value) == value && std::fabs(value) < 9e15) return json(static_cast<long long>(value));
         return json(value);
@@ -168,8 +169,13 @@ private:
             case 't': out.push_back('\t'); break;
             case 'r': out.push_back('\r'); break;
             case '0': out.push_back('\0'); break;
-            case '\\': case '"': case '\'': case '`': case ' ': out.push_back(e); break;
-            case 'u': case 'U': {
+            case '\\':
+            case '"':
+            case '\'':
+            case '`':
+            case ' ': out.push_back(e); break;
+            case 'u':
+            case 'U': {
                 bool braced = at_ < text_.size() && text_[at_] == '{';
                 if (braced) ++at_;
                 size_t start = at_;
@@ -190,7 +196,6 @@ private:
         ++at_;
         return json(out);
     }
-
 
     std::string_view text_;
     size_t at_ = 0;

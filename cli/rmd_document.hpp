@@ -25,24 +25,24 @@ struct ChunkOption {
 };
 
 struct Chunk {
-    size_t line = 0;                   // the opening ``` line (1-based)
-    std::string engine;                // "r", "python", ... (lower case)
-    std::string label;                 // as written, or "unnamed-chunk-N" (N counts all chunks, as knitr does)
+    size_t line = 0;    // the opening ``` line (1-based)
+    std::string engine; // "r", "python", ... (lower case)
+    std::string label;  // as written, or "unnamed-chunk-N" (N counts all chunks, as knitr does)
     bool named = false;
-    std::vector<ChunkOption> options;  // header options, then #| options (a later one wins)
-    std::string code;                  // the body without #| option lines
-    std::string fence;                 // the opening fence as written (``` or more backticks)
-    std::string header;                // the text between { and }
+    std::vector<ChunkOption> options; // header options, then #| options (a later one wins)
+    std::string code;                 // the body without #| option lines
+    std::string fence;                // the opening fence as written (``` or more backticks)
+    std::string header;               // the text between { and }
 };
 
 struct TextBlock {
-    size_t line = 0;   // first line of the text
-    std::string text;  // verbatim, including its final newline
+    size_t line = 0;  // first line of the text
+    std::string text; // verbatim, including its final newline
 };
 
 struct RmdDocument {
     bool has_header = false;
-    size_t header_line = 0;                 // line of the opening ---
+    size_t header_line = 0;                  // line of the opening ---
     nlohmann::ordered_json header = nullptr; // the parsed YAML header (a map), null without one
     std::vector<std::variant<TextBlock, Chunk>> blocks;
 };

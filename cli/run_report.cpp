@@ -82,33 +82,39 @@ std::string report_json(const RunRecord& run) {
                      {"execution_count", cell.execution_count ? json(*cell.execution_count) : json(nullptr)}};
         if (cell.line > 0) item["line"] = cell.line;
         if (cell.error) {
-            item["error"] = {{"ename", cell.error->ename}, {"evalue", cell.error->evalue}, {"traceback", cell.error->traceback}};
+            item["error"] = {
+                {"ename", cell.error->ename}, {"evalue", cell.error->evalue}, {"traceback", cell.error->traceback}};
         }
         cells.push_back(item);
     }
     size_t ran = 0, failed = 0, skipped = 0, cached = 0;
     for (const auto& cell : run.cells) {
-        if (cell.status == CellStatus::Ok || cell.status == CellStatus::Error || cell.status == CellStatus::Timeout) ++ran;
+        if (cell.status == CellStatus::Ok || cell.status == CellStatus::Error || cell.status == CellStatus::Timeout)
+            ++ran;
         if (cell.status == CellStatus::Error || cell.status == CellStatus::Timeout) ++failed;
         if (cell.status == CellStatus::Skipped) ++skipped;
         if (cell.from_cache) ++cached;
     }
-    json report = {{"input", run.input},
-                   {"output", run.output},
-                   {"kind", run.kind},
-                   {"status", exit_name(run.exit_code)},
-                   {"exit_code", static_cast<int>(run.exit_code)},
-                   {"message", run.message},
-                   {"started", run.started},
-                   {"duration_s", run.seconds},
-                   {"counts", {{"cells", run.cells.size()}, {"ran", ran}, {"failed", failed}, {"skipped", skipped},
-                               {"from_cache", cached}}},
-                   {"cache", {{"enabled", run.cache.enabled}, {"force", run.cache.force}, {"dir", run.cache.dir.string()},
-                              {"available", run.cache_available}}},
-                   {"r_started", run.r_started},
-                   {"r_start_s", run.r_started ? json(run.r_start_seconds) : json(nullptr)},
-                   {"html_from_cache", run.html_from_cache},
-                   {"cells", cells}};
+    json report = {
+        {"input", run.input},
+        {"output", run.output},
+        {"kind", run.kind},
+        {"status", exit_name(run.exit_code)},
+        {"exit_code", static_cast<int>(run.exit_code)},
+        {"message", run.message},
+        {"started", run.started},
+        {"duration_s", run.seconds},
+        {"counts",
+         {{"cells", run.cells.size()}, {"ran", ran}, {"failed", failed}, {"skipped", skipped}, {"from_cache", cached}}},
+        {"cache",
+         {{"enabled", run.cache.enabled},
+          {"force", run.cache.force},
+          {"dir", run.cache.dir.string()},
+          {"available", run.cache_available}}},
+        {"r_started", run.r_started},
+        {"r_start_s", run.r_started ? json(run.r_start_seconds) : json(nullptr)},
+        {"html_from_cache", run.html_from_cache},
+        {"cells", cells}};
     return report.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
 }
 
@@ -132,7 +138,8 @@ std::string report_junit(const RunRecord& run) {
         xml += "    <testcase classname=\"" + suite + "\" name=\"" + xml_escape(name) + "\" time=\"" +
                seconds_text(cell.seconds) + "\"";
         std::string body;
-        if (cell.status == CellStatus::Error || cell.status == CellStatus::Timeout || cell.status == CellStatus::Interrupted) {
+        if (cell.status == CellStatus::Error || cell.status == CellStatus::Timeout ||
+            cell.status == CellStatus::Interrupted) {
             const char* tag = cell.status == CellStatus::Error ? "failure" : "error";
             std::string ename = cell.error ? cell.error->ename : status_name(cell.status);
             std::string evalue = cell.error ? cell.error->evalue : "";
@@ -140,8 +147,8 @@ std::string report_junit(const RunRecord& run) {
             if (cell.error) {
                 for (const auto& line : cell.error->traceback) trace += line + "\n";
             }
-            body = std::string("      <") + tag + " type=\"" + xml_escape(ename) + "\" message=\"" + xml_escape(evalue) +
-                   "\">" + xml_escape(trace) + "</" + tag + ">\n";
+            body = std::string("      <") + tag + " type=\"" + xml_escape(ename) + "\" message=\"" +
+                   xml_escape(evalue) + "\">" + xml_escape(trace) + "</" + tag + ">\n";
         } else if (cell.status == CellStatus::Skipped) {
             body = "      <skipped message=\"skipped (skip-execution tag, eval=FALSE or empty)\"/>\n";
         } else if (cell.status == CellStatus::NotRun) {

@@ -16,8 +16,8 @@ namespace {
 
 // Chunk options that change only how results are shown (knitr / Quarto names), never what runs.
 constexpr std::array<std::string_view, 14> kPresentationOptions = {
-    "echo",         "label",       "fig.cap",     "fig.alt",     "fig.scap", "fig.lp",  "tags",
-    "cache",        "dependson",   "class.source", "class.output", "attr.source", "attr.output", "ripple"};
+    "echo",  "label",     "fig.cap",      "fig.alt",      "fig.scap",    "fig.lp",      "tags",
+    "cache", "dependson", "class.source", "class.output", "attr.source", "attr.output", "ripple"};
 
 constexpr std::string_view kValuePrefix = "value:";
 constexpr std::string_view kPackagePrefix = "package:";
@@ -30,8 +30,8 @@ bool starts_with(std::string_view text, std::string_view prefix) { return text.s
 // The category that orders explanations: most telling first.
 int category_rank(std::string_view name) {
     static constexpr std::array<std::string_view, 12> kOrder = {
-        "schema", "code", "option:", "use:", "file:", "env:r", "env:package:", "env:option:", "env:locale",
-        "env:value-format", "rng:kind", "rng:seed"};
+        "schema",      "code",       "option:",          "use:",     "file:",   "env:r", "env:package:",
+        "env:option:", "env:locale", "env:value-format", "rng:kind", "rng:seed"};
     for (std::size_t i = 0; i < kOrder.size(); ++i) {
         std::string_view prefix = kOrder[i];
         bool exact = prefix.back() != ':';
@@ -146,8 +146,7 @@ CacheKey& CacheKey::add_value_use(const std::string& symbol, const std::string& 
     return *this;
 }
 
-CacheKey& CacheKey::add_package_use(const std::string& symbol, const std::string& package,
-                                    const std::string& version) {
+CacheKey& CacheKey::add_package_use(const std::string& symbol, const std::string& package, const std::string& version) {
     parts_["use:" + symbol] = std::string(kPackagePrefix) + package + "@" + version;
     return *this;
 }

@@ -15,11 +15,11 @@ inline constexpr int kCacheKeySchemaVersion = 1;
 
 // The session state a cell's results may depend on besides its inputs (SPEC section 5, "environment").
 struct KeyEnvironment {
-    std::string r_version;                                 // major.minor, e.g. "4.2"
-    std::map<std::string, std::string> attached_packages;  // package -> version
-    std::map<std::string, std::string> output_options;     // digits, scipen, OutDec, width -> value
-    std::string locale;                                    // e.g. "LC_CTYPE=C.UTF-8;LC_COLLATE=C"
-    std::string value_format;                              // how value hashes were computed (rbridge::value_format())
+    std::string r_version;                                // major.minor, e.g. "4.2"
+    std::map<std::string, std::string> attached_packages; // package -> version
+    std::map<std::string, std::string> output_options;    // digits, scipen, OutDec, width -> value
+    std::string locale;                                   // e.g. "LC_CTYPE=C.UTF-8;LC_COLLATE=C"
+    std::string value_format;                             // how value hashes were computed (rbridge::value_format())
 };
 
 // A cache key: a sorted map of named parts. Part names:

@@ -32,14 +32,14 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kStoreSchemaVersion = 2;  // 2: replay_steps
+constexpr int kStoreSchemaVersion = 2; // 2: replay_steps
 constexpr const char* kDatabaseFile = "cache.sqlite";
 constexpr const char* kValuesFolder = "values";
 constexpr const char* kTempFolder = "tmp";
-constexpr auto kReopenDelay = std::chrono::seconds(10);  // after a failed open, the next try waits this long
-constexpr auto kBusyBackoff = std::chrono::seconds(10);  // after a store found the lock held too long
-constexpr int kTouchBusyTimeoutMs = 100;          // LRU bookkeeping never makes a hit wait long
-constexpr std::int64_t kTouchIntervalMs = 60'000;  // a value's last use is refreshed at most this often
+constexpr auto kReopenDelay = std::chrono::seconds(10); // after a failed open, the next try waits this long
+constexpr auto kBusyBackoff = std::chrono::seconds(10); // after a store found the lock held too long
+constexpr int kTouchBusyTimeoutMs = 100;                // LRU bookkeeping never makes a hit wait long
+constexpr std::int64_t kTouchIntervalMs = 60'000;       // a value's last use is refreshed at most this often
 // Hits are recorded (hit_count, last_used_at) in batches: at flush_hits(), stats(), gc() and destruction, and at the
 // latest when this many entries wait or the oldest waiting hit is kTouchIntervalMs old.
 constexpr std::size_t kMaxUnrecordedHits = 256;
@@ -121,6 +121,7 @@ class StoreError : public std::runtime_error {
 public:
     StoreError(Trouble trouble, const std::string& reason) : std::runtime_error(reason), trouble_(trouble) {}
     Trouble trouble() const { return trouble_; }
+
 private:
     Trouble trouble_;
 };
@@ -167,7 +168,9 @@ using sqlite::DatabaseHandle;
 
 // Statements of the cache store raise StoreError, classified for the user (full disk, read-only, ...).
 struct RaiseStoreError {
-    [[noreturn]] void operator()(sqlite3* database, int code, sqlite::Phase) const { throw sqlite_error(database, code); }
+    [[noreturn]] void operator()(sqlite3* database, int code, sqlite::Phase) const {
+        throw sqlite_error(database, code);
+    }
 };
 using Statement = sqlite::Statement<RaiseStoreError>;
 
@@ -198,6 +201,7 @@ public:
         execute(database_, "COMMIT");
         open_ = false;
     }
+
 private:
     sqlite3* database_;
     bool open_ = true;
@@ -212,6 +216,7 @@ public:
     ~BusyTimeoutScope() { sqlite3_busy_timeout(database_, normal_ms_); }
     BusyTimeoutScope(const BusyTimeoutScope&) = delete;
     BusyTimeoutScope& operator=(const BusyTimeoutScope&) = delete;
+
 private:
     sqlite3* database_;
     int normal_ms_;
@@ -232,6 +237,7 @@ public:
         fd_ = -1;
         return result;
     }
+
 private:
     void reset() {
         if (fd_ >= 0) ::close(fd_);
@@ -254,6 +260,7 @@ public:
     TempFile& operator=(TempFile&&) = delete;
     const fs::path& path() const { return path_; }
     void published() { path_.clear(); }
+
 private:
     fs::path path_;
 };
@@ -278,7 +285,7 @@ TempFile write_temp_file(const fs::path& folder, std::string_view bytes, const F
     if (fd < 0) throw file_error(errno, "creating a temporary file");
     FileDescriptor file(fd);
     TempFile temp{fs::path(pattern)};
-    if (modes.shared) ::fchmod(file.get(), modes.file);  // mkstemp made it 0600
+    if (modes.shared) ::fchmod(file.get(), modes.file); // mkstemp made it 0600
     write_all(file.get(), bytes);
     if (::fsync(file.get()) != 0) throw file_error(errno, "flushing a value file");
     if (file.close() != 0) throw file_error(errno, "closing a value file");
@@ -309,7 +316,7 @@ FileRead read_file(const fs::path& path, std::uint64_t limit) {
     out.size_on_disk = static_cast<std::uint64_t>(info.st_size);
     if (out.size_on_disk != limit) {
         out.status = FileRead::Status::Ok;
-        return out;  // the caller sees the size mismatch
+        return out; // the caller sees the size mismatch
     }
     out.bytes.resize(limit);
     std::size_t done = 0;
@@ -359,8 +366,8 @@ std::string entry_checksum(const CacheEntry& entry) {
 }
 
 std::uint64_t entry_size(const CacheEntry& entry) {
-    std::uint64_t size = entry.key.size() + entry.outputs_json.size() + entry.metadata_json.size() +
-                         entry.key_parts_json.size();
+    std::uint64_t size =
+        entry.key.size() + entry.outputs_json.size() + entry.metadata_json.size() + entry.key_parts_json.size();
     for (const auto& [symbol, hash] : entry.values) size += symbol.size() + hash.size();
     return size;
 }
@@ -379,9 +386,9 @@ struct CacheStore::State {
     CacheStoreOptions options;
     fs::path directory;
     fs::path database_path;
-    FileModes modes;  // of every directory and file the store creates (private_files.hpp)
+    FileModes modes; // of every directory and file the store creates (private_files.hpp)
     DatabaseHandle database;
-    sqlite::StatementCache statements;  // after `database`: finalized before it closes
+    sqlite::StatementCache statements; // after `database`: finalized before it closes
     bool writable = false;
     bool may_reopen = false;
     std::chrono::steady_clock::time_point writes_paused_until{};
@@ -451,7 +458,7 @@ struct CacheStore::State {
             if (error.trouble() == Trouble::Busy) {
                 hit_writes_paused_until = std::chrono::steady_clock::now() + kBusyBackoff;
             } else {
-                unrecorded_hits.clear();  // a full disk or an I/O error: these hits go unrecorded
+                unrecorded_hits.clear(); // a full disk or an I/O error: these hits go unrecorded
             }
         }
     }
@@ -494,14 +501,15 @@ struct CacheStore::State {
         if (version == kStoreSchemaVersion) return;
         if (version > kStoreSchemaVersion) {
             throw StoreError(Trouble::Incompatible, "it was written by a newer ripple (cache schema " +
-                                                 std::to_string(version) + ", this one reads " +
-                                                 std::to_string(kStoreSchemaVersion) + ")");
+                                                        std::to_string(version) + ", this one reads " +
+                                                        std::to_string(kStoreSchemaVersion) + ")");
         }
         Transaction transaction(db, Transaction::Kind::Write);
-        version = query_integer(db, "PRAGMA user_version");  // another process may have been first
+        version = query_integer(db, "PRAGMA user_version"); // another process may have been first
         if (version != kStoreSchemaVersion) {
             // An older layout (none exists yet): a cache may always be thrown away.
-            for (const char* table : {"entry_values", "entries", "blobs", "cell_keys", "file_digests", "replay_steps"}) {
+            for (const char* table :
+                 {"entry_values", "entries", "blobs", "cell_keys", "file_digests", "replay_steps"}) {
                 execute(db, (std::string("DROP TABLE IF EXISTS ") + table).c_str());
             }
             create_schema(db);
@@ -521,10 +529,12 @@ struct CacheStore::State {
             open_connection(database_path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
         sqlite3* db = handle.get();
         execute(db, "PRAGMA foreign_keys = ON");
-        if (sqlite3_db_readonly(db, "main") == 1) throw StoreError(Trouble::ReadOnly, "the cache directory is read-only");
+        if (sqlite3_db_readonly(db, "main") == 1)
+            throw StoreError(Trouble::ReadOnly, "the cache directory is read-only");
         // Lets gc give pages back to the file system; possible only before the first table exists (setting it
         // on an existing database would take the write lock for nothing).
-        if (query_integer(db, "SELECT COUNT(*) FROM sqlite_master") == 0) execute(db, "PRAGMA auto_vacuum = INCREMENTAL");
+        if (query_integer(db, "SELECT COUNT(*) FROM sqlite_master") == 0)
+            execute(db, "PRAGMA auto_vacuum = INCREMENTAL");
         execute(db, "PRAGMA journal_mode = WAL");
         execute(db, "PRAGMA synchronous = NORMAL");
         ensure_schema(db);
@@ -585,8 +595,7 @@ struct CacheStore::State {
                 return;
             }
             if (error.trouble() != Trouble::ReadOnly) {
-                warn("cannot use the cache in " + directory.string() + ": " + error.what() +
-                     "; cells run without it.");
+                warn("cannot use the cache in " + directory.string() + ": " + error.what() + "; cells run without it.");
                 // A lock held too long or an I/O error may pass: a long-lived kernel tries again later.
                 if (error.trouble() != Trouble::Incompatible) {
                     reopen_at = std::chrono::steady_clock::now() + kReopenDelay;
@@ -597,7 +606,7 @@ struct CacheStore::State {
         }
         try {
             database = open_read_only();
-            writable = false;  // said at the first store that has to be skipped
+            writable = false; // said at the first store that has to be skipped
         } catch (const StoreError& error) {
             database.reset();
             warn("cannot use the cache in " + directory.string() + ": " + error.what() + "; cells run without it.");
@@ -643,8 +652,7 @@ struct CacheStore::State {
              "); cells run normally but are not cached.");
     }
     void read_failed(const StoreError& error) {
-        warn("could not read the cache in " + directory.string() + " (" + error.what() +
-             "); treating it as a miss.");
+        warn("could not read the cache in " + directory.string() + " (" + error.what() + "); treating it as a miss.");
     }
     // True when the database is open, reopening it if an earlier failure may have passed.
     bool ready() {
@@ -681,9 +689,9 @@ struct CacheStore::State {
     std::optional<std::string> file_problem(const std::string& hash, std::uint64_t size) const {
         struct stat info {};
         if (::stat(value_path(hash).c_str(), &info) != 0) {
-            return errno == ENOENT ? std::optional<std::string>("its file is missing")
-                                   : std::optional<std::string>(std::string("its file cannot be read: ") +
-                                                                std::strerror(errno));
+            return errno == ENOENT
+                       ? std::optional<std::string>("its file is missing")
+                       : std::optional<std::string>(std::string("its file cannot be read: ") + std::strerror(errno));
         }
         if (static_cast<std::uint64_t>(info.st_size) != size) {
             return "its file has " + std::to_string(info.st_size) + " bytes instead of " + std::to_string(size);
@@ -748,8 +756,8 @@ struct CacheStore::State {
             }
             bytes = std::move(read.bytes);
         } else if (bytes.size() != row->size) {
-            value_damaged(hash, "it has " + std::to_string(bytes.size()) + " bytes instead of " +
-                                    std::to_string(row->size));
+            value_damaged(hash,
+                          "it has " + std::to_string(bytes.size()) + " bytes instead of " + std::to_string(row->size));
             return std::nullopt;
         }
         if (sha256_hex(bytes) != hash) {
@@ -808,8 +816,8 @@ bool CacheStore::put_value(const std::string& hash, std::string_view bytes) {
     }
     try {
         const std::int64_t now = now_ms();
-        if (auto row = s.blob_row(hash); row && row->size == bytes.size() &&
-                                         (!row->in_file || !s.file_problem(hash, row->size))) {
+        if (auto row = s.blob_row(hash);
+            row && row->size == bytes.size() && (!row->in_file || !s.file_problem(hash, row->size))) {
             // Present: mark it used, so that gc (which spares values used within the grace period) leaves it
             // for the entry about to name it. If gc removed it just now, store it again below.
             const std::int64_t touch_interval = std::min(kTouchIntervalMs, s.options.orphan_grace_seconds * 500);
@@ -890,8 +898,8 @@ bool CacheStore::store(const CacheEntry& entry) {
         Transaction transaction(s.db(), Transaction::Kind::Write);
         for (const auto& [symbol, hash] : entry.values) {
             if (!s.blob_row(hash)) {
-                s.warn("did not store an entry for " + short_hash(entry.key) + ": value " + short_hash(hash) +
-                       " of `" + symbol + "` is not in the cache (store values before the entry).");
+                s.warn("did not store an entry for " + short_hash(entry.key) + ": value " + short_hash(hash) + " of `" +
+                       symbol + "` is not in the cache (store values before the entry).");
                 return false;
             }
         }
@@ -940,9 +948,9 @@ std::optional<CacheEntry> CacheStore::lookup(const std::string& key) {
         {
             // One snapshot: the entry, its value list and the value rows belong together.
             Transaction snapshot(s.db(), Transaction::Kind::Read);
-            Statement query = s.prepared(
-                "SELECT outputs, metadata, key_parts, run_seconds, created_at, last_used_at, hit_count,"
-                " size, checksum FROM entries WHERE key = ?");
+            Statement query =
+                s.prepared("SELECT outputs, metadata, key_parts, run_seconds, created_at, last_used_at, hit_count,"
+                           " size, checksum FROM entries WHERE key = ?");
             query.bind(1, key);
             if (!query.step()) return miss();
             entry.key = key;
@@ -1062,7 +1070,8 @@ void CacheStore::remember_replay_step(const std::string& state, const std::strin
     State& s = *state_;
     if (!s.can_write()) return;
     try {
-        Statement(s.db(), "INSERT OR REPLACE INTO replay_steps (state, request, key, step, updated_at) VALUES (?, ?, ?, ?, ?)")
+        Statement(s.db(),
+                  "INSERT OR REPLACE INTO replay_steps (state, request, key, step, updated_at) VALUES (?, ?, ?, ?, ?)")
             .bind(1, state)
             .bind(2, request)
             .bind(3, key)
@@ -1099,7 +1108,8 @@ std::optional<std::string> CacheStore::file_digest(const fs::path& path) {
     const auto inode = static_cast<std::int64_t>(info.st_ino);
     if (s.database) {
         try {
-            Statement query = s.prepared("SELECT size, mtime_ns, inode, hash, hashed_at_ns FROM file_digests WHERE path = ?");
+            Statement query =
+                s.prepared("SELECT size, mtime_ns, inode, hash, hashed_at_ns FROM file_digests WHERE path = ?");
             query.bind(1, where);
             // Trusted only if the file had not changed for a while when it was hashed: a write within the same
             // mtime tick would otherwise go unnoticed.
@@ -1117,9 +1127,8 @@ std::optional<std::string> CacheStore::file_digest(const fs::path& path) {
     if (s.database && s.writable) {
         try {
             BusyTimeoutScope brief(s.db(), kTouchBusyTimeoutMs, s.options.busy_timeout_ms);
-            Statement(s.db(),
-                      "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, inode, hash, hashed_at_ns)"
-                      " VALUES (?, ?, ?, ?, ?, ?)")
+            Statement(s.db(), "INSERT OR REPLACE INTO file_digests (path, size, mtime_ns, inode, hash, hashed_at_ns)"
+                              " VALUES (?, ?, ?, ?, ?, ?)")
                 .bind(1, where)
                 .bind(2, size)
                 .bind(3, mtime_ns)
@@ -1140,7 +1149,7 @@ GcReport CacheStore::gc(std::uint64_t max_bytes) {
     State& s = *state_;
     GcReport report;
     if (!s.can_write()) return report;
-    s.record_hits();  // the LRU order as of now
+    s.record_hits(); // the LRU order as of now
     const std::int64_t cutoff_ms = now_ms() - s.options.orphan_grace_seconds * 1000;
     try {
         report.bytes_before = s.total_bytes();
@@ -1199,7 +1208,9 @@ GcReport CacheStore::gc(std::uint64_t max_bytes) {
             execute(s.db(), "DELETE FROM replay_steps WHERE key != '' AND NOT EXISTS"
                             " (SELECT 1 FROM entries e WHERE e.key = replay_steps.key)");
             if (report.entries_removed > 0) {
-                Statement(s.db(), "DELETE FROM replay_steps WHERE key = '' AND updated_at < ?").bind(1, cutoff_ms).run();
+                Statement(s.db(), "DELETE FROM replay_steps WHERE key = '' AND updated_at < ?")
+                    .bind(1, cutoff_ms)
+                    .run();
             }
             for (const auto& hash : files) {
                 if (::unlink(s.value_path(hash).c_str()) == 0) ++report.files_removed;
@@ -1212,7 +1223,8 @@ GcReport CacheStore::gc(std::uint64_t max_bytes) {
             // Space inside the database file is reused either way.
         }
         // Stray files: published values whose row never arrived (a crash), temporary files of dead writers.
-        const auto file_cutoff = fs::file_time_type::clock::now() - std::chrono::seconds(s.options.orphan_grace_seconds);
+        const auto file_cutoff =
+            fs::file_time_type::clock::now() - std::chrono::seconds(s.options.orphan_grace_seconds);
         std::error_code error;
         for (fs::recursive_directory_iterator it(s.directory / kValuesFolder, error), end; !error && it != end;
              it.increment(error)) {
@@ -1223,7 +1235,8 @@ GcReport CacheStore::gc(std::uint64_t max_bytes) {
         }
         error.clear();
         for (fs::directory_iterator it(s.temp_folder(), error), end; !error && it != end; it.increment(error)) {
-            if (it->is_regular_file(error) && it->last_write_time(error) <= file_cutoff && fs::remove(it->path(), error)) {
+            if (it->is_regular_file(error) && it->last_write_time(error) <= file_cutoff &&
+                fs::remove(it->path(), error)) {
                 ++report.files_removed;
             }
         }
@@ -1244,15 +1257,16 @@ CacheStats CacheStore::stats() {
     try {
         Transaction snapshot(s.db(), Transaction::Kind::Read);
         {
-            Statement query(s.db(), "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(hit_count), 0) FROM entries");
+            Statement query(s.db(),
+                            "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(hit_count), 0) FROM entries");
             query.step();
             stats.entries = static_cast<std::uint64_t>(query.integer(0));
             stats.entry_bytes = static_cast<std::uint64_t>(query.integer(1));
             stats.recorded_hits = static_cast<std::uint64_t>(query.integer(2));
         }
         {
-            Statement query(s.db(),
-                            "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(inline_data IS NULL), 0) FROM blobs");
+            Statement query(
+                s.db(), "SELECT COUNT(*), COALESCE(SUM(size), 0), COALESCE(SUM(inline_data IS NULL), 0) FROM blobs");
             query.step();
             stats.values = static_cast<std::uint64_t>(query.integer(0));
             stats.value_bytes = static_cast<std::uint64_t>(query.integer(1));

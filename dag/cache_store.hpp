@@ -20,24 +20,24 @@ namespace ripple::dag {
 using CacheWarningHandler = std::function<void(const std::string& line)>;
 
 struct CacheStoreOptions {
-    std::filesystem::path directory;                  // see CacheStore::resolve_directory
-    std::size_t inline_value_limit = 64 * 1024;       // values up to this size live in SQLite, larger ones as files
-    int busy_timeout_ms = 5000;                       // how long to wait for another process's write
-    std::int64_t orphan_grace_seconds = 600;          // gc keeps unreferenced values and stray files this long
-    bool verify_values_on_put = true;                 // put_value checks that SHA-256(bytes) is the given hash
-    CacheWarningHandler on_warning;                   // default: print to stderr
+    std::filesystem::path directory;            // see CacheStore::resolve_directory
+    std::size_t inline_value_limit = 64 * 1024; // values up to this size live in SQLite, larger ones as files
+    int busy_timeout_ms = 5000;                 // how long to wait for another process's write
+    std::int64_t orphan_grace_seconds = 600;    // gc keeps unreferenced values and stray files this long
+    bool verify_values_on_put = true;           // put_value checks that SHA-256(bytes) is the given hash
+    CacheWarningHandler on_warning;             // default: print to stderr
 };
 
 // One cached cell execution. The front doors define outputs_json (an ordered JSON array of streams, displays,
 // warnings, errors) and metadata_json (e.g. removed symbols, attached packages); the store keeps both verbatim.
 struct CacheEntry {
-    std::string key;                                  // CacheKey::digest()
+    std::string key; // CacheKey::digest()
     std::string outputs_json = "[]";
-    std::map<std::string, std::string> values;        // defined symbol -> value hash (each stored with put_value)
+    std::map<std::string, std::string> values; // defined symbol -> value hash (each stored with put_value)
     std::string metadata_json = "{}";
-    std::string key_parts_json;                       // CacheKey::to_json(), for why()
-    double run_seconds = 0;                           // how long the original run took
-    std::int64_t created_at_ms = 0;                   // filled in by the store
+    std::string key_parts_json;     // CacheKey::to_json(), for why()
+    double run_seconds = 0;         // how long the original run took
+    std::int64_t created_at_ms = 0; // filled in by the store
     std::int64_t last_used_at_ms = 0;
     std::int64_t hit_count = 0;
     std::uint64_t size_bytes = 0;
@@ -46,7 +46,7 @@ struct CacheEntry {
 // An entry with the bytes of every value it defines, each verified against its hash.
 struct CachedExecution {
     CacheEntry entry;
-    std::map<std::string, std::string> value_bytes;   // value hash -> bytes
+    std::map<std::string, std::string> value_bytes; // value hash -> bytes
 };
 
 struct CacheStats {
@@ -56,17 +56,17 @@ struct CacheStats {
     std::uint64_t file_values = 0;
     std::uint64_t entry_bytes = 0;
     std::uint64_t value_bytes = 0;
-    std::uint64_t total_bytes = 0;                    // entry_bytes + value_bytes: what gc bounds
-    std::uint64_t database_file_bytes = 0;            // cache.sqlite and its WAL on disk
-    std::uint64_t recorded_hits = 0;                  // hits over the cache's lifetime, all processes
-    std::uint64_t session_hits = 0;                   // lookups answered by this store object
+    std::uint64_t total_bytes = 0;         // entry_bytes + value_bytes: what gc bounds
+    std::uint64_t database_file_bytes = 0; // cache.sqlite and its WAL on disk
+    std::uint64_t recorded_hits = 0;       // hits over the cache's lifetime, all processes
+    std::uint64_t session_hits = 0;        // lookups answered by this store object
     std::uint64_t session_misses = 0;
 };
 
 struct GcReport {
     std::uint64_t entries_removed = 0;
     std::uint64_t values_removed = 0;
-    std::uint64_t files_removed = 0;                  // value files and stray temporary files
+    std::uint64_t files_removed = 0; // value files and stray temporary files
     std::uint64_t bytes_before = 0;
     std::uint64_t bytes_after = 0;
 };
@@ -88,8 +88,8 @@ public:
     CacheStore& operator=(CacheStore&&) noexcept;
 
     const std::filesystem::path& directory() const;
-    bool usable() const;     // the database could be opened (lookups can hit)
-    bool writable() const;   // stores can be tried (false for a read-only directory or database)
+    bool usable() const;   // the database could be opened (lookups can hit)
+    bool writable() const; // stores can be tried (false for a read-only directory or database)
 
     // --- values: stored once by hash -----------------------------------------------------------
     // Stores bytes under their SHA-256 (lowercase hex). False (with a warning) when skipped.

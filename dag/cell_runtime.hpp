@@ -56,13 +56,13 @@ struct RunContext {
 struct RunOutcome {
     bool failed = false;
     bool interrupted = false;
-    std::map<std::string, ValueId> bound;     // symbols added or rebound (new object identity)
+    std::map<std::string, ValueId> bound; // symbols added or rebound (new object identity)
     // Static definitions still bound to the very object they had before the run (the cell failed before
     // binding them, or bound them to themselves): the engine records them as reads, not definitions.
     std::set<std::string> passed_through;
-    std::set<std::string> removed;            // symbols that no longer exist
-    std::set<std::string> attached_packages;  // packages the run put on the search path
-    std::string recorded_outputs;             // the run's outputs as replayable data (JSON), when recorded
+    std::set<std::string> removed;           // symbols that no longer exist
+    std::set<std::string> attached_packages; // packages the run put on the search path
+    std::string recorded_outputs;            // the run's outputs as replayable data (JSON), when recorded
 };
 
 class CellRuntime {

@@ -55,7 +55,8 @@ std::optional<Reason> Engine::uncacheable_reason(const std::string& code, const 
     CellCacheChoice choice = cell_cache_choice(code);
     if (choice == CellCacheChoice::Never) return Reason(ReasonKind::OptedOut);
     // Before volatile, which such reads also are: the reason that says what the cell does.
-    if (analysis.effects.count("globals") && choice != CellCacheChoice::Always) return Reason(ReasonKind::ReadsAllGlobals);
+    if (analysis.effects.count("globals") && choice != CellCacheChoice::Always)
+        return Reason(ReasonKind::ReadsAllGlobals);
     if (analysis.is_volatile && choice != CellCacheChoice::Always) return Reason(ReasonKind::Volatile);
     if (!analysis.attaches.empty() || analysis.effects.count("search")) return Reason(ReasonKind::ChangesPackages);
     if (analysis.effects.count("options")) return Reason(ReasonKind::ChangesOptions);

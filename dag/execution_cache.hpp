@@ -12,10 +12,10 @@ namespace ripple::dag {
 
 // One cached execution: everything needed to reproduce it without running the code.
 struct CachedRun {
-    CacheKey key;                               // the full key, incl. parts known only after the run (RNG use)
-    std::string outputs;                        // recorded outputs, replayed in order (JSON)
-    std::map<std::string, std::string> values;  // symbol -> value hash of what it bound; "" = it removed it
-    double seconds = 0;                         // how long the run took
+    CacheKey key;                              // the full key, incl. parts known only after the run (RNG use)
+    std::string outputs;                       // recorded outputs, replayed in order (JSON)
+    std::map<std::string, std::string> values; // symbol -> value hash of what it bound; "" = it removed it
+    double seconds = 0;                        // how long the run took
 };
 
 class ExecutionCache {
@@ -39,7 +39,7 @@ public:
 
 // How a front door wants the cache used.
 enum class CacheUse {
-    Off,      // neither read nor write (--no-cache, RIPPLE_CACHE=off)
+    Off, // neither read nor write (--no-cache, RIPPLE_CACHE=off)
     ReadWrite,
     WriteOnly // --force: recompute everything, refresh the entries
 };

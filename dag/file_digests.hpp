@@ -21,7 +21,7 @@ private:
         std::int64_t size = 0, mtime_ns = 0;
         bool operator==(const Stamp&) const = default;
     };
-    std::map<std::string, std::pair<Stamp, std::string>> known_;  // absolute path -> stamp, digest
+    std::map<std::string, std::pair<Stamp, std::string>> known_; // absolute path -> stamp, digest
 };
 
 } // namespace ripple::dag

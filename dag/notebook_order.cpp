@@ -25,7 +25,7 @@ std::vector<std::string> NotebookOrder::record(const CellRequest& request) {
     for (const auto& id : request.deleted_cells) {
         if (id != request.cell_id && remove(id)) removed.push_back(id);
     }
-    if (!request.cell_id) return removed;  // anonymous: runs against current state, not tracked
+    if (!request.cell_id) return removed; // anonymous: runs against current state, not tracked
     const std::string& id = *request.cell_id;
     if (auto at = position(id)) {
         cells_[*at].code = request.code;

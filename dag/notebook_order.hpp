@@ -17,8 +17,8 @@ struct Cell {
 // What one execution told us about the notebook (from JupyterLab's execute_request metadata).
 struct CellRequest {
     std::string code;
-    std::optional<std::string> cell_id;      // absent: an anonymous request, not a notebook cell
-    std::vector<std::string> deleted_cells;  // ids deleted since the last execution
+    std::optional<std::string> cell_id;     // absent: an anonymous request, not a notebook cell
+    std::vector<std::string> deleted_cells; // ids deleted since the last execution
     // Options of the cell that change what evaluation produces (R Markdown chunk options such as
     // fig.width, dpi, error): part of its cache key. Presentation options do not matter.
     std::map<std::string, std::string> options = {};

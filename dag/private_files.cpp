@@ -30,7 +30,7 @@ bool create_private_directories(const fs::path& path, const FileModes& modes) {
     }
     for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
         if (::mkdir(it->c_str(), modes.directory) == 0) {
-            ::chmod(it->c_str(), modes.directory);  // mkdir's mode passed through the umask
+            ::chmod(it->c_str(), modes.directory); // mkdir's mode passed through the umask
         } else if (errno != EEXIST) {
             return false;
         }

@@ -12,7 +12,7 @@ namespace ripple::dag {
 struct FileModes {
     mode_t directory = 0700;
     mode_t file = 0600;
-    bool shared = false;  // the directory was group-writable before ripple looked at it
+    bool shared = false; // the directory was group-writable before ripple looked at it
 };
 
 // The modes for files in `directory`: private, unless the directory exists and is group-writable.

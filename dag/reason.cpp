@@ -47,13 +47,13 @@ Reason Reason::key_part_changed(const std::string& sentence) {
 
 const std::vector<ReasonKind>& all_reason_kinds() {
     static const std::vector<ReasonKind> kinds{
-        ReasonKind::NeverRan,       ReasonKind::CodeEdited,      ReasonKind::InputChanged,
-        ReasonKind::FileChanged,    ReasonKind::UpstreamStale,   ReasonKind::OpaqueRebuilt,
-        ReasonKind::OptedOut,       ReasonKind::Volatile,        ReasonKind::ChangesPackages,
-        ReasonKind::ChangesOptions, ReasonKind::ChangesWorkdir,  ReasonKind::ChangesEnvironment,
-        ReasonKind::ReadsAllGlobals, ReasonKind::RemovesEverything,
-        ReasonKind::UnhashableRead, ReasonKind::DoesNotParse,    ReasonKind::ReadsRecomputed,
-        ReasonKind::KeyPartChanged, ReasonKind::NoMatchingEntry, ReasonKind::NotRunWithCache};
+        ReasonKind::NeverRan,        ReasonKind::CodeEdited,        ReasonKind::InputChanged,
+        ReasonKind::FileChanged,     ReasonKind::UpstreamStale,     ReasonKind::OpaqueRebuilt,
+        ReasonKind::OptedOut,        ReasonKind::Volatile,          ReasonKind::ChangesPackages,
+        ReasonKind::ChangesOptions,  ReasonKind::ChangesWorkdir,    ReasonKind::ChangesEnvironment,
+        ReasonKind::ReadsAllGlobals, ReasonKind::RemovesEverything, ReasonKind::UnhashableRead,
+        ReasonKind::DoesNotParse,    ReasonKind::ReadsRecomputed,   ReasonKind::KeyPartChanged,
+        ReasonKind::NoMatchingEntry, ReasonKind::NotRunWithCache};
     return kinds;
 }
 

@@ -20,16 +20,16 @@ enum class ReasonKind {
     // A rerun the engine adds on its own (a notice).
     OpaqueRebuilt, // `cell` reran to rebuild `symbol`, an opaque value a later cell changed in place
     // Cacheability (the engine's cache policy, engine_cache.cpp): why a cell has no cache key.
-    OptedOut,          // `#| cache: false`
-    Volatile,          // reads the clock, the network, the file system, the environment
-    ChangesPackages,   // attaches packages or changes the search path
-    ChangesOptions,    // calls options()
-    ChangesWorkdir,    // calls setwd()
+    OptedOut,           // `#| cache: false`
+    Volatile,           // reads the clock, the network, the file system, the environment
+    ChangesPackages,    // attaches packages or changes the search path
+    ChangesOptions,     // calls options()
+    ChangesWorkdir,     // calls setwd()
     ChangesEnvironment, // calls Sys.setenv(), Sys.unsetenv() or Sys.setlocale()
-    ReadsAllGlobals,   // ls(), get(name), eval() of computed code: reads the global environment as a whole
-    RemovesEverything, // rm(list = ls())
-    UnhashableRead,    // reads a value without content (an environment, a connection)
-    DoesNotParse,      // its code does not parse
+    ReadsAllGlobals,    // ls(), get(name), eval() of computed code: reads the global environment as a whole
+    RemovesEverything,  // rm(list = ls())
+    UnhashableRead,     // reads a value without content (an environment, a connection)
+    DoesNotParse,       // its code does not parse
     // Dry run (DryRun): why a cell would run rather than be served from the cache.
     ReadsRecomputed, // it reads `symbol`, which `cell` above would recompute
     KeyPartChanged,  // `detail`: one sentence from explain() over its last key and its key now

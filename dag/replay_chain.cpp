@@ -29,12 +29,12 @@ std::string execution_identity(const CachedRun& run) {
         digest.update_framed(symbol);
         digest.update_framed(hash);
     }
-    digest.update_framed(run.outputs.empty() ? "[]" : run.outputs);  // a store may keep "no outputs" as "[]"
+    digest.update_framed(run.outputs.empty() ? "[]" : run.outputs); // a store may keep "no outputs" as "[]"
     return digest.hex_digest();
 }
 
 ReplayChain::ReplayChain(ExecutionCache& cache, const std::string& origin)
-    : cache_(cache), state_(origin.empty() ? std::string() : sha256_hex("ripple-replay-origin\n" + origin)) {
+        : cache_(cache), state_(origin.empty() ? std::string() : sha256_hex("ripple-replay-origin\n" + origin)) {
     intact_ = !state_.empty();
 }
 
@@ -66,7 +66,7 @@ void ReplayChain::move(const std::string& request, const std::string& step_ident
 }
 
 std::optional<ReplayChain::Served> ReplayChain::advance(const std::string& code,
-                                                const std::map<std::string, std::string>& options) {
+                                                        const std::map<std::string, std::string>& options) {
     if (!intact_) return std::nullopt;
     const std::string request = request_digest(code, options);
     std::optional<std::string> text = cache_.find_replay_step(state_, request);
@@ -76,7 +76,8 @@ std::optional<ReplayChain::Served> ReplayChain::advance(const std::string& code,
     // What the run read outside the session must be as it was.
     if (auto files = step.find("files"); files != step.end() && files->is_object()) {
         for (const auto& [path, hash] : files->items()) {
-            if (!hash.is_string() || files_.digest(path).value_or("missing") != hash.get<std::string>()) return std::nullopt;
+            if (!hash.is_string() || files_.digest(path).value_or("missing") != hash.get<std::string>())
+                return std::nullopt;
         }
     }
     if (auto stamps = step.find("stamps"); stamps != step.end() && stamps->is_object()) {

@@ -19,12 +19,12 @@ namespace ripple::dag {
 // cache but that is a function of the state and the installed packages, such as library() or options() (a
 // recorded step, which carries its outputs).
 struct ReplayStep {
-    std::string entry_key;                     // the cache key digest the run was found or stored under; "" if recorded
-    std::string entry_identity;                // execution_identity() of that entry (a later run may replace it)
-    std::string outputs;                       // recorded step: its outputs as replayable events (JSON)
-    std::map<std::string, std::string> files;  // file inputs (paths as the cell wrote them) -> content hash or "missing"
-    std::set<std::string> packages;            // packages it read or attached (their installed files must not change)
-    std::vector<std::string> stamped_paths;    // the installed files and library folders standing for those packages
+    std::string entry_key;                    // the cache key digest the run was found or stored under; "" if recorded
+    std::string entry_identity;               // execution_identity() of that entry (a later run may replace it)
+    std::string outputs;                      // recorded step: its outputs as replayable events (JSON)
+    std::map<std::string, std::string> files; // file inputs (paths as the cell wrote them) -> content hash or "missing"
+    std::set<std::string> packages;           // packages it read or attached (their installed files must not change)
+    std::vector<std::string> stamped_paths;   // the installed files and library folders standing for those packages
 };
 
 // Names an entry's content (its full key incl. what the run found it read, its values, its outputs), so a step
@@ -43,9 +43,9 @@ public:
     // everything it depended on is unchanged (file contents, package files) and its entry is still the one it
     // names. On success the chain moves past the cell; on nullopt nothing changes (the caller may start R).
     struct Served {
-        std::string outputs;  // JSON events, as the runtime records them
-        bool from_entry;      // from a cache entry (a restarted engine serves it too); else the step's own outputs
-        bool binds_nothing;   // from an entry that bound and removed no name: the session is the same after it
+        std::string outputs; // JSON events, as the runtime records them
+        bool from_entry;     // from a cache entry (a restarted engine serves it too); else the step's own outputs
+        bool binds_nothing;  // from an entry that bound and removed no name: the session is the same after it
     };
     std::optional<Served> advance(const std::string& code, const std::map<std::string, std::string>& options);
     // After the engine ran (or served) the same cell with R: remember its step from the current state and move past

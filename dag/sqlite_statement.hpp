@@ -21,7 +21,7 @@ using DatabaseHandle = std::unique_ptr<sqlite3, DatabaseCloser>;
 
 // Finalizes a statement of its own; gives a borrowed one (from a StatementCache) back, reset and unbound.
 struct StatementFinalizer {
-    bool* in_use = nullptr;  // set for a borrowed statement: its cache's flag
+    bool* in_use = nullptr; // set for a borrowed statement: its cache's flag
     void operator()(sqlite3_stmt* statement) const noexcept {
         if (in_use == nullptr) {
             sqlite3_finalize(statement);
@@ -49,7 +49,7 @@ public:
     }
     // A statement borrowed from a StatementCache (see there).
     Statement(sqlite3* database, sqlite3_stmt* borrowed, bool* in_use)
-        : database_(database), statement_(borrowed, StatementFinalizer{in_use}) {
+            : database_(database), statement_(borrowed, StatementFinalizer{in_use}) {
         *in_use = true;
     }
     Statement& bind(int index, std::int64_t value) { return check(sqlite3_bind_int64(get(), index, value)); }
@@ -66,8 +66,8 @@ public:
     Statement& bind_blob(int index, std::string_view bytes) {
         // A zero-length blob must still be a blob, not NULL.
         static const char kEmpty = 0;
-        return check(sqlite3_bind_blob64(get(), index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(),
-                                         SQLITE_TRANSIENT));
+        return check(
+            sqlite3_bind_blob64(get(), index, bytes.empty() ? &kEmpty : bytes.data(), bytes.size(), SQLITE_TRANSIENT));
     }
     Statement& bind_null(int index) { return check(sqlite3_bind_null(get(), index)); }
 
@@ -80,8 +80,7 @@ public:
         return false;
     }
     void run() {
-        while (step()) {
-        }
+        while (step()) {}
     }
     // Ready to run again with new bindings (the old ones are cleared).
     void reset() {
@@ -93,7 +92,8 @@ public:
     bool is_null(int column) const { return sqlite3_column_type(get(), column) == SQLITE_NULL; }
     std::string text(int column) const {
         const auto* bytes = reinterpret_cast<const char*>(sqlite3_column_text(get(), column));
-        return std::string(bytes != nullptr ? bytes : "", static_cast<std::size_t>(sqlite3_column_bytes(get(), column)));
+        return std::string(bytes != nullptr ? bytes : "",
+                           static_cast<std::size_t>(sqlite3_column_bytes(get(), column)));
     }
     std::optional<std::string> optional_text(int column) const {
         if (is_null(column)) return std::nullopt;
@@ -101,7 +101,8 @@ public:
     }
     std::string blob(int column) const {
         const auto* bytes = static_cast<const char*>(sqlite3_column_blob(get(), column));
-        return std::string(bytes != nullptr ? bytes : "", static_cast<std::size_t>(sqlite3_column_bytes(get(), column)));
+        return std::string(bytes != nullptr ? bytes : "",
+                           static_cast<std::size_t>(sqlite3_column_bytes(get(), column)));
     }
 
 private:

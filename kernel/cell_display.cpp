@@ -54,8 +54,8 @@ std::string html_of(const rbridge::MimeBundle& bundle) {
 std::string display_id_for(const std::string& cell_id) { return "ripple-" + cell_id; }
 
 CellDisplay::CellDisplay(xeus::xinterpreter& interpreter, std::string cell_id, bool update_existing, bool silent)
-    : interpreter_(interpreter), display_id_(display_id_for(cell_id)), silent_(silent), live_(!update_existing),
-      published_(update_existing) {}
+        : interpreter_(interpreter), display_id_(display_id_for(cell_id)), silent_(silent), live_(!update_existing),
+          published_(update_existing) {}
 
 void CellDisplay::add_text(std::string_view text) {
     if (text.empty()) return;

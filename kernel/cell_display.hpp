@@ -44,8 +44,8 @@ public:
 private:
     struct Part {
         bool rich = false;
-        std::string text;            // console text (plain parts) or the value's text (rich parts)
-        rbridge::MimeBundle bundle;  // rich parts only
+        std::string text;           // console text (plain parts) or the value's text (rich parts)
+        rbridge::MimeBundle bundle; // rich parts only
     };
     void add_text(std::string_view text);
     void add_rich(const rbridge::MimeBundle& bundle);
@@ -54,9 +54,9 @@ private:
     xeus::xinterpreter& interpreter_;
     std::string display_id_;
     bool silent_;
-    bool live_;              // the requested cell: its display follows the output as it comes
+    bool live_; // the requested cell: its display follows the output as it comes
     bool published_ = false;
-    rbridge::MimeBundle last_published_;  // what the front end shows now (when published_ by us)
+    rbridge::MimeBundle last_published_; // what the front end shows now (when published_ by us)
     std::vector<Part> parts_;
     std::size_t text_size_ = 0;
     std::optional<rbridge::ErrorInfo> error_;

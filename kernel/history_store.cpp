@@ -43,8 +43,8 @@ constexpr const char* kRowColumns = "session, line, source, output";
 class SqliteError : public std::runtime_error {
 public:
     SqliteError(sqlite3* database, int code, std::string_view doing)
-        : std::runtime_error(std::string(doing) + ": " +
-                             (database != nullptr ? sqlite3_errmsg(database) : sqlite3_errstr(code))) {}
+            : std::runtime_error(std::string(doing) + ": " +
+                                 (database != nullptr ? sqlite3_errmsg(database) : sqlite3_errstr(code))) {}
 };
 
 struct BackupFinisher {
@@ -172,9 +172,7 @@ nl::json history_entries(const std::vector<HistoryRow>& rows, bool with_output) 
     return entries;
 }
 
-nl::json ok_reply(nl::json history) {
-    return nl::json{{"status", "ok"}, {"history", std::move(history)}};
-}
+nl::json ok_reply(nl::json history) { return nl::json{{"status", "ok"}, {"history", std::move(history)}}; }
 
 nl::json error_reply(const std::string& problem) {
     return nl::json{{"status", "error"},
@@ -193,9 +191,7 @@ nl::json oldest_first_reply(Statement& newest_first, bool with_output) {
 
 } // namespace
 
-void HistoryStore::DatabaseCloser::operator()(sqlite3* database) const noexcept {
-    sqlite3_close_v2(database);
-}
+void HistoryStore::DatabaseCloser::operator()(sqlite3* database) const noexcept { sqlite3_close_v2(database); }
 
 HistoryStore::HistoryStore(const std::filesystem::path& database_path) : database_path_(database_path) {
     const std::string location = database_path.string();
@@ -249,9 +245,7 @@ bool HistoryStore::persists_to_file() const {
 
 void HistoryStore::configure_impl() {}
 
-int HistoryStore::resolve_session(int session) const {
-    return session > 0 ? session : session_ + session;
-}
+int HistoryStore::resolve_session(int session) const { return session > 0 ? session : session_ + session; }
 
 void HistoryStore::fall_back_to_memory(const std::string& reason) {
     std::cerr << "ripple: writing the history file " << database_path_ << " failed (" << reason
@@ -263,7 +257,8 @@ void HistoryStore::fall_back_to_memory(const std::string& reason) {
     keep_session.bind(1, session_).step();
 }
 
-template <typename Write> void HistoryStore::write_with_fallback(const char* what, Write&& write) {
+template <typename Write>
+void HistoryStore::write_with_fallback(const char* what, Write&& write) {
     if (!database_) return; // history disabled; the constructor already said why
     try {
         write(database_.get());
@@ -317,8 +312,8 @@ nl::json HistoryStore::get_tail_impl(int n, bool /*raw*/, bool output) const {
     const std::lock_guard lock(mutex_);
     if (!database_) return error_reply("history is disabled");
     try {
-        Statement newest(database_.get(), std::string("SELECT ") + kRowColumns +
-                                              " FROM history ORDER BY rowid DESC LIMIT ?1");
+        Statement newest(database_.get(),
+                         std::string("SELECT ") + kRowColumns + " FROM history ORDER BY rowid DESC LIMIT ?1");
         newest.bind(1, n);
         return oldest_first_reply(newest, output);
     } catch (const std::exception& error) {
@@ -331,8 +326,8 @@ nl::json HistoryStore::get_range_impl(int session, int start, int stop, bool /*r
     if (!database_) return error_reply("history is disabled");
     try {
         Statement range(database_.get(), std::string("SELECT ") + kRowColumns +
-                                              " FROM history WHERE session = ?1 AND line >= ?2"
-                                              " AND (?3 = 0 OR line < ?3) ORDER BY line");
+                                             " FROM history WHERE session = ?1 AND line >= ?2"
+                                             " AND (?3 = 0 OR line < ?3) ORDER BY line");
         range.bind(1, resolve_session(session)).bind(2, start).bind(3, stop);
         return ok_reply(history_entries(collect_rows(range), output));
     } catch (const std::exception& error) {
@@ -345,14 +340,13 @@ nl::json HistoryStore::search_impl(const std::string& pattern, bool /*raw*/, boo
     if (!database_) return error_reply("history is disabled");
     try {
         // unique keeps, for each distinct source, only its most recently stored line.
-        const std::string sql =
-            unique ? std::string("SELECT ") + kRowColumns +
-                         " FROM (SELECT rowid AS stored, *, ROW_NUMBER() OVER"
-                         " (PARTITION BY source ORDER BY rowid DESC) AS recency"
-                         " FROM history WHERE source GLOB ?1)"
-                         " WHERE recency = 1 ORDER BY stored DESC LIMIT ?2"
-                   : std::string("SELECT ") + kRowColumns +
-                         " FROM history WHERE source GLOB ?1 ORDER BY rowid DESC LIMIT ?2";
+        const std::string sql = unique ? std::string("SELECT ") + kRowColumns +
+                                             " FROM (SELECT rowid AS stored, *, ROW_NUMBER() OVER"
+                                             " (PARTITION BY source ORDER BY rowid DESC) AS recency"
+                                             " FROM history WHERE source GLOB ?1)"
+                                             " WHERE recency = 1 ORDER BY stored DESC LIMIT ?2"
+                                       : std::string("SELECT ") + kRowColumns +
+                                             " FROM history WHERE source GLOB ?1 ORDER BY rowid DESC LIMIT ?2";
         Statement newest(database_.get(), sql);
         newest.bind(1, pattern).bind(2, n > 0 ? n : -1);
         return oldest_first_reply(newest, output);

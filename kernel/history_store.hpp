@@ -66,7 +66,8 @@ private:
     nl::json search_impl(const std::string& pattern, bool raw, bool output, int n, bool unique) const override;
 
     // Runs a write against the database; on failure falls back to memory once and retries.
-    template <typename Write> void write_with_fallback(const char* what, Write&& write);
+    template <typename Write>
+    void write_with_fallback(const char* what, Write&& write);
     // Replaces the file database by an in-memory copy (or a fresh in-memory one) and says why on stderr.
     void fall_back_to_memory(const std::string& reason);
     int resolve_session(int session) const;

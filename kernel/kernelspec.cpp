@@ -35,7 +35,8 @@ namespace {
 
 fs::path user_data_dir() {
     if (const char* dir = std::getenv("JUPYTER_DATA_DIR"); dir != nullptr && *dir != '\0') return dir;
-    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0') return fs::path(xdg) / "jupyter";
+    if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg != nullptr && *xdg != '\0')
+        return fs::path(xdg) / "jupyter";
     const char* home = std::getenv("HOME");
     return fs::path(home != nullptr ? home : "/tmp") / ".local" / "share" / "jupyter";
 }
@@ -88,7 +89,8 @@ int install_kernelspec(const std::vector<std::string>& args) {
     }
     fs::path logos = find_share_dir() / "kernelspec";
     for (const char* logo : {"logo-32x32.png", "logo-64x64.png", "logo-svg.svg"}) {
-        if (fs::exists(logos / logo)) fs::copy_file(logos / logo, target / logo, fs::copy_options::overwrite_existing, ec);
+        if (fs::exists(logos / logo))
+            fs::copy_file(logos / logo, target / logo, fs::copy_options::overwrite_existing, ec);
     }
     std::cout << "Installed kernelspec ripple in " << target.string() << "\n";
     return 0;

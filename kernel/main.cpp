@@ -92,8 +92,8 @@ int main(int argc, char* argv[]) {
 
     auto context = xeus::make_context<zmq::context_t>();
     xeus::xkernel kernel(config, xeus::get_user_name(), std::move(context), std::move(interpreter),
-                         &ripple::kernel::RippleServer::build, std::move(history), nullptr,
-                         xeus::make_null_debugger, nl::json::object(), nl::json::error_handler_t::replace);
+                         &ripple::kernel::RippleServer::build, std::move(history), nullptr, xeus::make_null_debugger,
+                         nl::json::object(), nl::json::error_handler_t::replace);
     auto& server = dynamic_cast<ripple::kernel::RippleServer&>(kernel.get_server());
     server.set_shell_observer([interpreter_ptr](const xeus::xmessage& m) { interpreter_ptr->observe_request(m); });
     server.set_interrupt_handler(&ripple::rbridge::RSession::request_interrupt);

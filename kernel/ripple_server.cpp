@@ -38,26 +38,20 @@ auto retry_on_eintr(F&& f) {
 class RippleServer::Messenger final : public xeus::xcontrol_messenger {
 public:
     explicit Messenger(RippleServer& server) : server_(server) {}
+
 private:
     nl::json send_to_shell_impl(const nl::json& message) override { return server_.notify_internal_listener(message); }
     RippleServer& server_;
 };
 
 RippleServer::RippleServer(zmq::context_t& context, const xeus::xconfiguration& config, nl::json::error_handler_t eh)
-    : context_(context),
-      auth_(xeus::make_xauthentication(config.m_signature_scheme, config.m_key)),
-      reply_auth_(xeus::make_xauthentication(config.m_signature_scheme, config.m_key)),
-      verifier_(config.m_signature_scheme, config.m_key),
-      session_id_(xeus::new_xguid()),
-      error_handler_(eh),
-      shell_(context, zmq::socket_type::router),
-      control_(context, zmq::socket_type::router),
-      stdin_(context, zmq::socket_type::router),
-      iopub_(context, zmq::socket_type::pub),
-      heartbeat_(context, zmq::socket_type::rep),
-      outbox_pull_(context, zmq::socket_type::pull),
-      outbox_push_(context, zmq::socket_type::push),
-      messenger_(std::make_unique<Messenger>(*this)) {
+        : context_(context), auth_(xeus::make_xauthentication(config.m_signature_scheme, config.m_key)),
+          reply_auth_(xeus::make_xauthentication(config.m_signature_scheme, config.m_key)),
+          verifier_(config.m_signature_scheme, config.m_key), session_id_(xeus::new_xguid()), error_handler_(eh),
+          shell_(context, zmq::socket_type::router), control_(context, zmq::socket_type::router),
+          stdin_(context, zmq::socket_type::router), iopub_(context, zmq::socket_type::pub),
+          heartbeat_(context, zmq::socket_type::rep), outbox_pull_(context, zmq::socket_type::pull),
+          outbox_push_(context, zmq::socket_type::push), messenger_(std::make_unique<Messenger>(*this)) {
     for (zmq::socket_t* socket : {&shell_, &control_, &stdin_, &iopub_, &heartbeat_, &outbox_pull_, &outbox_push_}) {
         socket->set(zmq::sockopt::linger, 1000);
     }
@@ -150,8 +144,9 @@ void RippleServer::start_impl(xeus::xpub_message message) {
         bool is_control = false;
         {
             std::unique_lock<std::mutex> lock(inbox_mutex_);
-            inbox_ready_.wait_for(lock, kPollInterval,
-                                  [this] { return stop_requested_ || !control_inbox_.empty() || !shell_inbox_.empty(); });
+            inbox_ready_.wait_for(lock, kPollInterval, [this] {
+                return stop_requested_ || !control_inbox_.empty() || !shell_inbox_.empty();
+            });
             if (!control_inbox_.empty()) {
                 request.emplace(std::move(control_inbox_.front()));
                 control_inbox_.pop_front();
@@ -180,7 +175,7 @@ void RippleServer::start_impl(xeus::xpub_message message) {
             log_line(std::string("a request failed and was skipped: ") + e.what());
         }
     }
-    io_stop_ = true;  // the IO thread sends what is still queued (e.g. shutdown_reply), then ends
+    io_stop_ = true; // the IO thread sends what is still queued (e.g. shutdown_reply), then ends
     if (io_thread_.joinable()) io_thread_.join();
     if (heartbeat_thread_.joinable()) heartbeat_thread_.join();
 }
@@ -226,8 +221,8 @@ void RippleServer::receive(zmq::socket_t& socket, std::deque<xeus::xmessage>& qu
         return;
     }
     xeus::xmessage message = std::move(*verdict.message);
-    bool interrupt = which == InboundSocket::Control &&
-                     message.header()["msg_type"].get<std::string>() == "interrupt_request";
+    bool interrupt =
+        which == InboundSocket::Control && message.header()["msg_type"].get<std::string>() == "interrupt_request";
     if (interrupt && interrupt_handler_) interrupt_handler_();
     {
         std::lock_guard<std::mutex> lock(inbox_mutex_);
@@ -248,8 +243,10 @@ void RippleServer::answer_malformed(zmq::socket_t& socket, const xeus::xmessage&
                                nl::json{{"execution_state", state}}, xeus::buffer_sequence());
         xeus::xzmq_serializer::serialize_iopub(std::move(pub), *reply_auth_, error_handler_).send(iopub_);
     };
-    nl::json content = {{"status", "error"}, {"ename", "BadRequest"},
-                        {"evalue", "malformed request: " + problem}, {"traceback", nl::json::array()}};
+    nl::json content = {{"status", "error"},
+                        {"ename", "BadRequest"},
+                        {"evalue", "malformed request: " + problem},
+                        {"traceback", nl::json::array()}};
     xeus::xmessage reply(request.identities(), header_for(*reply_type), request.header(), nl::json::object(),
                          std::move(content), xeus::buffer_sequence());
     status("busy");
@@ -298,8 +295,7 @@ void RippleServer::io_loop() {
             forward(frames);
             frames.clear();
         }
-    } catch (const zmq::error_t&) {
-    }
+    } catch (const zmq::error_t&) {}
 }
 
 void RippleServer::heartbeat_loop() {

@@ -37,7 +37,9 @@ public:
 
     // Called on the main thread just before a shell request is handed to the kernel core: this is
     // where the request's metadata (JupyterLab's cellId, deletedCells) is captured.
-    void set_shell_observer(std::function<void(const xeus::xmessage&)> observer) { shell_observer_ = std::move(observer); }
+    void set_shell_observer(std::function<void(const xeus::xmessage&)> observer) {
+        shell_observer_ = std::move(observer);
+    }
     // Called on the IO thread as soon as an interrupt_request arrives on control.
     void set_interrupt_handler(std::function<void()> handler) { interrupt_handler_ = std::move(handler); }
     // Polled while waiting for an input_reply: true abandons the wait (e.g. the user interrupted).
@@ -69,11 +71,11 @@ private:
     void answer_malformed(zmq::socket_t& socket, const xeus::xmessage& request, const std::string& problem);
 
     zmq::context_t& context_;
-    std::unique_ptr<xeus::xauthentication> auth_;        // signs what R's thread sends
-    std::unique_ptr<xeus::xauthentication> reply_auth_;  // signs the IO thread's error replies (never shared)
-    WireVerifier verifier_;                              // IO thread only
-    RejectionLog rejections_;                            // IO thread only
-    std::string session_id_;                             // header.session of the IO thread's error replies
+    std::unique_ptr<xeus::xauthentication> auth_;       // signs what R's thread sends
+    std::unique_ptr<xeus::xauthentication> reply_auth_; // signs the IO thread's error replies (never shared)
+    WireVerifier verifier_;                             // IO thread only
+    RejectionLog rejections_;                           // IO thread only
+    std::string session_id_;                            // header.session of the IO thread's error replies
     nl::json::error_handler_t error_handler_;
     zmq::socket_t shell_, control_, stdin_, iopub_, heartbeat_;
     zmq::socket_t outbox_pull_, outbox_push_;

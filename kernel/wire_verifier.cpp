@@ -28,7 +28,7 @@ struct FieldRule {
 };
 
 struct MessageRule {
-    bool shell, control, stdin_;  // sockets it may arrive on
+    bool shell, control, stdin_; // sockets it may arrive on
     std::vector<FieldRule> fields;
 };
 
@@ -37,25 +37,44 @@ const std::map<std::string, MessageRule>& message_rules() {
     using F = FieldType;
     static const std::map<std::string, MessageRule> rules = {
         {"execute_request",
-         {true, true, false,
-          {{"code", F::String, true}, {"silent", F::Bool, false}, {"store_history", F::Bool, false},
-           {"user_expressions", F::StringMap, false}, {"allow_stdin", F::Bool, false},
+         {true,
+          true,
+          false,
+          {{"code", F::String, true},
+           {"silent", F::Bool, false},
+           {"store_history", F::Bool, false},
+           {"user_expressions", F::StringMap, false},
+           {"allow_stdin", F::Bool, false},
            {"stop_on_error", F::Bool, false}}}},
         {"complete_request", {true, true, false, {{"code", F::String, true}, {"cursor_pos", F::Count, false}}}},
         {"inspect_request",
-         {true, true, false,
+         {true,
+          true,
+          false,
           {{"code", F::String, true}, {"cursor_pos", F::Count, false}, {"detail_level", F::Count, false}}}},
         {"history_request",
-         {true, true, false,
-          {{"output", F::Bool, false}, {"raw", F::Bool, false}, {"hist_access_type", F::String, false},
-           {"session", F::Integer, false}, {"start", F::Integer, false}, {"stop", F::Integer, false},
-           {"n", F::Count, false}, {"pattern", F::String, false}, {"unique", F::Bool, false}}}},
+         {true,
+          true,
+          false,
+          {{"output", F::Bool, false},
+           {"raw", F::Bool, false},
+           {"hist_access_type", F::String, false},
+           {"session", F::Integer, false},
+           {"start", F::Integer, false},
+           {"stop", F::Integer, false},
+           {"n", F::Count, false},
+           {"pattern", F::String, false},
+           {"unique", F::Bool, false}}}},
         {"is_complete_request", {true, true, false, {{"code", F::String, true}}}},
         {"comm_info_request", {true, true, false, {{"target_name", F::String, false}}}},
         {"kernel_info_request", {true, true, false, {}}},
         {"comm_open",
-         {true, false, false,
-          {{"comm_id", F::String, true}, {"target_name", F::String, true}, {"data", F::Object, false},
+         {true,
+          false,
+          false,
+          {{"comm_id", F::String, true},
+           {"target_name", F::String, true},
+           {"data", F::Object, false},
            {"target_module", F::StringOrNull, false}}}},
         {"comm_msg", {true, false, false, {{"comm_id", F::String, true}, {"data", F::Object, false}}}},
         {"comm_close", {true, false, false, {{"comm_id", F::String, true}, {"data", F::Object, false}}}},
@@ -73,7 +92,8 @@ bool has_type(const nl::json& value, FieldType type) {
     case FieldType::Bool: return value.is_boolean();
     case FieldType::Object: return value.is_object();
     case FieldType::Integer: return value.is_number_integer();
-    case FieldType::Count: return value.is_number_unsigned() || (value.is_number_integer() && value.get<long long>() >= 0);
+    case FieldType::Count:
+        return value.is_number_unsigned() || (value.is_number_integer() && value.get<long long>() >= 0);
     case FieldType::StringMap:
         return value.is_object() &&
                std::all_of(value.begin(), value.end(), [](const nl::json& item) { return item.is_string(); });
@@ -125,8 +145,7 @@ std::size_t longest_cursor(const std::string& text) {
     return units;
 }
 
-std::optional<std::string> check_content(const std::string& msg_type, nl::json& content,
-                                         const MessageRule& rule) {
+std::optional<std::string> check_content(const std::string& msg_type, nl::json& content, const MessageRule& rule) {
     if (auto problem = check_fields(content, rule.fields, "content")) return problem;
     if (auto cursor = content.find("cursor_pos"); cursor != content.end()) {
         if (cursor->get<unsigned long long>() > longest_cursor(content.at("code").get<std::string>())) {
@@ -159,7 +178,9 @@ std::optional<nl::json> parse_object(const zmq::message_t& frame) {
     return value;
 }
 
-Verdict reject(RejectKind kind, std::string detail) { return Verdict{std::nullopt, Rejection{kind, std::move(detail)}}; }
+Verdict reject(RejectKind kind, std::string detail) {
+    return Verdict{std::nullopt, Rejection{kind, std::move(detail)}};
+}
 
 } // namespace
 
@@ -228,7 +249,8 @@ bool WireVerifier::signature_matches(const zmq::message_t& signature, const zmq:
         expected[2 * i + 1] = hex[digest[i] & 0xF];
     }
     // The length of a signature is public (the scheme fixes it); its bytes are compared in constant time.
-    return signature.size() == expected.size() && CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) == 0;
+    return signature.size() == expected.size() &&
+           CRYPTO_memcmp(signature.data(), expected.data(), expected.size()) == 0;
 }
 
 bool WireVerifier::seen_before(const std::string& signature) {
@@ -253,7 +275,7 @@ Verdict WireVerifier::verify(const zmq::multipart_t& wire, InboundSocket socket)
     if (delimiter >= wire.size() || delimiter > kMaxIdentities) {
         return reject(RejectKind::BadShape, "no <IDS|MSG> delimiter after at most 32 identities");
     }
-    std::size_t first = delimiter + 2;  // header, after the signature
+    std::size_t first = delimiter + 2; // header, after the signature
     if (wire.size() < first + 4) return reject(RejectKind::BadShape, "fewer than the six frames a message needs");
     if (wire.size() - first - 4 > kMaxBuffers) return reject(RejectKind::BadShape, "more than 256 binary buffers");
     const zmq::message_t& signature = wire[delimiter + 1];
@@ -261,7 +283,8 @@ Verdict WireVerifier::verify(const zmq::multipart_t& wire, InboundSocket socket)
 
     // 2. The signature, over the exact frames, before anything is parsed; then replays of one already seen.
     if (mac_) {
-        if (!signature_matches(signature, parts)) return reject(RejectKind::BadSignature, "the signature does not match");
+        if (!signature_matches(signature, parts))
+            return reject(RejectKind::BadSignature, "the signature does not match");
         if (seen_before(signature.to_string())) return reject(RejectKind::Replay, "the signature was seen before");
     }
 
@@ -282,7 +305,8 @@ Verdict WireVerifier::verify(const zmq::multipart_t& wire, InboundSocket socket)
     bool allowed = rule != rules.end() && (socket == InboundSocket::Shell     ? rule->second.shell
                                            : socket == InboundSocket::Control ? rule->second.control
                                                                               : rule->second.stdin_);
-    if (!allowed) return reject(RejectKind::UnknownType, "'" + msg_type.substr(0, 64) + "' is not taken on this socket");
+    if (!allowed)
+        return reject(RejectKind::UnknownType, "'" + msg_type.substr(0, 64) + "' is not taken on this socket");
 
     xeus::xmessage::guid_list identities;
     for (std::size_t i = 0; i < delimiter; ++i) identities.push_back(wire[i].to_string());

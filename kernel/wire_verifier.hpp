@@ -27,7 +27,7 @@ const char* describe(RejectKind kind);
 
 struct Rejection {
     RejectKind kind;
-    std::string detail;  // one sentence naming what was wrong, for the log or an error reply
+    std::string detail; // one sentence naming what was wrong, for the log or an error reply
 };
 
 // The outcome of verify(): an accepted message, or a rejection. A signed message with a valid header whose content
@@ -40,10 +40,10 @@ struct Verdict {
 
 class WireVerifier {
 public:
-    static constexpr std::size_t kMaxMessageBytes = std::size_t{256} << 20;  // all frames together
+    static constexpr std::size_t kMaxMessageBytes = std::size_t{256} << 20; // all frames together
     static constexpr std::size_t kMaxIdentities = 32;
     static constexpr std::size_t kMaxBuffers = 256;
-    static constexpr std::size_t kRememberedSignatures = std::size_t{1} << 16;  // as jupyter_client's digest history
+    static constexpr std::size_t kRememberedSignatures = std::size_t{1} << 16; // as jupyter_client's digest history
 
     // scheme is the connection file's signature_scheme ("hmac-sha256"); an empty key means unsigned messages (Jupyter's
     // convention), and then replays cannot be told apart. Throws std::runtime_error for a scheme OpenSSL lacks.
@@ -59,7 +59,7 @@ private:
     bool seen_before(const std::string& signature);
 
     struct Mac;
-    std::unique_ptr<Mac> mac_;  // null when the key is empty
+    std::unique_ptr<Mac> mac_; // null when the key is empty
     std::unordered_set<std::string> seen_;
     std::deque<std::string> seen_order_;
 };
@@ -73,7 +73,7 @@ class RejectionLog {
 public:
     explicit RejectionLog(std::chrono::milliseconds interval = std::chrono::seconds(1)) : interval_(interval) {}
     void note(const char* channel, const Rejection& rejection);
-    void flush_if_due();  // called when idle, so the last summary is not held back forever
+    void flush_if_due(); // called when idle, so the last summary is not held back forever
 
 private:
     void write_summary();

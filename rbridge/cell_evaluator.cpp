@@ -55,6 +55,7 @@ public:
     ~SinkScope() { RSession::get().set_sink(previous_); }
     SinkScope(const SinkScope&) = delete;
     SinkScope& operator=(const SinkScope&) = delete;
+
 private:
     OutputSink* previous_;
 };
@@ -180,12 +181,9 @@ CodeCompleteness CellEvaluator::check_completeness(const std::string& code) {
     if (!finished) return CodeCompleteness::Invalid;
     switch (job.status) {
     case PARSE_OK:
-    case PARSE_NULL:
-        return CodeCompleteness::Complete;
-    case PARSE_INCOMPLETE:
-        return CodeCompleteness::Incomplete;
-    default:
-        return CodeCompleteness::Invalid;
+    case PARSE_NULL: return CodeCompleteness::Complete;
+    case PARSE_INCOMPLETE: return CodeCompleteness::Incomplete;
+    default: return CodeCompleteness::Invalid;
     }
 }
 

@@ -13,8 +13,7 @@ namespace ripple::rbridge {
 
 static_assert(sizeof(dag::ValueId) == sizeof(ValueHandle), "value handles and ids are the same numbers");
 
-EngineRuntime::EngineRuntime(CellEvaluator& evaluator, RunOutputs& outputs)
-    : evaluator_(evaluator), outputs_(outputs) {
+EngineRuntime::EngineRuntime(CellEvaluator& evaluator, RunOutputs& outputs) : evaluator_(evaluator), outputs_(outputs) {
     // The pseudo-symbols are spelled the same on both sides of the interface.
     if (dag::kOptionsSymbol != kOptionsState || dag::kWorkdirSymbol != kWorkdirState ||
         dag::kSearchSymbol != kSearchState || dag::kEnvSymbol != kEnvState) {

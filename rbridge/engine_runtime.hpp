@@ -2,8 +2,8 @@
 // (kernel, run-notebook) decide where a run's outputs go. Knows dag only via dag/cell_runtime.hpp; no engine logic.
 #pragma once
 
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 

@@ -6,8 +6,8 @@
 
 #include <cerrno>
 #include <clocale>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <unordered_map>
 #include <vector>
 
@@ -73,7 +73,7 @@ std::set<std::string> display_option_names() {
     return names == nullptr ? std::set<std::string>{} : string_set(names);
 }
 
-bool same_value(SEXP a, SEXP b) { return a == b || R_compute_identical(a, b, 16); }  // identical()'s defaults
+bool same_value(SEXP a, SEXP b) { return a == b || R_compute_identical(a, b, 16); } // identical()'s defaults
 
 // Same options (names and values), whatever their order in either list, leaving out `ignored` (the display
 // machinery's own options). `a`, `b`: pairlists or named lists.
@@ -139,7 +139,8 @@ bool search_path_is(SEXP target) {
     if (static_cast<R_xlen_t>(path.size()) + 1 != Rf_xlength(target)) return false;
     if (std::string(Rf_translateCharUTF8(STRING_ELT(target, 0))) != ".GlobalEnv") return false;
     for (size_t i = 0; i < path.size(); ++i) {
-        if (search_name(path[i]) != Rf_translateCharUTF8(STRING_ELT(target, static_cast<R_xlen_t>(i + 1)))) return false;
+        if (search_name(path[i]) != Rf_translateCharUTF8(STRING_ELT(target, static_cast<R_xlen_t>(i + 1))))
+            return false;
     }
     return true;
 }
@@ -150,7 +151,7 @@ struct GlobalState::Store {
     struct Held {
         PreservedObject object;
         bool opaque = false;
-        std::optional<std::string> hash;  // content hash, once computed
+        std::optional<std::string> hash; // content hash, once computed
     };
     std::unordered_map<ValueHandle, Held> held;
     // Attached packages' versions, recomputed when the search path changes.
@@ -167,16 +168,16 @@ struct GlobalState::Store {
 
     // The watch in progress: names and objects of the global environment before the cell ran.
     std::map<std::string, SEXP> before;
-    PreservedObject before_objects;  // a list keeping `before` alive (and its values copy-on-modify)
-    PreservedObject before_options;  // a copy of the `.Options` spine (its values are shared, not copied)
-    PreservedObject before_namespaces;  // names of the namespaces loaded before the cell ran
+    PreservedObject before_objects;    // a list keeping `before` alive (and its values copy-on-modify)
+    PreservedObject before_options;    // a copy of the `.Options` spine (its values are shared, not copied)
+    PreservedObject before_namespaces; // names of the namespaces loaded before the cell ran
     std::string before_wd;
     std::vector<SEXP> before_search;
-    PreservedObject before_search_alive;  // keeps the environments of before_search alive
+    PreservedObject before_search_alive; // keeps the environments of before_search alive
 
     // The options snapshot the session is known to equal (a held value or the baseline), and the
     // `.Options` spine at that moment: if the spine has not changed since, restoring it is a no-op.
-    PreservedObject known_options;  // kept alive: a freed address could come back as another value
+    PreservedObject known_options; // kept alive: a freed address could come back as another value
     PreservedObject known_options_spine;
 
     ValueHandle hold(SEXP value) {
@@ -335,7 +336,8 @@ void GlobalState::begin_watch() {
     s.before_env_digest = environment_digest();
     s.before_search = search_path();
     SEXP alive = protect(Rf_allocVector(VECSXP, static_cast<R_xlen_t>(s.before_search.size())));
-    for (size_t i = 0; i < s.before_search.size(); ++i) SET_VECTOR_ELT(alive, static_cast<R_xlen_t>(i), s.before_search[i]);
+    for (size_t i = 0; i < s.before_search.size(); ++i)
+        SET_VECTOR_ELT(alive, static_cast<R_xlen_t>(i), s.before_search[i]);
     s.before_search_alive = PreservedObject(alive);
 }
 
@@ -393,7 +395,8 @@ StateChange GlobalState::end_watch(const std::set<std::string>& watched_names) {
         for (SEXP env : s.before_search) old_path.insert(search_name(env));
         if (SEXP now = snapshot(kSearchState, "search")) {
             for (const auto& entry : as_strings(now)) {
-                if (entry.rfind("package:", 0) == 0 && !old_path.count(entry)) change.attached_packages.insert(entry.substr(8));
+                if (entry.rfind("package:", 0) == 0 && !old_path.count(entry))
+                    change.attached_packages.insert(entry.substr(8));
             }
         }
     }
@@ -408,7 +411,8 @@ StateChange GlobalState::end_watch(const std::set<std::string>& watched_names) {
 namespace {
 
 std::string option_text(SEXP value) {
-    if (value == nullptr || Rf_xlength(value) != 1) return value == nullptr ? std::string("NULL") : "<" + std::to_string(Rf_xlength(value)) + ">";
+    if (value == nullptr || Rf_xlength(value) != 1)
+        return value == nullptr ? std::string("NULL") : "<" + std::to_string(Rf_xlength(value)) + ">";
     switch (TYPEOF(value)) {
     case INTSXP: return std::to_string(INTEGER(value)[0]);
     case LGLSXP: return std::to_string(LOGICAL(value)[0]);
@@ -487,7 +491,8 @@ std::optional<std::string> GlobalState::value_hash(ValueHandle value) {
     auto found = store_->held.find(value);
     if (found == store_->held.end() || found->second.opaque) return std::nullopt;
     // Computed once: held values are immutable. "" remembers that the value could not be serialized.
-    if (!found->second.hash) found->second.hash = ::ripple::rbridge::value_hash(found->second.object.get()).value_or("");
+    if (!found->second.hash)
+        found->second.hash = ::ripple::rbridge::value_hash(found->second.object.get()).value_or("");
     if (found->second.hash->empty()) return std::nullopt;
     return found->second.hash;
 }

@@ -16,24 +16,24 @@ namespace ripple::rbridge {
 using ValueHandle = std::uint64_t;
 
 // Session state that is not a variable, tracked like one (names shared with the engine's pseudo-symbols).
-inline const char* const kOptionsState = "@options";  // options()
-inline const char* const kWorkdirState = "@wd";       // getwd()
-inline const char* const kSearchState = "@search";    // search()
-inline const char* const kEnvState = "@env";          // Sys.getenv() and Sys.getlocale()
+inline const char* const kOptionsState = "@options"; // options()
+inline const char* const kWorkdirState = "@wd";      // getwd()
+inline const char* const kSearchState = "@search";   // search()
+inline const char* const kEnvState = "@env";         // Sys.getenv() and Sys.getlocale()
 
 struct StaticAnalysis {
     bool parsed = true;
     std::set<std::string> defs, uses, deletes, attaches, files, effects;
     bool deletes_all = false;
     bool is_volatile = false;
-    std::string fingerprint;  // only when asked for: tokens without comments or layout
+    std::string fingerprint; // only when asked for: tokens without comments or layout
 };
 
 struct StateChange {
-    std::map<std::string, ValueHandle> bound;   // new or rebound (new object identity), incl. pseudo-state
-    std::set<std::string> passed_through;       // watched names still bound to the same object
-    std::set<std::string> removed;              // bindings that disappeared
-    std::set<std::string> attached_packages;    // "MASS" for a new "package:MASS" on the search path
+    std::map<std::string, ValueHandle> bound; // new or rebound (new object identity), incl. pseudo-state
+    std::set<std::string> passed_through;     // watched names still bound to the same object
+    std::set<std::string> removed;            // bindings that disappeared
+    std::set<std::string> attached_packages;  // "MASS" for a new "package:MASS" on the search path
 };
 
 class GlobalState {

@@ -30,8 +30,9 @@ bool is_event(const nlohmann::json& event) {
     if (event.contains("clear")) return event["clear"].is_boolean();
     if (event.contains("error")) {
         const auto& error = event["error"];
-        if (!error.is_object() || !error.contains("ename") || !error["ename"].is_string() || !error.contains("evalue") ||
-            !error["evalue"].is_string() || !error.contains("traceback") || !error["traceback"].is_array()) {
+        if (!error.is_object() || !error.contains("ename") || !error["ename"].is_string() ||
+            !error.contains("evalue") || !error["evalue"].is_string() || !error.contains("traceback") ||
+            !error["traceback"].is_array()) {
             return false;
         }
         for (const auto& line : error["traceback"]) {

@@ -27,7 +27,7 @@
 #include <R_ext/Rdynload.h>
 #include <R_ext/eventloop.h>
 extern "C" {
-extern void* __libc_stack_end;  // glibc: the initial stack address, as R itself uses
+extern void* __libc_stack_end; // glibc: the initial stack address, as R itself uses
 extern int R_interrupts_pending;
 }
 
@@ -102,7 +102,7 @@ void clean_up(SA_TYPE, int status, int /*run_last*/) {
                          "): the ripple kernel process is ending; restart the kernel to continue.\n";
     if (g_session != nullptr) g_session->notify_exit(notice, status);
     std::fputs(notice.c_str(), stderr);
-    end_r_session();  // what R's own clean-up does last
+    end_r_session(); // what R's own clean-up does last
     std::_Exit(status);
 }
 
@@ -193,9 +193,9 @@ std::string r_string_literal(const std::string& text) {
 struct RSession::Embedded {
     Embedded() {
         // What R's start-up script exports (the installation's folders), unless the environment says otherwise.
-        for (const auto& [name, value] : {std::pair{"R_HOME", RIPPLE_R_HOME}, std::pair{"R_SHARE_DIR", RIPPLE_R_SHARE_DIR},
-                                          std::pair{"R_INCLUDE_DIR", RIPPLE_R_INCLUDE_DIR},
-                                          std::pair{"R_DOC_DIR", RIPPLE_R_DOC_DIR}}) {
+        for (const auto& [name, value] :
+             {std::pair{"R_HOME", RIPPLE_R_HOME}, std::pair{"R_SHARE_DIR", RIPPLE_R_SHARE_DIR},
+              std::pair{"R_INCLUDE_DIR", RIPPLE_R_INCLUDE_DIR}, std::pair{"R_DOC_DIR", RIPPLE_R_DOC_DIR}}) {
             if (std::getenv(name) == nullptr && *value != '\0') setenv(name, value, 1);
         }
         // The heap R may fill before its first garbage collections. With R's defaults (350k cells, 6 MB) a fresh
@@ -203,9 +203,9 @@ struct RSession::Embedded {
         // round trip instead of 8 (kernel_bench). A user's own R_NSIZE / R_VSIZE win.
         if (std::getenv("R_NSIZE") == nullptr) setenv("R_NSIZE", "1000000", 1);
         if (std::getenv("R_VSIZE") == nullptr) setenv("R_VSIZE", "32M", 1);
-        R_SignalHandlers = 0;  // SIGINT is ours (request_interrupt); R must not install its handlers
-        const char* argv[] = {"ripple", "--gui=none", "--no-save", "--no-restore", "--silent", "--vanilla",
-                              "--no-echo", "--no-readline"};
+        R_SignalHandlers = 0; // SIGINT is ours (request_interrupt); R must not install its handlers
+        const char* argv[] = {"ripple",   "--gui=none", "--no-save", "--no-restore",
+                              "--silent", "--vanilla",  "--no-echo", "--no-readline"};
         Rf_initEmbeddedR(static_cast<int>(sizeof argv / sizeof argv[0]), const_cast<char**>(argv));
         R_Interactive = TRUE;
     }
@@ -260,7 +260,7 @@ void RSession::install_console_hooks() {
     ptr_R_CleanUp = &clean_up;
     ptr_R_Suicide = &suicide;
     R_PolledEvents = &polled_events;
-    R_wait_usec = 20000;  // Sys.sleep() wakes every 20 ms so buffered output is flushed live
+    R_wait_usec = 20000; // Sys.sleep() wakes every 20 ms so buffered output is flushed live
     R_Interactive = TRUE;
 }
 

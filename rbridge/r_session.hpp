@@ -13,8 +13,8 @@
 namespace ripple::rbridge {
 
 struct SessionOptions {
-    std::string r_library_dir;    // where the `ripple` R support package is installed
-    bool source_profiles = true;  // Rprofile.site and ~/.Rprofile, as R itself does
+    std::string r_library_dir;   // where the `ripple` R support package is installed
+    bool source_profiles = true; // Rprofile.site and ~/.Rprofile, as R itself does
 };
 
 // Asked for a line of user input (readline(), readLines(stdin()), browser()).
@@ -79,7 +79,7 @@ private:
     void register_native_routines();
     void load_support_code(const SessionOptions& options);
 
-    struct Embedded;  // R's embedding state; its headers stay out of this one
+    struct Embedded; // R's embedding state; its headers stay out of this one
     std::unique_ptr<Embedded> embedded_;
     OutputSink* sink_ = nullptr;
     InputHandler input_handler_;

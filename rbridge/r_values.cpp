@@ -81,15 +81,12 @@ nlohmann::json element_to_json(SEXP value, R_xlen_t i) {
     switch (TYPEOF(value)) {
     case LGLSXP:
         return LOGICAL(value)[i] == NA_LOGICAL ? nlohmann::json(nullptr) : nlohmann::json(LOGICAL(value)[i] != 0);
-    case INTSXP:
-        return INTEGER(value)[i] == NA_INTEGER ? nlohmann::json(nullptr) : nlohmann::json(INTEGER(value)[i]);
-    case REALSXP:
-        return ISNAN(REAL(value)[i]) ? nlohmann::json(nullptr) : nlohmann::json(REAL(value)[i]);
+    case INTSXP: return INTEGER(value)[i] == NA_INTEGER ? nlohmann::json(nullptr) : nlohmann::json(INTEGER(value)[i]);
+    case REALSXP: return ISNAN(REAL(value)[i]) ? nlohmann::json(nullptr) : nlohmann::json(REAL(value)[i]);
     case STRSXP:
         return STRING_ELT(value, i) == NA_STRING ? nlohmann::json(nullptr)
                                                  : nlohmann::json(Rf_translateCharUTF8(STRING_ELT(value, i)));
-    default:
-        return nullptr;
+    default: return nullptr;
     }
 }
 
@@ -97,8 +94,7 @@ nlohmann::json element_to_json(SEXP value, R_xlen_t i) {
 
 nlohmann::json to_json(SEXP value) {
     switch (TYPEOF(value)) {
-    case NILSXP:
-        return nullptr;
+    case NILSXP: return nullptr;
     case LGLSXP:
     case INTSXP:
     case REALSXP:
@@ -122,8 +118,7 @@ nlohmann::json to_json(SEXP value) {
         for (R_xlen_t i = 0; i < Rf_xlength(value); ++i) array.push_back(to_json(VECTOR_ELT(value, i)));
         return array;
     }
-    default:
-        return nullptr;
+    default: return nullptr;
     }
 }
 
@@ -139,7 +134,8 @@ SEXP from_json(const nlohmann::json& value) {
         if (strings || value.empty()) {
             SEXP out = PROTECT(Rf_allocVector(STRSXP, static_cast<R_xlen_t>(value.size())));
             for (size_t i = 0; i < value.size(); ++i) {
-                SET_STRING_ELT(out, static_cast<R_xlen_t>(i), Rf_mkCharCE(value[i].get<std::string>().c_str(), CE_UTF8));
+                SET_STRING_ELT(out, static_cast<R_xlen_t>(i),
+                               Rf_mkCharCE(value[i].get<std::string>().c_str(), CE_UTF8));
             }
             UNPROTECT(1);
             return out;

@@ -17,10 +17,17 @@ namespace ripple::rbridge {
 class ProtectScope {
 public:
     ProtectScope() = default;
-    ~ProtectScope() { if (count_ > 0) Rf_unprotect(count_); }
+    ~ProtectScope() {
+        if (count_ > 0) Rf_unprotect(count_);
+    }
     ProtectScope(const ProtectScope&) = delete;
     ProtectScope& operator=(const ProtectScope&) = delete;
-    SEXP operator()(SEXP value) { Rf_protect(value); ++count_; return value; }
+    SEXP operator()(SEXP value) {
+        Rf_protect(value);
+        ++count_;
+        return value;
+    }
+
 private:
     int count_ = 0;
 };
@@ -29,16 +36,25 @@ private:
 class PreservedObject {
 public:
     PreservedObject() = default;
-    explicit PreservedObject(SEXP value) : value_(value) { if (value_) R_PreserveObject(value_); }
-    ~PreservedObject() { if (value_) R_ReleaseObject(value_); }
+    explicit PreservedObject(SEXP value) : value_(value) {
+        if (value_) R_PreserveObject(value_);
+    }
+    ~PreservedObject() {
+        if (value_) R_ReleaseObject(value_);
+    }
     PreservedObject(const PreservedObject&) = delete;
     PreservedObject& operator=(const PreservedObject&) = delete;
     PreservedObject(PreservedObject&& other) noexcept : value_(other.value_) { other.value_ = nullptr; }
     PreservedObject& operator=(PreservedObject&& other) noexcept {
-        if (this != &other) { if (value_) R_ReleaseObject(value_); value_ = other.value_; other.value_ = nullptr; }
+        if (this != &other) {
+            if (value_) R_ReleaseObject(value_);
+            value_ = other.value_;
+            other.value_ = nullptr;
+        }
         return *this;
     }
     SEXP get() const { return value_; }
+
 private:
     SEXP value_ = nullptr;
 };

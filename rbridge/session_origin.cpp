@@ -46,11 +46,16 @@ std::string session_origin(const fs::path& r_library, const fs::path& working_di
     const fs::path r_lib = RIPPLE_R_LIB_DIR;
     const fs::path r_home = std::getenv("R_HOME") != nullptr ? fs::path(std::getenv("R_HOME")) : r_lib.parent_path();
     origin += "R_HOME " + r_home.string() + "\n";
-    std::vector<fs::path> files = {
-        "/proc/self/exe", r_lib / "libR.so", r_home / "etc" / "Renviron", r_home / "etc" / "Renviron.site",
-        r_home / "etc" / "Rprofile.site", r_home / "library" / "base" / "R" / "Rprofile",
-        r_library / "ripple" / "DESCRIPTION", r_library / "ripple" / "R" / "ripple.rdb",
-        working_dir / ".Rprofile", working_dir / ".Renviron"};
+    std::vector<fs::path> files = {"/proc/self/exe",
+                                   r_lib / "libR.so",
+                                   r_home / "etc" / "Renviron",
+                                   r_home / "etc" / "Renviron.site",
+                                   r_home / "etc" / "Rprofile.site",
+                                   r_home / "library" / "base" / "R" / "Rprofile",
+                                   r_library / "ripple" / "DESCRIPTION",
+                                   r_library / "ripple" / "R" / "ripple.rdb",
+                                   working_dir / ".Rprofile",
+                                   working_dir / ".Renviron"};
     if (const char* home = std::getenv("HOME"); home != nullptr) {
         files.push_back(fs::path(home) / ".Rprofile");
         files.push_back(fs::path(home) / ".Renviron");

@@ -24,8 +24,8 @@ constexpr int kSerializeVersion = 3;
 // Header of format 3: 2 bytes format ("B\n" / "X\n"), 3 ints (format version, writer's R version, oldest R
 // version that reads it), 1 int (length of the native encoding's name), then that name.
 constexpr std::size_t kFixedHeaderBytes = 2 + 4 * 4;
-constexpr std::size_t kMaxEncodingName = 63;  // R_CODESET_MAX
-constexpr std::size_t kDirectUpdateBytes = 4 * 1024;  // larger writes go to SHA-256 without a copy
+constexpr std::size_t kMaxEncodingName = 63;         // R_CODESET_MAX
+constexpr std::size_t kDirectUpdateBytes = 4 * 1024; // larger writes go to SHA-256 without a copy
 
 // A 64 KB buffer lent from a small per-thread pool. Each hash had allocated and zeroed two fresh ones: 16 page
 // faults apiece once glibc had given the memory back, 10% of a warm catch-up that hashes hundreds of small
@@ -44,7 +44,7 @@ public:
             bytes_ = std::move(pool().back());
             pool().pop_back();
         } else {
-            bytes_.reset(new unsigned char[kBytes]);  // default-initialised: not zeroed
+            bytes_.reset(new unsigned char[kBytes]); // default-initialised: not zeroed
         }
     }
     unsigned char* data() { return bytes_.get(); }
@@ -215,7 +215,8 @@ struct PayloadReader {
         if (n > size() - position) return false;
         auto* target = static_cast<char*>(out);
         while (n > 0) {
-            std::string_view part = position < header.size() ? header.substr(position) : payload.substr(position - header.size());
+            std::string_view part =
+                position < header.size() ? header.substr(position) : payload.substr(position - header.size());
             std::size_t take = std::min(n, part.size());
             std::memcpy(target, part.data(), take);
             target += take;
@@ -296,9 +297,9 @@ constexpr int kObjectBit = 1 << 8;
 constexpr int kAttrBit = 1 << 9;
 constexpr int kTagBit = 1 << 10;
 constexpr int kLevelsShift = 12;
-constexpr int kCharsxpDroppedLevels = (1 << 5) | 1;  // CACHED_MASK | HASHASH_MASK, never written
+constexpr int kCharsxpDroppedLevels = (1 << 5) | 1; // CACHED_MASK | HASHASH_MASK, never written
 constexpr int kMaxPackedRefIndex = INT_MAX >> 8;
-constexpr int kMaxPlainDepth = 256;  // deeper values take R's path (which checks the C stack)
+constexpr int kMaxPlainDepth = 256; // deeper values take R's path (which checks the C stack)
 constexpr std::size_t kWriterDirectBytes = 4 * 1024;
 
 bool plain_attributes(SEXP cell, int depth);
@@ -313,7 +314,7 @@ bool is_plain(SEXP value, int depth) {
     case REALSXP:
     case CPLXSXP:
     case RAWSXP:
-    case STRSXP:  // elements of a non-ALTREP character vector are always CHARSXPs
+    case STRSXP: // elements of a non-ALTREP character vector are always CHARSXPs
         break;
     case VECSXP: {
         const R_xlen_t n = XLENGTH(value);
@@ -322,8 +323,7 @@ bool is_plain(SEXP value, int depth) {
         }
         break;
     }
-    default:
-        return false;
+    default: return false;
     }
     return plain_attributes(ATTRIB(value), depth + 1);
 }
@@ -378,18 +378,10 @@ private:
         const auto count = static_cast<std::size_t>(n);
         switch (type) {
         case LGLSXP:
-        case INTSXP:
-            out_bytes(DATAPTR_RO(s), count * sizeof(int));
-            break;
-        case REALSXP:
-            out_bytes(DATAPTR_RO(s), count * sizeof(double));
-            break;
-        case CPLXSXP:
-            out_bytes(DATAPTR_RO(s), count * sizeof(Rcomplex));
-            break;
-        case RAWSXP:
-            out_bytes(DATAPTR_RO(s), count);
-            break;
+        case INTSXP: out_bytes(DATAPTR_RO(s), count * sizeof(int)); break;
+        case REALSXP: out_bytes(DATAPTR_RO(s), count * sizeof(double)); break;
+        case CPLXSXP: out_bytes(DATAPTR_RO(s), count * sizeof(Rcomplex)); break;
+        case RAWSXP: out_bytes(DATAPTR_RO(s), count); break;
         case STRSXP: {
             const SEXP* elements = STRING_PTR_RO(s);
             for (std::size_t i = 0; i < count; ++i) charsxp(elements[i]);
@@ -398,8 +390,7 @@ private:
         case VECSXP:
             for (R_xlen_t i = 0; i < n; ++i) item(VECTOR_ELT(s, i));
             break;
-        default:
-            break;  // excluded by is_plain
+        default: break; // excluded by is_plain
         }
         if (has_attributes) pairlist(attributes);
     }
@@ -538,7 +529,7 @@ SEXP serialize_body(void* data) {
 
 struct UnserializeJob {
     PayloadReader* reader;
-    SEXP result = nullptr;  // preserved (R_PreserveObject) once complete
+    SEXP result = nullptr; // preserved (R_PreserveObject) once complete
 };
 
 SEXP unserialize_body(void* data) {

@@ -21,8 +21,8 @@ enum class ValueFormat { Native, Xdr };
 std::string value_format(ValueFormat format = ValueFormat::Native);
 
 struct ValueDigest {
-    std::string hash;            // SHA-256 of the serialization after its header, lowercase hex
-    std::uint64_t bytes = 0;     // how many bytes were hashed
+    std::string hash;        // SHA-256 of the serialization after its header, lowercase hex
+    std::uint64_t bytes = 0; // how many bytes were hashed
 };
 
 // Streams R_Serialize(value) into SHA-256 without materializing it. The header (format, R version, native

@@ -48,12 +48,14 @@ Expected expected(int k, std::size_t big_bytes) {
     CacheKey key;
     key.set_code("entry " + std::to_string(k));
     e.key = key.digest();
-    e.outputs = nlohmann::json::array({{{"type", "stream"}, {"text", "entry " + std::to_string(k) + "\n"}},
-                                       {{"type", "display"}, {"text", std::string(static_cast<std::size_t>(k % 7) * 300, 'o')}}})
+    e.outputs = nlohmann::json::array(
+                    {{{"type", "stream"}, {"text", "entry " + std::to_string(k) + "\n"}},
+                     {{"type", "display"}, {"text", std::string(static_cast<std::size_t>(k % 7) * 300, 'o')}}})
                     .dump();
     e.values["small"] = bytes_for(1000 + static_cast<std::uint64_t>(k), 100 + static_cast<std::size_t>(k % 500));
-    e.values["common"] = bytes_for(7, 3000);  // the same value in every entry: stored once
-    if (k % 3 == 0) e.values["big"] = bytes_for(5000 + static_cast<std::uint64_t>(k), big_bytes + static_cast<std::size_t>(k) * 97);
+    e.values["common"] = bytes_for(7, 3000); // the same value in every entry: stored once
+    if (k % 3 == 0)
+        e.values["big"] = bytes_for(5000 + static_cast<std::uint64_t>(k), big_bytes + static_cast<std::size_t>(k) * 97);
     return e;
 }
 
@@ -159,8 +161,10 @@ int main(int argc, char* argv[]) {
             for (int k = 0; k < keys; ++k) visit(store, k, big_bytes, false, counts);
         } else if (mode == "gc") {
             GcReport report = store.gc(static_cast<std::uint64_t>(flag("--max-bytes", 0)));
-            summary["gc"] = {{"entries_removed", report.entries_removed}, {"values_removed", report.values_removed},
-                             {"files_removed", report.files_removed}, {"bytes_before", report.bytes_before},
+            summary["gc"] = {{"entries_removed", report.entries_removed},
+                             {"values_removed", report.values_removed},
+                             {"files_removed", report.files_removed},
+                             {"bytes_before", report.bytes_before},
                              {"bytes_after", report.bytes_after}};
         } else if (mode != "stats") {
             return usage();
@@ -169,9 +173,13 @@ int main(int argc, char* argv[]) {
         summary["stats"] = {{"entries", stats.entries}, {"values", stats.values}, {"total_bytes", stats.total_bytes}};
         summary["usable"] = store.usable();
         summary["writable"] = store.writable();
-        summary.update({{"hits", counts.hits}, {"misses", counts.misses}, {"stores", counts.stores},
-                        {"store_failures", counts.store_failures}, {"wrong", counts.wrong},
-                        {"warnings", counts.warnings}, {"stored_keys", counts.stored}});
+        summary.update({{"hits", counts.hits},
+                        {"misses", counts.misses},
+                        {"stores", counts.stores},
+                        {"store_failures", counts.store_failures},
+                        {"wrong", counts.wrong},
+                        {"warnings", counts.warnings},
+                        {"stored_keys", counts.stored}});
         std::cout << summary.dump() << std::endl;
     } catch (const std::exception& error) {
         std::cerr << "cache_stress: an exception escaped the cache store: " << error.what() << '\n';

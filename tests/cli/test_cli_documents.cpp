@@ -58,9 +58,11 @@ const char* kNotebook = R"({
 } // namespace
 
 TEST_CASE("command line: a notebook run with every papermill-style option") {
-    RunRequest run = parse_run({"in.ipynb", "-o", "out.ipynb", "-p", "n", "10", "-p", "name", "\"east\"", "--timeout", "2.5",
-                                "--allow-errors", "--cwd", "/tmp", "--force", "--no-cache", "--cache-dir", "/c",
-                                "--log-output", "--report", "json", "r.json", "--report", "junit", "r.xml", "--quiet"});
+    RunRequest run = parse_run({"in.ipynb",     "-o",       "out.ipynb", "-p",         "n",           "10",
+                                "-p",           "name",     "\"east\"",  "--timeout",  "2.5",         "--allow-errors",
+                                "--cwd",        "/tmp",     "--force",   "--no-cache", "--cache-dir", "/c",
+                                "--log-output", "--report", "json",      "r.json",     "--report",    "junit",
+                                "r.xml",        "--quiet"});
     CHECK(run.kind == InputKind::Notebook);
     CHECK(run.output->string() == "out.ipynb");
     REQUIRE(run.parameters.size() == 2);
@@ -164,7 +166,7 @@ TEST_CASE("notebook: reading upgrades to nbformat 4.5 with ids and keeps everyth
     json reread = json::parse(written);
     CHECK(reread["cells"][2]["source"] == json::array({"x <- n + 1\n", "x"}));
     CHECK(reread["cells"][1]["source"] == json::array({"n <- 1"}));
-    CHECK(written.substr(0, 3) == "{\n ");  // nbformat's one-space indent
+    CHECK(written.substr(0, 3) == "{\n "); // nbformat's one-space indent
     CHECK(written.back() == '\n');
 }
 
@@ -193,10 +195,13 @@ TEST_CASE("notebook: what is not a runnable notebook is one sentence naming the 
     CHECK(error("{\"cells\": [").find("bad.ipynb is not valid JSON (line 1") != std::string::npos);
     CHECK(error("[1, 2]").find("not a Jupyter notebook") != std::string::npos);
     CHECK(error(R"({"cells": [], "nbformat": 3, "metadata": {}})").find("nbformat 3") != std::string::npos);
-    CHECK(error(R"({"cells": [{"cell_type": "weird", "source": ""}], "nbformat": 4, "metadata": {}})").find("unknown cell_type") != std::string::npos);
-    CHECK(error(R"({"cells": [{"cell_type": "code", "source": 5}], "nbformat": 4, "metadata": {}})").find("source of cell 1") != std::string::npos);
-    CHECK(error(R"({"cells": [], "nbformat": 4, "metadata": {"kernelspec": {"language": "python", "name": "python3"}}})")
-              .find("python notebook") != std::string::npos);
+    CHECK(error(R"({"cells": [{"cell_type": "weird", "source": ""}], "nbformat": 4, "metadata": {}})")
+              .find("unknown cell_type") != std::string::npos);
+    CHECK(error(R"({"cells": [{"cell_type": "code", "source": 5}], "nbformat": 4, "metadata": {}})")
+              .find("source of cell 1") != std::string::npos);
+    CHECK(
+        error(R"({"cells": [], "nbformat": 4, "metadata": {"kernelspec": {"language": "python", "name": "python3"}}})")
+            .find("python notebook") != std::string::npos);
 }
 
 TEST_CASE("notebook: parameters go after the cell tagged parameters, or first; a rerun replaces them") {
@@ -213,7 +218,8 @@ TEST_CASE("notebook: parameters go after the cell tagged parameters, or first; a
     CHECK(notebook.source(2) == "n <- 6\n");
 
     NotebookFile plain = NotebookFile::parse(R"({"cells": [{"cell_type": "code", "source": "1", "metadata": {}}],
-        "nbformat": 4, "nbformat_minor": 5, "metadata": {}})", "p.ipynb");
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {}})",
+                                             "p.ipynb");
     at = plain.inject_parameters("n <- 5\n", after);
     CHECK_FALSE(after);
     CHECK(at == 0);
@@ -228,13 +234,14 @@ TEST_CASE("notebook: outputs, counts and timing are written as nbformat and nbcl
     result.kind = CellOutput::Kind::Result;
     result.data = {{"text/plain", "[1] 2"}};
     CellTiming timing{"2026-01-01T00:00:00.000000Z", "2026-01-01T00:00:01.000000Z", 1.0, false};
-    notebook.set_outputs(2, {CellOutput::stream_text("stdout", "one\n"), CellOutput::stream_text("stdout", "two\n"),
-                             CellOutput::stream_text("stderr", "warn\n"), shown, result,
-                             CellOutput::error("simpleError", "boom", {"Error: boom"})},
+    notebook.set_outputs(2,
+                         {CellOutput::stream_text("stdout", "one\n"), CellOutput::stream_text("stdout", "two\n"),
+                          CellOutput::stream_text("stderr", "warn\n"), shown, result,
+                          CellOutput::error("simpleError", "boom", {"Error: boom"})},
                          7, timing);
     json cell = json::parse(notebook.serialize())["cells"][2];
     REQUIRE(cell["outputs"].size() == 5);
-    CHECK(cell["outputs"][0]["text"] == json::array({"one\n", "two\n"}));  // one stream, merged
+    CHECK(cell["outputs"][0]["text"] == json::array({"one\n", "two\n"})); // one stream, merged
     CHECK(cell["outputs"][1]["name"] == "stderr");
     CHECK(cell["outputs"][2]["output_type"] == "display_data");
     CHECK(cell["outputs"][2]["data"]["text/plain"] == json::array({"a\n", "b"}));
@@ -260,7 +267,7 @@ TEST_CASE("atomic write: the target is replaced whole and keeps its mode; a fail
     CHECK(read_text_file(file) == "new content");
     CHECK((fs::status(file).permissions() & fs::perms::others_read) == fs::perms::none);
     size_t entries = std::distance(fs::directory_iterator(dir), fs::directory_iterator());
-    CHECK(entries == 1);  // no temp file left behind
+    CHECK(entries == 1); // no temp file left behind
     CHECK_THROWS_AS(write_file_atomically(dir / "missing" / "x", "y"), FileError);
     CHECK_THROWS_AS(read_text_file(dir / "nope.ipynb"), FileError);
     fs::remove_all(dir);
@@ -335,7 +342,7 @@ empty:
     CHECK(header["note"] == "folded text\n");
     CHECK(header["quoted"] == "it's");
     CHECK(header["empty"].is_null());
-    CHECK(header.begin().key() == "title");  // key order is kept
+    CHECK(header.begin().key() == "title"); // key order is kept
     CHECK(parse_yaml("output: html_document\n")["output"] == "html_document");
     CHECK(parse_yaml("title: \"A long\n  title\"\n")["title"] == "A long title");
 }
@@ -384,7 +391,7 @@ TEST_CASE("R Markdown: header, chunks with labels and options, text, inline code
     CHECK(unnamed.label == "unnamed-chunk-2");
     CHECK(*option_code(unnamed, "echo") == "FALSE");
     CHECK(*option_code(unnamed, "fig.width") == "5");
-    CHECK(unnamed.code == "y <- x\n");  // #| lines are not part of the code
+    CHECK(unnamed.code == "y <- x\n"); // #| lines are not part of the code
     CHECK(std::get<Chunk>(doc.blocks[5]).engine == "python");
     CHECK(std::get<Chunk>(doc.blocks[6]).label == "quoted");
     CHECK(std::get<Chunk>(doc.blocks[6]).code == "z <- 1\n");
@@ -399,16 +406,20 @@ TEST_CASE("R Markdown: malformed documents are one sentence naming the line") {
         }
         return std::string();
     };
-    CHECK(error("---\ntitle: x\n\ntext\n") == "doc.Rmd line 1: the YAML header is never closed (add a line with --- after it).");
+    CHECK(error("---\ntitle: x\n\ntext\n") ==
+          "doc.Rmd line 1: the YAML header is never closed (add a line with --- after it).");
     CHECK(error("---\ntitle: \"x\n---\n").find("doc.Rmd line 2: the YAML header is malformed") == 0);
-    CHECK(error("text\n```{r a}\nx <- 1\n") == "doc.Rmd line 2: the chunk {r a} is never closed (add a line with ``` after its code).");
-    CHECK(error("```{r a}\nx\n\n```{r b}\ny\n```\n").find("line 1: the chunk {r a} is not closed before the next chunk starts on line 4") !=
+    CHECK(error("text\n```{r a}\nx <- 1\n") ==
+          "doc.Rmd line 2: the chunk {r a} is never closed (add a line with ``` after its code).");
+    CHECK(error("```{r a}\nx\n\n```{r b}\ny\n```\n")
+              .find("line 1: the chunk {r a} is not closed before the next chunk starts on line 4") !=
           std::string::npos);
-    CHECK(error("```{r a}\n1\n```\n```{r a}\n2\n```\n").find("line 4: the chunk label \"a\" is already used by the chunk on line 1") !=
-          std::string::npos);
+    CHECK(error("```{r a}\n1\n```\n```{r a}\n2\n```\n")
+              .find("line 4: the chunk label \"a\" is already used by the chunk on line 1") != std::string::npos);
     CHECK(error("```{r a, echo}\n1\n```\n").find("not name=value") != std::string::npos);
     CHECK(error("```{r a, =1}\n1\n```\n").find("line 1") != std::string::npos);
-    CHECK(error("```{r}\n#| echo: [\n1\n```\n").find("line 2: the #| chunk options are malformed") != std::string::npos);
+    CHECK(error("```{r}\n#| echo: [\n1\n```\n").find("line 2: the #| chunk options are malformed") !=
+          std::string::npos);
 }
 
 TEST_CASE("knitr Markdown: source, commented output, messages, warnings, errors, figures") {
@@ -422,22 +433,26 @@ TEST_CASE("knitr Markdown: source, commented output, messages, warnings, errors,
         CellOutput::stream_text("stdout", "a\n\nb\n"),
         CellOutput::stream_text("stderr", "hello\nWarning message:\nIn log(-1) : NaNs produced\n"),
         CellOutput::stream_text("stderr", "Warning message:\ncareful\n"),
-        value, figure,
+        value,
+        figure,
         CellOutput::error("simpleError", "boom", {"Error in f() : boom", "1. f()"})};
     ChunkLook look;
     look.fig_cap = "Cap";
     std::string md = chunk_markdown("x <- 1:3\nx\n", outputs, {"doc_files/figure-html/a-1.png"}, look);
-    CHECK(md == "```r\nx <- 1:3\nx\n```\n\n"
-                "```\n## a\n## \n## b\n## hello\n## Warning in log(-1): NaNs produced\n## Warning: careful\n## [1] 1 2 3\n```\n\n"
-                "![Cap](doc_files/figure-html/a-1.png)\n\n"
-                "```\n## Error in f(): boom\n```\n");
+    CHECK(
+        md ==
+        "```r\nx <- 1:3\nx\n```\n\n"
+        "```\n## a\n## \n## b\n## hello\n## Warning in log(-1): NaNs produced\n## Warning: careful\n## [1] 1 2 3\n```\n\n"
+        "![Cap](doc_files/figure-html/a-1.png)\n\n"
+        "```\n## Error in f(): boom\n```\n");
 
     look = ChunkLook{};
     look.echo = false;
     look.message = false;
     look.warning = false;
     look.comment = std::nullopt;
-    CHECK(chunk_markdown("x", outputs, {"f.png"}, look) == "```\na\n\nb\n[1] 1 2 3\n```\n\n![](f.png)\n\n```\nError in f(): boom\n```\n");
+    CHECK(chunk_markdown("x", outputs, {"f.png"}, look) ==
+          "```\na\n\nb\n[1] 1 2 3\n```\n\n![](f.png)\n\n```\nError in f(): boom\n```\n");
 
     look = ChunkLook{};
     look.collapse = true;
@@ -462,7 +477,14 @@ TEST_CASE("reports: JSON has every cell, JUnit has failures and skips") {
     run.exit_code = ExitCode::CellFailed;
     run.started = iso_timestamp_now();
     CellRecord ok{1, "a", "x <- 1", 0, CellStatus::Ok, 0.1, false, 1, std::nullopt};
-    CellRecord failed{2, "b", "stop(\"<bad>\")", 0, CellStatus::Error, 0.2, false, 2,
+    CellRecord failed{2,
+                      "b",
+                      "stop(\"<bad>\")",
+                      0,
+                      CellStatus::Error,
+                      0.2,
+                      false,
+                      2,
                       CellOutput::error("simpleError", "<bad> & worse", {"Error: <bad>"})};
     CellRecord skipped{3, "c", "", 0, CellStatus::Skipped, 0, false, std::nullopt, std::nullopt};
     run.cells = {ok, failed, skipped};
@@ -485,5 +507,5 @@ TEST_CASE("base64 decoding of figures") {
     CHECK_FALSE(decode_base64("a$b").has_value());
     CHECK(shorten("first line that is long\nsecond", 10) == "first lin\u2026");
     CHECK(shorten("#| cache: false\n#| label: x\n\nx + 1\n", 40) == "x + 1");
-    CHECK(shorten("#| cache: false", 40) == "#| cache: false");  // nothing else to show
+    CHECK(shorten("#| cache: false", 40) == "#| cache: false"); // nothing else to show
 }

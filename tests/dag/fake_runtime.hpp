@@ -27,9 +27,9 @@ namespace ripple::dag::testing {
 class FakeRuntime final : public CellRuntime {
 public:
     std::map<std::string, std::set<std::string>> packages{{"P", {"pf", "pg"}}};
-    std::vector<std::string> run_log;                 // code of every run, in order
-    std::map<std::string, std::string> printed;       // cell id -> what its `out` lines printed
-    bool supports_cache = false;                      // hash, serialize and replay like rbridge does
+    std::vector<std::string> run_log;           // code of every run, in order
+    std::map<std::string, std::string> printed; // cell id -> what its `out` lines printed
+    bool supports_cache = false;                // hash, serialize and replay like rbridge does
 
     CellAnalysis analyze(const std::string& code) override {
         CellAnalysis analysis;
@@ -111,10 +111,16 @@ public:
                 bool ok = true;
                 for (size_t i = 0; i < inputs.size(); ++i) {
                     auto value = lookup(inputs[i]);
-                    if (!value) { ok = false; break; }
+                    if (!value) {
+                        ok = false;
+                        break;
+                    }
                     text += (i ? "," : "") + *value;
                 }
-                if (!ok) { outcome.failed = true; break; }
+                if (!ok) {
+                    outcome.failed = true;
+                    break;
+                }
                 globals_[head] = hold(text + ")", false);
             } else if (head == "rm") {
                 globals_.erase(words[1]);
@@ -124,11 +130,17 @@ public:
                 globals_[words[1]] = hold("env", true);
             } else if (head == "poke") {
                 auto found = globals_.find(words[1]);
-                if (found == globals_.end()) { outcome.failed = true; break; }
+                if (found == globals_.end()) {
+                    outcome.failed = true;
+                    break;
+                }
                 const_cast<Object&>(resolve(found->second)).text += "+poke";
             } else if (head == "out") {
                 auto value = lookup(words[1]);
-                if (!value) { outcome.failed = true; break; }
+                if (!value) {
+                    outcome.failed = true;
+                    break;
+                }
                 printed_text += *value + ";";
             }
         }
@@ -197,7 +209,7 @@ private:
     struct Object {
         std::string text;
         bool opaque = false;
-        ValueId shared_with = 0;  // rehold: the same object under another id
+        ValueId shared_with = 0; // rehold: the same object under another id
     };
 
     static std::vector<std::vector<std::string>> statements(const std::string& code) {
@@ -205,7 +217,7 @@ private:
         std::istringstream lines(code);
         std::string line;
         while (std::getline(lines, line)) {
-            line = line.substr(0, line.find('#'));  // comments
+            line = line.substr(0, line.find('#')); // comments
             std::vector<std::string> words = split_vector(line);
             if (!words.empty()) result.push_back(words);
         }
@@ -276,7 +288,7 @@ public:
         return found->second;
     }
     void store_value(const std::string& hash, const std::string& bytes) override { values[hash] = bytes; }
-    std::map<std::pair<std::string, std::string>, std::string> steps;  // (state, request) -> step
+    std::map<std::pair<std::string, std::string>, std::string> steps; // (state, request) -> step
     std::optional<std::string> find_replay_step(const std::string& state, const std::string& request) override {
         auto found = steps.find({state, request});
         if (found == steps.end()) return std::nullopt;

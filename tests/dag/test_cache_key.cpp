@@ -137,9 +137,7 @@ TEST_CASE("a key survives its JSON form, and bad JSON is refused") {
     CHECK_FALSE(CacheKey::from_json("[1, 2]"));
 }
 
-TEST_CASE("explain: nothing changed says nothing") {
-    CHECK(explain(typical_key(), typical_key()).empty());
-}
+TEST_CASE("explain: nothing changed says nothing") { CHECK(explain(typical_key(), typical_key()).empty()); }
 
 TEST_CASE("explain names the code, an upstream value, a file and a package version") {
     CacheKey now = typical_key();

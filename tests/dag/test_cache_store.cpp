@@ -39,6 +39,7 @@ public:
     TempDir(const TempDir&) = delete;
     TempDir& operator=(const TempDir&) = delete;
     const fs::path& path() const { return path_; }
+
 private:
     fs::path path_;
 };
@@ -57,6 +58,7 @@ public:
     }
     EnvVar(const EnvVar&) = delete;
     EnvVar& operator=(const EnvVar&) = delete;
+
 private:
     const char* name_;
     std::optional<std::string> old_;
@@ -101,7 +103,9 @@ struct Fixture {
         return e;
     }
 
-    fs::path value_file(const std::string& hash) const { return dir.path() / "values" / hash.substr(0, 2) / hash.substr(2); }
+    fs::path value_file(const std::string& hash) const {
+        return dir.path() / "values" / hash.substr(0, 2) / hash.substr(2);
+    }
 
     void sql(const std::string& statement) {
         sqlite3* db = nullptr;
@@ -198,15 +202,15 @@ TEST_CASE_FIXTURE(Fixture, "a hit only reads: hits and last use are recorded lat
         reader.record_hits();
         CHECK(recorded() == 2);
         REQUIRE(reader.fetch(e.key));
-        CHECK(reader.stats().recorded_hits == 3);  // stats() records first
+        CHECK(reader.stats().recorded_hits == 3); // stats() records first
         REQUIRE(reader.lookup(e.key));
         CacheStore moved = std::move(reader);
-    }  // destruction records what waits
+    } // destruction records what waits
     CHECK(recorded() == 4);
     std::optional<CacheEntry> again = other.lookup(e.key);
     REQUIRE(again);
     CHECK(again->hit_count == 4);
-    CHECK(again->last_used_at_ms > 1);  // the LRU time moved to the hits' time
+    CHECK(again->last_used_at_ms > 1); // the LRU time moved to the hits' time
     CHECK(warnings.empty());
 }
 
@@ -325,7 +329,7 @@ TEST_CASE_FIXTURE(Fixture, "gc removes least recently used entries first and kee
     CHECK(report.bytes_before == before);
     CHECK(report.bytes_after <= before - 5'000 - 12'000);
     CHECK(report.entries_removed == 2);
-    CHECK(report.values_removed == 3);  // the orphan, and the own values of entries 1 and 2
+    CHECK(report.values_removed == 3); // the orphan, and the own values of entries 1 and 2
     CHECK_FALSE(store.lookup(entries[1].key));
     CHECK_FALSE(store.lookup(entries[2].key));
     CHECK(store.fetch(entries[0].key));
@@ -406,7 +410,7 @@ TEST_CASE_FIXTURE(Fixture, "remember_cell_keys writes a batch of keys, each read
         REQUIRE(last);
         CHECK(*last == record.key);
     }
-    store.remember_cell_keys({});  // nothing to write is fine
+    store.remember_cell_keys({}); // nothing to write is fine
     CHECK_FALSE(store.last_cell_key("nb.ipynb", "cell-20"));
 }
 
@@ -418,16 +422,17 @@ TEST_CASE_FIXTURE(Fixture, "file digests follow the content, also within the sam
     CHECK(open().file_digest(file) == sha256_hex("a,b\n1,2\n"));
     struct stat before {};
     REQUIRE(::stat(file.c_str(), &before) == 0);
-    std::ofstream(file) << "a,b\n1,3\n";  // same size
+    std::ofstream(file) << "a,b\n1,3\n"; // same size
     struct timespec times[2] = {before.st_atim, before.st_mtim};
-    REQUIRE(::utimensat(AT_FDCWD, file.c_str(), times, 0) == 0);  // and the same mtime
+    REQUIRE(::utimensat(AT_FDCWD, file.c_str(), times, 0) == 0); // and the same mtime
     CHECK(store.file_digest(file) == sha256_hex("a,b\n1,3\n"));
     fs::remove(file);
     CHECK_FALSE(store.file_digest(file));
     CHECK_FALSE(store.file_digest(dir.path()));
 }
 
-TEST_CASE_FIXTURE(Fixture, "an unusable directory gives misses and skipped stores with one warning, never an exception") {
+TEST_CASE_FIXTURE(Fixture,
+                  "an unusable directory gives misses and skipped stores with one warning, never an exception") {
     fs::path not_a_dir = dir.path() / "plain-file";
     std::ofstream(not_a_dir) << "x";
     CacheStoreOptions o = options();
@@ -441,7 +446,7 @@ TEST_CASE_FIXTURE(Fixture, "an unusable directory gives misses and skipped store
     CHECK(store.gc(0).entries_removed == 0);
     CHECK_FALSE(store.clear());
     CHECK(store.stats().entries == 0);
-    CHECK(warnings.size() == 1);  // cannot open: said once, not again for each skipped store
+    CHECK(warnings.size() == 1); // cannot open: said once, not again for each skipped store
     CHECK(warnings[0].find("cannot use the cache in " + not_a_dir.string()) != std::string::npos);
 }
 

@@ -85,7 +85,7 @@ TEST_CASE("deleting a cell removes its definitions and reruns its readers") {
     ExecutionReport report = engine.execute(cell("d1", "v <-"));
     report = engine.execute(cell("d1", "k <-", {"d2"}));
     CHECK(report.removed_cells == std::vector<std::string>{"d2"});
-    CHECK(runtime.printed["d3"] == "ERROR");  // v no longer defined anywhere above
+    CHECK(runtime.printed["d3"] == "ERROR"); // v no longer defined anywhere above
     CHECK(engine.why("d3").find("up to date") != std::string::npos);
 }
 
@@ -108,7 +108,7 @@ TEST_CASE("packages attached by a cell are soft definitions of their exports") {
     engine.execute(cell("use", "out pf"));
     CHECK(runtime.printed["use"] == "P::pf;");
     ExecutionReport report = engine.execute(cell("lib", "lib P"));
-    CHECK(report.reran_after.empty());  // re-attaching the same package changes nothing
+    CHECK(report.reran_after.empty()); // re-attaching the same package changes nothing
     report = engine.execute(cell("other", "q <-", {"lib"}));
     CHECK(report.reran_after == std::vector<std::string>{"use"});
     CHECK(runtime.printed["use"] == "ERROR");
@@ -124,8 +124,8 @@ TEST_CASE("lazy mode marks dependents stale and runs stale upstream cells first"
     ExecutionReport report = engine.execute(cell("l1", "a <- q\nq <-"));
     report = engine.execute(cell("l1", "q <-\na <- q"));
     CHECK(report.reran_after.empty());
-    CHECK(report.marked_stale == std::vector<std::string>{"l2", "l3"});  // l3 through its stale upstream
-    CHECK(engine.staleness("l3").stale);  // through its stale upstream l2
+    CHECK(report.marked_stale == std::vector<std::string>{"l2", "l3"}); // l3 through its stale upstream
+    CHECK(engine.staleness("l3").stale);                                // through its stale upstream l2
     CHECK(engine.why("l3").find("stale") != std::string::npos);
     size_t runs = runtime.run_log.size();
     report = engine.execute(cell("l3", "out b"));
@@ -142,7 +142,7 @@ TEST_CASE("lazy mode runs a whole stale chain upstream, not only the directly st
     engine.execute(cell("b", "b <- a"));
     engine.execute(cell("c", "c <- b"));
     engine.execute(cell("d", "out c"));
-    engine.execute(cell("a", "a <- \n"));  // edited: b directly stale, c and d through it
+    engine.execute(cell("a", "a <- \n")); // edited: b directly stale, c and d through it
     ExecutionReport report = engine.execute(cell("d", "out c"));
     CHECK(report.ran_before == std::vector<std::string>{"b", "c"});
     CHECK(report.marked_stale.empty());
@@ -229,7 +229,7 @@ TEST_CASE("differential: random edit sessions match a fresh run after every step
             size_t op = document.empty() ? 0 : pick(5);
             std::vector<std::string> deleted;
             std::string target;
-            if (op == 0 || op == 1) {  // insert after the last executed cell (what the kernel assumes)
+            if (op == 0 || op == 1) { // insert after the last executed cell (what the kernel assumes)
                 Cell fresh{"c" + std::to_string(next_id++), random_code()};
                 auto last = engine.order().last_executed();
                 size_t at = document.size();
@@ -238,17 +238,17 @@ TEST_CASE("differential: random edit sessions match a fresh run after every step
                 }
                 document.insert(document.begin() + static_cast<std::ptrdiff_t>(at), fresh);
                 target = fresh.id;
-            } else if (op == 2) {  // edit and run
+            } else if (op == 2) { // edit and run
                 Cell& edited = document[pick(document.size())];
                 edited.code = random_code();
                 target = edited.id;
-            } else if (op == 3 && document.size() > 1) {  // delete, reported with the next execution
+            } else if (op == 3 && document.size() > 1) { // delete, reported with the next execution
                 size_t victim = pick(document.size());
                 deleted.push_back(document[victim].id);
                 shown.erase(document[victim].id);
                 document.erase(document.begin() + static_cast<std::ptrdiff_t>(victim));
                 target = document[pick(document.size())].id;
-            } else {  // run again
+            } else { // run again
                 target = document[pick(document.size())].id;
             }
             std::string code;
@@ -275,7 +275,7 @@ TEST_CASE("differential: random edit sessions match a fresh run after every step
             }
         }
     }
-    CHECK(shared_cache.hits > 100);  // the cached pass really was served from the cache
+    CHECK(shared_cache.hits > 100); // the cached pass really was served from the cache
 }
 
 // ---- the content-hash cache, as the engine uses it --------------------------------------------------
@@ -351,7 +351,7 @@ TEST_CASE("cache: --force recomputes and refreshes; opted-out, volatile and fail
         CachedSession first(cache);
         first.engine.execute(cell("a", "x <- "));
         first.engine.execute(cell("b", "#| cache: false\ny <- x"));
-        first.engine.execute(cell("c", "out nothing"));  // fails: nothing is unbound
+        first.engine.execute(cell("c", "out nothing")); // fails: nothing is unbound
     }
     CachedSession forced(cache, CacheUse::WriteOnly);
     forced.engine.execute(cell("a", "x <- "));
@@ -361,7 +361,7 @@ TEST_CASE("cache: --force recomputes and refreshes; opted-out, volatile and fail
     again.engine.execute(cell("b", "#| cache: false\ny <- x"));
     again.engine.execute(cell("c", "out nothing"));
     CHECK(again.runtime.run_log == std::vector<std::string>{"#| cache: false\ny <- x", "out nothing"});
-    CHECK(again.engine.label("b") == "y <- x");  // option lines are not what a label should show
+    CHECK(again.engine.label("b") == "y <- x"); // option lines are not what a label should show
     CHECK(again.engine.why_cache("b") == "Cache: [y <- x] cannot be cached as it is now: it opts out of the cache "
                                          "(cache: false).");
     CHECK(ripple::dag::cell_cache_choice("  #| cache: true\nx <- 1") == ripple::dag::CellCacheChoice::Always);
@@ -370,11 +370,11 @@ TEST_CASE("cache: --force recomputes and refreshes; opted-out, volatile and fail
 
 TEST_CASE("cache: early cutoff: a rerun that reproduces the same value leaves its readers up to date") {
     MemoryCache cache;
-    CachedSession session(cache, CacheUse::WriteOnly);  // every run really runs: only the cutoff can spare b
+    CachedSession session(cache, CacheUse::WriteOnly); // every run really runs: only the cutoff can spare b
     session.engine.execute(cell("a", "x <- "));
     session.engine.execute(cell("b", "y <- x"));
     session.runtime.run_log.clear();
-    ExecutionReport report = session.engine.execute(cell("a", "x <-   "));  // same tokens, same value
+    ExecutionReport report = session.engine.execute(cell("a", "x <-   ")); // same tokens, same value
     CHECK(session.runtime.run_log == std::vector<std::string>{"x <-   "});
     CHECK(report.reran_after.empty());
     CHECK_FALSE(session.engine.staleness("b").stale);
@@ -410,21 +410,24 @@ TEST_CASE("cache: a dry run serves what hits, and says which cells would run and
         return found->second;
     });
     std::vector<std::pair<std::string, std::vector<std::string>>> would_run;
-    for (auto [id, code] : std::vector<std::pair<std::string, std::string>>{
-             {"a", "x <- "}, {"b", "y <- x"}, {"c", "w <- x"}, {"d", "z <- w"}, {"e", "e <- "},
-             {"f", "#| cache: false\nv <- y"}}) {
+    for (auto [id, code] : std::vector<std::pair<std::string, std::string>>{{"a", "x <- "},
+                                                                            {"b", "y <- x"},
+                                                                            {"c", "w <- x"},
+                                                                            {"d", "z <- w"},
+                                                                            {"e", "e <- "},
+                                                                            {"f", "#| cache: false\nv <- y"}}) {
         ExecutionReport report = dry.engine.execute(cell(id, code));
         would_run.insert(would_run.end(), report.would_run.begin(), report.would_run.end());
     }
     CHECK(dry.runtime.run_log.empty());
     REQUIRE(would_run.size() == 4);
     CHECK(would_run[0].first == "c");
-    CHECK(would_run[0].second.at(0) == "code changed");  // first: the most telling part
+    CHECK(would_run[0].second.at(0) == "code changed"); // first: the most telling part
     CHECK(would_run[1].first == "d");
     CHECK(would_run[1].second == std::vector<std::string>{"it reads `w`, which [w <- x] recomputes"});
     CHECK(would_run[2].first == "e");
     CHECK(would_run[2].second == std::vector<std::string>{"it has not run with this cache"});
     CHECK(would_run[3].first == "f");
     CHECK(would_run[3].second == std::vector<std::string>{"it opts out of the cache (cache: false)"});
-    CHECK(dry.runtime.global("y") == "y(x())");  // served cells restored their values
+    CHECK(dry.runtime.global("y") == "y(x())"); // served cells restored their values
 }

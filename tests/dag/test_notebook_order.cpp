@@ -45,9 +45,9 @@ TEST_CASE("a front end's order replaces the kernel's view wholesale") {
     order.record({"2", "b", {}});
     order.replace_all({Cell{"c", "3"}, Cell{"b", "2"}});
     CHECK(ids(order) == std::vector<std::string>{"c", "b"});
-    CHECK(order.last_executed() == std::optional<std::string>("b"));  // b is still in the notebook
+    CHECK(order.last_executed() == std::optional<std::string>("b")); // b is still in the notebook
     order.record({"4", "d", {}});
     CHECK(ids(order) == std::vector<std::string>{"c", "b", "d"});
     order.replace_all({Cell{"c", "3"}});
-    CHECK_FALSE(order.last_executed().has_value());  // b is gone, so is its anchor
+    CHECK_FALSE(order.last_executed().has_value()); // b is gone, so is its anchor
 }

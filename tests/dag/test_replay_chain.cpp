@@ -62,7 +62,7 @@ TEST_CASE("replay chain: a second run from the same origin is served without the
     std::vector<std::string> outputs;
     REQUIRE(served_without_runtime(cache, "origin-1", kCells, &outputs) == 3);
     CHECK(outputs.back() == "y(x());");
-    CHECK(served_without_runtime(cache, "origin-2", kCells) == 0);  // another R, another environment
+    CHECK(served_without_runtime(cache, "origin-2", kCells) == 0); // another R, another environment
 }
 
 TEST_CASE("replay chain: an edit stops it at the edited cell; the state after it depends on every step before") {

@@ -22,8 +22,9 @@ sqlite::DatabaseHandle memory_database() {
     sqlite3* raw = nullptr;
     REQUIRE(sqlite3_open(":memory:", &raw) == SQLITE_OK);
     sqlite::DatabaseHandle handle(raw);
-    REQUIRE(sqlite3_exec(raw, "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT); "
-                              "INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')",
+    REQUIRE(sqlite3_exec(raw,
+                         "CREATE TABLE t (k INTEGER PRIMARY KEY, v TEXT); "
+                         "INSERT INTO t VALUES (1, 'one'), (2, 'two'), (3, 'three')",
                          nullptr, nullptr, nullptr) == SQLITE_OK);
     return handle;
 }
@@ -54,7 +55,7 @@ TEST_CASE("a nested use of the same SQL gets its own statement") {
     sqlite::StatementCache cache;
     Statement outer = cache.use<Throw>(database.get(), "SELECT v FROM t WHERE k = ?");
     outer.bind(1, 1);
-    CHECK(value_of(cache, database.get(), 2) == "two");  // while outer is lent out
+    CHECK(value_of(cache, database.get(), 2) == "two"); // while outer is lent out
     REQUIRE(outer.step());
     CHECK(outer.text(0) == "one");
 }

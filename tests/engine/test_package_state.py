@@ -12,7 +12,7 @@ sys.path.insert(0, str(HERE.parent / "kernel"))
 
 from driver import KernelDriver  # noqa: E402
 from kernel_env import running_kernel  # noqa: E402
-from oracle import run_reference  # noqa: E402
+from fresh_run import assert_fresh, run_cells  # noqa: E402
 
 
 @pytest.fixture(params=["off", "on"])
@@ -29,21 +29,12 @@ def run_session(nb, cells, edits):
     """Runs `cells` (id, code) top to bottom, then each edit (id, new code) as a rerun of that cell; returns the
     notebook's current cells."""
     current = dict(cells)
-    for cell_id, code in cells:
-        nb.execute_cell(cell_id, code)
+    run_cells(nb, cells)
     for cell_id, code in edits:
         current[cell_id] = code
         res = nb.execute_cell(cell_id, code)
         assert res.status in ("ok", "error"), res.summary()
     return [(cell_id, current[cell_id]) for cell_id, _ in cells]
-
-
-def assert_fresh(nb, cells):
-    reference = run_reference(cells, timeout=120)
-    for cell_id, code in cells:
-        assert nb.shown.get(cell_id, "").rstrip("\n") == reference.composites[cell_id].rstrip("\n"), (
-            f"cell {cell_id} ({code!r}) shows {nb.shown.get(cell_id)!r}; a fresh run shows "
-            f"{reference.composites[cell_id]!r}")
 
 
 def test_data_table_loaded_by_a_cell_survives_its_rebuild(nb):
@@ -107,7 +98,7 @@ def test_environment_variables_are_state_like_options(nb):
     assert nb.shown["b"].strip() == '[1] "east"', nb.shown
     assert_fresh(nb, current)
     # Unset it: the readers see it gone; set another one: a reader of that one sees it.
-    current = run_session(nb, [], [("a", 'Sys.setenv(RIPPLE_TEST_UNSET = "set")')])
+    run_session(nb, [], [("a", 'Sys.setenv(RIPPLE_TEST_UNSET = "set")')])
     current = [("a", 'Sys.setenv(RIPPLE_TEST_UNSET = "set")')] + cells[1:]
     assert nb.shown["b"].strip() == '[1] ""', nb.shown
     assert nb.shown["d"].strip() == '[1] "set"', nb.shown

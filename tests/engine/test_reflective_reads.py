@@ -10,25 +10,11 @@ sys.path.insert(0, str(HERE.parent / "kernel"))
 
 from driver import KernelDriver  # noqa: E402
 from kernel_env import running_kernel  # noqa: E402
-from oracle import run_reference  # noqa: E402
+from fresh_run import assert_fresh, run_cells  # noqa: E402
 
 READERS = [("r1", "exists('y')"), ("r2", "get0('y', ifnotfound = 'none')"), ("r3", "ls()"),
            ("r4", "f <- function() exists('y'); f()"), ("r5", "eval(parse(text = 'if (exists(\"y\")) y else 0'))"),
            ("r6", "mget('y', ifnotfound = list(NA))"), ("r7", "nm <- 'y'; exists(nm)")]
-
-
-def run_cells(nb, cells):
-    for cell_id, code in cells:
-        res = nb.execute_cell(cell_id, code)
-        assert res.status in ("ok", "error"), res.summary()
-
-
-def assert_fresh(nb, cells):
-    reference = run_reference(cells, timeout=120)
-    for cell_id, code in cells:
-        assert nb.shown.get(cell_id, "").rstrip("\n") == reference.composites[cell_id].rstrip("\n"), (
-            f"cell {cell_id} ({code!r}) shows {nb.shown.get(cell_id)!r}; a fresh run shows "
-            f"{reference.composites[cell_id]!r}")
 
 
 def test_a_new_kernel_never_shows_what_another_session_held(tmp_path, monkeypatch):

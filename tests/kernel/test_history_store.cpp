@@ -68,13 +68,21 @@ nl::json tail_request(int n, bool output = false) {
 }
 
 nl::json range_request(int session, int start, int stop, bool output = false) {
-    return {{"hist_access_type", "range"}, {"session", session}, {"start", start},
-            {"stop", stop},                {"raw", true},        {"output", output}};
+    return {{"hist_access_type", "range"},
+            {"session", session},
+            {"start", start},
+            {"stop", stop},
+            {"raw", true},
+            {"output", output}};
 }
 
 nl::json search_request(const std::string& pattern, int n, bool unique = false, bool output = false) {
-    return {{"hist_access_type", "search"}, {"pattern", pattern}, {"n", n},
-            {"unique", unique},             {"raw", true},        {"output", output}};
+    return {{"hist_access_type", "search"},
+            {"pattern", pattern},
+            {"n", n},
+            {"unique", unique},
+            {"raw", true},
+            {"output", output}};
 }
 
 // The sources of a reply's entries, in reply order.
@@ -116,7 +124,7 @@ TEST_CASE("output=true pairs each input with the text of its execute_result, nul
     history.record_input(1, "21 * 2");
     history.record_input(2, "invisible(3)");
     history.record_input(3, "letters[1]");
-    history.record_output(3, "[1] \"a\""); // an output recorded after its line was stored also lands
+    history.record_output(3, "[1] \"a\"");              // an output recorded after its line was stored also lands
     history.record_input(4, "paste('b')", "[1] \"b\""); // and one handed straight to record_input
 
     const nl::json reply = history.process_request(tail_request(10, true));
@@ -172,8 +180,7 @@ TEST_CASE("search matches SQLite GLOB patterns and returns the newest n, oldest 
         const nl::json reply = history.process_request(search_request("plot*", 0, true));
         CHECK(reply.at("history") ==
               nl::json::parse(R"json([[1, 3, "plot(y)"], [1, 5, "plot(x)"], [1, 6, "plot(z)"]])json"));
-        CHECK(sources_of(history.process_request(search_request("plot*", 2, true))) ==
-              Sources{"plot(x)", "plot(z)"});
+        CHECK(sources_of(history.process_request(search_request("plot*", 2, true))) == Sources{"plot(x)", "plot(z)"});
     }
     SUBCASE("search with output pairs") {
         history.record_input(7, "plot(w)", "<plot>");

@@ -29,10 +29,19 @@ struct RecordingSink final : OutputSink {
         displays.push_back(b);
         events.push_back(std::string(update ? "update:" : "display:") + id);
     }
-    void result(const MimeBundle& b) override { results.push_back(b); events.push_back("result"); }
-    void error(const ErrorInfo& e) override { errors.push_back(e); events.push_back("error:" + e.evalue); }
+    void result(const MimeBundle& b) override {
+        results.push_back(b);
+        events.push_back("result");
+    }
+    void error(const ErrorInfo& e) override {
+        errors.push_back(e);
+        events.push_back("error:" + e.evalue);
+    }
     void clear_output(bool) override { events.push_back("clear"); }
-    void page(const MimeBundle& b) override { pages.push_back(b); events.push_back("page"); }
+    void page(const MimeBundle& b) override {
+        pages.push_back(b);
+        events.push_back("page");
+    }
 
     std::string result_text() const {
         return results.empty() ? "" : results.back().data.value("text/plain", std::string());
@@ -86,7 +95,8 @@ TEST_CASE_FIXTURE(Fixture, "console output: stdout, messages and warnings on std
 
 TEST_CASE_FIXTURE(Fixture, "an error stops the cell and is reported exactly once, with a traceback") {
     RecordingSink sink;
-    EvalStatus status = run("f <- function() g()\ng <- function() stop('boom')\ncat('before\\n')\nf()\ncat('after\\n')", sink);
+    EvalStatus status =
+        run("f <- function() g()\ng <- function() stop('boom')\ncat('before\\n')\nf()\ncat('after\\n')", sink);
     CHECK(status == EvalStatus::Error);
     REQUIRE(sink.errors.size() == 1);
     CHECK(sink.errors[0].evalue == "boom");
@@ -120,7 +130,7 @@ TEST_CASE_FIXTURE(Fixture, "plots: one image per page, png by default, svg on op
     REQUIRE(sink.displays.size() == 2);
     CHECK(sink.displays[0].data.contains("image/png"));
     std::string png = sink.displays[0].data["image/png"];
-    CHECK(png.rfind("iVBORw0KGgo", 0) == 0);  // base64 of the PNG signature
+    CHECK(png.rfind("iVBORw0KGgo", 0) == 0); // base64 of the PNG signature
     CHECK(sink.displays[0].metadata["image/png"]["width"] == 840);
 
     RecordingSink svg;

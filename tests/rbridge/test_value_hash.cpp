@@ -3,8 +3,8 @@
 #include <doctest/doctest.h>
 
 #include <array>
-#include <set>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -120,8 +120,8 @@ TEST_CASE_FIXTURE(RFixture, "a function keeps its hash after the JIT compiles it
 TEST_CASE_FIXTURE(RFixture, "different values, types or attributes hash differently") {
     std::set<std::string> hashes;
     for (const char* code : {"c(1, 2, 3)", "c(1, 2, 4)", "c(1L, 2L, 3L)", "c(a = 1, b = 2, c = 3)", "list(1, 2, 3)",
-                             "'1'", "factor(c('a', 'b'))", "factor(c('b', 'a'))", "NULL", "NA", "NA_real_", "-0",
-                             "0", "\"caf\\u00e9\"", "\"cafe\""}) {
+                             "'1'", "factor(c('a', 'b'))", "factor(c('b', 'a'))", "NULL", "NA", "NA_real_", "-0", "0",
+                             "\"caf\\u00e9\"", "\"cafe\""}) {
         auto hash = value_hash(eval(code));
         REQUIRE(hash);
         CHECK_MESSAGE(hashes.insert(*hash).second, code);
@@ -149,9 +149,9 @@ TEST_CASE_FIXTURE(RFixture, "the skipped header is exactly R's header: format, v
         // Serialize the same object with R's own serialize() and compare after the header.
         SEXP serialize_fun = Rf_install("serialize");
         ProtectScope protect;
-        SEXP call_result = protect(call_guarded(serialize_fun, {value, R_NilValue, Rf_ScalarLogical(FALSE),
-                                                                Rf_ScalarLogical(format == ValueFormat::Xdr),
-                                                                Rf_ScalarInteger(3)}));
+        SEXP call_result =
+            protect(call_guarded(serialize_fun, {value, R_NilValue, Rf_ScalarLogical(FALSE),
+                                                 Rf_ScalarLogical(format == ValueFormat::Xdr), Rf_ScalarInteger(3)}));
         std::string full = raw_bytes(call_result);
         auto payload = serialize_value(value, format);
         REQUIRE(payload);
@@ -167,7 +167,8 @@ TEST_CASE_FIXTURE(RFixture, "the skipped header is exactly R's header: format, v
         // The writer's R version is in the skipped part, so it cannot change the hash.
         int writer_version = 0;
         std::memcpy(&writer_version, full.data() + 6, 4);
-        if (format == ValueFormat::Xdr) writer_version = static_cast<int>(__builtin_bswap32(static_cast<unsigned>(writer_version)));
+        if (format == ValueFormat::Xdr)
+            writer_version = static_cast<int>(__builtin_bswap32(static_cast<unsigned>(writer_version)));
         CHECK(writer_version == R_VERSION);
         CHECK(value_digest(value, format)->hash == sha256_hex(full.substr(header_length)));
     }
@@ -183,9 +184,9 @@ TEST_CASE_FIXTURE(RFixture, "native and XDR formats are told apart in the key an
 TEST_CASE_FIXTURE(RFixture, "serialize then unserialize gives an identical value") {
     for (const char* code :
          {"mtcars", "list(a = 1:3, b = list(c = 'x', d = NULL), e = NA_character_)", "factor(c('lo', 'hi', 'lo'))",
-          "matrix(c(1.5, NA, Inf, -Inf), 2, dimnames = list(c('r1', 'r2'), c('c1', 'c2')))",
-          "\"na\\u00efve \\u2603\"", "as.Date('2024-02-29') + 0:3", "function(x, y = 2) x * y",
-          "quote(a + b * c)", "structure(1:3, class = 'myclass', note = 'kept')", "raw(0)", "complex(real = 1, imaginary = -1)"}) {
+          "matrix(c(1.5, NA, Inf, -Inf), 2, dimnames = list(c('r1', 'r2'), c('c1', 'c2')))", "\"na\\u00efve \\u2603\"",
+          "as.Date('2024-02-29') + 0:3", "function(x, y = 2) x * y", "quote(a + b * c)",
+          "structure(1:3, class = 'myclass', note = 'kept')", "raw(0)", "complex(real = 1, imaginary = -1)"}) {
         SEXP value = eval(code);
         auto bytes = serialize_value(value);
         REQUIRE_MESSAGE(bytes, code);
@@ -245,24 +246,60 @@ TEST_CASE_FIXTURE(RFixture, "the fast writer produces exactly R_Serialize's byte
         attr(vh_attr, 'meta') <- structure(c(a = 1L, b = 2L), units = structure('cm', note = 'nested'), class = 'unit')
     )");
     std::vector<std::string> plain_values = {
-        "NULL", "TRUE", "NA", "c(TRUE, NA, FALSE)", "c(1L, NA, -5L)", "c(1.5, NA, NaN, -0, Inf, -Inf)",
-        "complex(real = c(1, NA), imaginary = c(-1, 2))", "as.raw(c(0, 1, 255))", "raw(0)", "integer(0)",
-        "numeric(0)", "logical(0)", "complex(0)", "character(0)", "list()", "NA_character_",
-        "c('a', NA, 'b', NA)", "vh_strings", "vh_latin1", "vh_bytes", "letters", "'caf\\u00e9'",
-        "c(a = 1, b = 2)", "matrix(c(1.5, 2, 3, 4), 2)", "matrix(c(1L, 2L, 3L, 4L), 2, dimnames = list(c('r1', 'r2'), NULL))",
-        "array(c(1.5, 2, 3, 4, 5, 6, 7, 8), c(2, 2, 2))", "factor(c('lo', 'hi', NA, 'lo'))",
-        "factor(c('b', 'a'), levels = c('b', 'a', 'z'), ordered = TRUE)", "as.Date('2024-02-29') + c(0, 3)",
-        "as.POSIXct('2024-01-01 10:00:00', tz = 'UTC') + c(0, 60)", "structure(list(), names = character(0))",
-        "list(NULL, NULL)", "list(a = NULL, b = list(c = NULL, d = list(e = 1.5, f = 'x')))",
+        "NULL",
+        "TRUE",
+        "NA",
+        "c(TRUE, NA, FALSE)",
+        "c(1L, NA, -5L)",
+        "c(1.5, NA, NaN, -0, Inf, -Inf)",
+        "complex(real = c(1, NA), imaginary = c(-1, 2))",
+        "as.raw(c(0, 1, 255))",
+        "raw(0)",
+        "integer(0)",
+        "numeric(0)",
+        "logical(0)",
+        "complex(0)",
+        "character(0)",
+        "list()",
+        "NA_character_",
+        "c('a', NA, 'b', NA)",
+        "vh_strings",
+        "vh_latin1",
+        "vh_bytes",
+        "letters",
+        "'caf\\u00e9'",
+        "c(a = 1, b = 2)",
+        "matrix(c(1.5, 2, 3, 4), 2)",
+        "matrix(c(1L, 2L, 3L, 4L), 2, dimnames = list(c('r1', 'r2'), NULL))",
+        "array(c(1.5, 2, 3, 4, 5, 6, 7, 8), c(2, 2, 2))",
+        "factor(c('lo', 'hi', NA, 'lo'))",
+        "factor(c('b', 'a'), levels = c('b', 'a', 'z'), ordered = TRUE)",
+        "as.Date('2024-02-29') + c(0, 3)",
+        "as.POSIXct('2024-01-01 10:00:00', tz = 'UTC') + c(0, 60)",
+        "structure(list(), names = character(0))",
+        "list(NULL, NULL)",
+        "list(a = NULL, b = list(c = NULL, d = list(e = 1.5, f = 'x')))",
         "list(a = list(b = list(c = list(d = list(e = c(TRUE, NA))))))",
-        "setNames(c(1, 2, 3), c(strrep('n', 5000), 'x', ''))", "structure(c(1, 2), names = c('a', NA))",
+        "setNames(c(1, 2, 3), c(strrep('n', 5000), 'x', ''))",
+        "structure(c(1, 2), names = c('a', NA))",
         "list(f1 = factor('a'), f2 = factor('b'), f3 = factor(c('a', 'b')), d = as.Date('2024-01-01') + 0)",
-        "vh_attr", "list(vh_attr, vh_attr, x = vh_attr)", "structure(c(1, 2), class = c('a', 'b'), x = NULL)",
-        "structure(list(1, 'a'), class = 'myclass', extra = list(k = 'v'))", "vh_frame(0)", "vh_frame(1)",
-        "vh_frame(5)[0, ]", "data.frame()", "list(vh_frame(3), vh_frame(3))", "I(list(1, 'a', NULL))",
+        "vh_attr",
+        "list(vh_attr, vh_attr, x = vh_attr)",
+        "structure(c(1, 2), class = c('a', 'b'), x = NULL)",
+        "structure(list(1, 'a'), class = 'myclass', extra = list(k = 'v'))",
+        "vh_frame(0)",
+        "vh_frame(1)",
+        "vh_frame(5)[0, ]",
+        "data.frame()",
+        "list(vh_frame(3), vh_frame(3))",
+        "I(list(1, 'a', NULL))",
         "setNames(as.list(c(1, 2, 3)), c('caf\\u00e9', vh_latin1, 'x'))",
-        "structure(1.5, '\\u00e9t\\u00e9' = 'summer')", "summary(c(1, 2, 3, 4))", "table(c('a', 'b', 'a'))",
-        "lapply(split(c(1, 2, 3, 4), c('a', 'b', 'a', 'b')), c)", "mtcars", "iris",
+        "structure(1.5, '\\u00e9t\\u00e9' = 'summer')",
+        "summary(c(1, 2, 3, 4))",
+        "table(c('a', 'b', 'a'))",
+        "lapply(split(c(1, 2, 3, 4), c('a', 'b', 'a', 'b')), c)",
+        "mtcars",
+        "iris",
     };
     for (int seed = 1; seed <= 25; ++seed) {
         int rows = seed <= 3 ? seed - 1 : (seed * 37) % 700;
@@ -273,7 +310,7 @@ TEST_CASE_FIXTURE(RFixture, "the fast writer produces exactly R_Serialize's byte
         auto by_r = detail::serialize_value_with_r(value);
         auto plain = detail::serialize_value_plain(value);
         REQUIRE_MESSAGE(by_r, code);
-        REQUIRE_MESSAGE(plain, code);  // the value takes the fast path
+        REQUIRE_MESSAGE(plain, code); // the value takes the fast path
         CHECK_MESSAGE(*plain == *by_r, code, ": ", first_difference(*plain, *by_r));
         auto digest = value_digest(value);
         REQUIRE_MESSAGE(digest, code);
