@@ -2,6 +2,7 @@
 // restored, outputs replayed), storing a run, and explaining a miss. The keys' format is dag/cache_key.cpp's.
 // Pure C++: must not know about R headers, Jupyter or sockets; it reaches R only through dag::CellRuntime.
 #include "dag/engine.hpp"
+#include "dag/sha256.hpp"
 
 namespace ripple::dag {
 
@@ -27,6 +28,22 @@ std::string Engine::seed_hash(const std::map<std::string, ValueId>& state) {
 // False if it has no content to hash (an environment, a connection): then there is no key.
 bool Engine::add_use_part(CacheKey& key, size_t position, const std::string& symbol,
                           const std::map<std::string, ValueId>& state) {
+    if (symbol == kGlobalsSymbol) {
+        // ls(), get(name), eval() of computed code (design note 7): every binding's name and content hash, so a
+        // name bound or unbound, or any value, differing from the entry's session is a miss.
+        Sha256 digest;
+        for (const auto& [name, value] : state) {
+            if (is_pseudo_symbol(name) || value == kUnbound) continue;
+            std::optional<std::string> hash = runtime_.value_hash(value);
+            if (!hash) return false;
+            digest.update(name);
+            digest.update(std::string_view("=", 1));
+            digest.update(*hash);
+            digest.update(std::string_view(";", 1));
+        }
+        key.add_value_use(symbol, digest.hex_digest());
+        return true;
+    }
     if (symbol == kSeedSymbol) {
         std::string seed = seed_hash(state);
         if (seed == "unhashable") return false;
@@ -54,9 +71,6 @@ bool Engine::add_use_part(CacheKey& key, size_t position, const std::string& sym
 std::optional<Reason> Engine::uncacheable_reason(const std::string& code, const CellAnalysis& analysis) {
     CellCacheChoice choice = cell_cache_choice(code);
     if (choice == CellCacheChoice::Never) return Reason(ReasonKind::OptedOut);
-    // Before volatile, which such reads also are: the reason that says what the cell does.
-    if (analysis.effects.count("globals") && choice != CellCacheChoice::Always)
-        return Reason(ReasonKind::ReadsAllGlobals);
     if (analysis.is_volatile && choice != CellCacheChoice::Always) return Reason(ReasonKind::Volatile);
     if (!analysis.attaches.empty() || analysis.effects.count("search")) return Reason(ReasonKind::ChangesPackages);
     if (analysis.effects.count("options")) return Reason(ReasonKind::ChangesOptions);

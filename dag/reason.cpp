@@ -47,13 +47,13 @@ Reason Reason::key_part_changed(const std::string& sentence) {
 
 const std::vector<ReasonKind>& all_reason_kinds() {
     static const std::vector<ReasonKind> kinds{
-        ReasonKind::NeverRan,        ReasonKind::CodeEdited,        ReasonKind::InputChanged,
-        ReasonKind::FileChanged,     ReasonKind::UpstreamStale,     ReasonKind::OpaqueRebuilt,
-        ReasonKind::OptedOut,        ReasonKind::Volatile,          ReasonKind::ChangesPackages,
-        ReasonKind::ChangesOptions,  ReasonKind::ChangesWorkdir,    ReasonKind::ChangesEnvironment,
-        ReasonKind::ReadsAllGlobals, ReasonKind::RemovesEverything, ReasonKind::UnhashableRead,
-        ReasonKind::DoesNotParse,    ReasonKind::ReadsRecomputed,   ReasonKind::KeyPartChanged,
-        ReasonKind::NoMatchingEntry, ReasonKind::NotRunWithCache};
+        ReasonKind::NeverRan,          ReasonKind::CodeEdited,     ReasonKind::InputChanged,
+        ReasonKind::FileChanged,       ReasonKind::UpstreamStale,  ReasonKind::OpaqueRebuilt,
+        ReasonKind::OptedOut,          ReasonKind::Volatile,       ReasonKind::ChangesPackages,
+        ReasonKind::ChangesOptions,    ReasonKind::ChangesWorkdir, ReasonKind::ChangesEnvironment,
+        ReasonKind::RemovesEverything, ReasonKind::UnhashableRead, ReasonKind::DoesNotParse,
+        ReasonKind::ReadsRecomputed,   ReasonKind::KeyPartChanged, ReasonKind::NoMatchingEntry,
+        ReasonKind::NotRunWithCache};
     return kinds;
 }
 
@@ -96,8 +96,6 @@ std::string describe(const Reason& reason, const CellNamer& name) {
     case ReasonKind::ChangesOptions: return "it changes options()";
     case ReasonKind::ChangesWorkdir: return "it changes the working directory";
     case ReasonKind::ChangesEnvironment: return "it changes environment variables or the locale";
-    case ReasonKind::ReadsAllGlobals:
-        return "it reads the global environment as a whole (ls(), get() of a computed name, eval() of computed code)";
     case ReasonKind::RemovesEverything: return "it removes every variable";
     case ReasonKind::UnhashableRead:
         return "it cannot be cached (it reads a value the cache cannot hash, such as an environment or a connection)";

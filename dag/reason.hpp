@@ -26,7 +26,6 @@ enum class ReasonKind {
     ChangesOptions,     // calls options()
     ChangesWorkdir,     // calls setwd()
     ChangesEnvironment, // calls Sys.setenv(), Sys.unsetenv() or Sys.setlocale()
-    ReadsAllGlobals,    // ls(), get(name), eval() of computed code: reads the global environment as a whole
     RemovesEverything,  // rm(list = ls())
     UnhashableRead,     // reads a value without content (an environment, a connection)
     DoesNotParse,       // its code does not parse

@@ -69,7 +69,6 @@ public:
                 analysis.effects.insert("envvars");
             } else if (head == "lsall") {
                 analysis.effects.insert("globals");
-                analysis.is_volatile = true;
             } else if (head == "rmall") {
                 analysis.deletes_all = true;
             } else if (head == "unparsable") {

@@ -184,7 +184,6 @@ TEST_CASE("reasons: why a cell cannot be cached reads the same in why_cache and 
         {ReasonKind::ChangesOptions, "setopt"},
         {ReasonKind::ChangesWorkdir, "setwd"},
         {ReasonKind::ChangesEnvironment, "setenv"},
-        {ReasonKind::ReadsAllGlobals, "lsall"},
         {ReasonKind::RemovesEverything, "rmall"},
         {ReasonKind::DoesNotParse, "unparsable"},
     };

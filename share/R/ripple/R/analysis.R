@@ -613,10 +613,10 @@
 }
 
 # A read the analysis cannot resolve to names (get(name), ls(), eval(parse(text = computed))): it may read any
-# global, bound or not. Recorded as the effect "globals"; such a cell is not served from the persistent cache.
+# global, bound or not. Recorded as the effect "globals": the engine reads the pseudo-symbol @globals for it, whose
+# version and cache key part cover every binding (names and content hashes).
 .reads_whole_global_env <- function(st) {
   .effect("globals", st)
-  st$volatile <- TRUE
   invisible()
 }
 
@@ -857,6 +857,7 @@
   found <- character()
   draws_random <- FALSE
   reflected <- character()  # exists("y") and the like in the closures: uses of y whether bound or not
+  reads_globals <- FALSE     # ls() and the like in the closures
   queue <- unique(names)
   while (length(queue)) {
     name <- queue[[1L]]
@@ -871,12 +872,14 @@
     walked <- .closure_walk(f)
     if (!draws_random) draws_random <- "rng" %in% walked$effects
     reflected <- union(reflected, walked$reflected)
+    if ("globals" %in% walked$effects) reads_globals <- TRUE
     queue <- c(queue, setdiff(globals, seen))
   }
   in_base <- vapply(found, exists, NA, envir = baseenv(), inherits = FALSE)
   in_env <- vapply(found, exists, NA, envir = env, inherits = FALSE)
   out <- found[!in_base | in_env]
   if (draws_random) out <- c(out, ".Random.seed")
+  if (reads_globals) out <- c(out, "@globals")  # the engine's pseudo-symbol for the whole global environment
   .sorted_set(c(out, reflected))
 }
 
