@@ -184,7 +184,9 @@ std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position,
     const std::string digest = key.digest(); // the key as looked up: before the reads found by running
     for (const auto& symbol : uses) {
         if (symbol == kSeedSymbol ? key.part("rng:seed").has_value() : key.part("use:" + symbol).has_value()) continue;
-        if (is_pseudo_symbol(symbol) && !state.count(symbol)) continue;
+        // A pseudo-symbol no cell bound is the session's baseline (the key's environment part covers it), except
+        // @globals, which is never bound and always keyed.
+        if (is_pseudo_symbol(symbol) && symbol != kGlobalsSymbol && !state.count(symbol)) continue;
         if (!add_use_part(key, position, symbol, state)) return std::nullopt;
     }
     if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none"))

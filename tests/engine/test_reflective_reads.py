@@ -14,7 +14,8 @@ from fresh_run import assert_fresh, run_cells  # noqa: E402
 
 READERS = [("r1", "exists('y')"), ("r2", "get0('y', ifnotfound = 'none')"), ("r3", "ls()"),
            ("r4", "f <- function() exists('y'); f()"), ("r5", "eval(parse(text = 'if (exists(\"y\")) y else 0'))"),
-           ("r6", "mget('y', ifnotfound = list(NA))"), ("r7", "nm <- 'y'; exists(nm)")]
+           ("r6", "mget('y', ifnotfound = list(NA))"), ("r7", "nm <- 'y'; exists(nm)"),
+           ("f8", "lister <- function() ls(globalenv())"), ("r8", "lister()")]
 
 
 def test_a_new_kernel_never_shows_what_another_session_held(tmp_path, monkeypatch):
