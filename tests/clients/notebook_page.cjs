@@ -1,16 +1,7 @@
 // tests/clients/notebook_page.cjs: drives a Notebook 6.4 page in headless chromium as a user does and reads what it shows.
 // Must not know ripple's kernel protocol: it sees the DOM (and asks Notebook's JS only where a cell is).
 'use strict';
-const { chromium } = require('playwright-core');
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-const WAIT_MS = 60000;  // bound for anything the page has to show; never a performance assertion
-
-async function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: WAIT_MS });
-}
+const { launchBrowser, WAIT_MS } = require('./chromium.cjs');
 
 class NotebookPage {
   constructor(page) {

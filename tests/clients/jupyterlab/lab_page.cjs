@@ -2,18 +2,10 @@
 // (menus, keys, typing in CodeMirror) and read from the DOM. Must not know ripple's protocol; it also serves the bench.
 'use strict';
 const path = require('node:path');
-const { chromium } = require('playwright-core');
 const env = require('../jupyter_env.cjs');
 const { bundle } = require('./bundle.cjs');
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
-  '--disable-component-update', '--disable-sync'];
-const WAIT_MS = 60000;  // bound for anything the page has to show; never a performance assertion
-
-async function launchBrowser() {
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, timeout: WAIT_MS });
-}
+const { launchBrowser, WAIT_MS } = require('../chromium.cjs');
 
 // Bundles the front end into the build tree and starts jupyter-server 1.23 with ripple_lab_server's page and bridges.
 async function startLabServer(home) {
