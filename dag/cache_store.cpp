@@ -518,13 +518,7 @@ struct CacheStore::State {
     }
 
     DatabaseHandle open_read_write() {
-        // SQLite gives the WAL and shared-memory files the database file's mode: created here with the cache's.
-        make_private_file(database_path, modes);
-        for (const char* suffix : {"-wal", "-shm"}) {
-            fs::path side = database_path;
-            side += suffix;
-            if (fs::exists(side)) make_private_file(side, modes);
-        }
+        make_private_database(database_path, modes);
         DatabaseHandle handle =
             open_connection(database_path.string(), SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX);
         sqlite3* db = handle.get();

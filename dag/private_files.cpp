@@ -53,4 +53,14 @@ void make_private_file(const fs::path& path, const FileModes& modes) {
     }
 }
 
+void make_private_database(const fs::path& path, const FileModes& modes) {
+    make_private_file(path, modes);
+    for (const char* suffix : {"-wal", "-shm"}) {
+        fs::path side = path;
+        side += suffix;
+        std::error_code ignored;
+        if (fs::exists(side, ignored)) make_private_file(side, modes);
+    }
+}
+
 } // namespace ripple::dag

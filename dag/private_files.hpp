@@ -26,4 +26,8 @@ bool create_private_directories(const std::filesystem::path& path, const FileMod
 // away what others (and the group) may do with it, for files an older ripple made 0644. Never throws.
 void make_private_file(const std::filesystem::path& path, const FileModes& modes);
 
+// make_private_file for an SQLite database before it is opened, and for its WAL and shared-memory files when they
+// exist (SQLite gives the ones it creates the database file's mode).
+void make_private_database(const std::filesystem::path& path, const FileModes& modes);
+
 } // namespace ripple::dag

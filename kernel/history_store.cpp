@@ -198,13 +198,7 @@ HistoryStore::HistoryStore(const std::filesystem::path& database_path) : databas
     try {
         if (location != kInMemoryLocation && !location.empty()) {
             // The user's code and outputs: their own (0600, or 0660 in a group-shared folder), WAL and shm alike.
-            const dag::FileModes modes = dag::modes_for(database_path.parent_path());
-            dag::make_private_file(database_path, modes);
-            for (const char* suffix : {"-wal", "-shm"}) {
-                std::filesystem::path side = database_path;
-                side += suffix;
-                if (std::filesystem::exists(side)) dag::make_private_file(side, modes);
-            }
+            dag::make_private_database(database_path, dag::modes_for(database_path.parent_path()));
         }
         DatabaseHandle database = open_database(location);
         session_ = start_session(database.get());
