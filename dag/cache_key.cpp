@@ -29,8 +29,8 @@ bool starts_with(std::string_view text, std::string_view prefix) { return text.s
 
 // The category that orders explanations: most telling first.
 int category_rank(std::string_view name) {
-    static constexpr std::array<std::string_view, 12> kOrder = {
-        "schema",      "code",       "option:",          "use:",     "file:",   "env:r", "env:package:",
+    static constexpr std::array<std::string_view, 13> kOrder = {
+        "schema",      "code",       "option:",          "use:",     "file:",   "wrote:", "env:r", "env:package:",
         "env:option:", "env:locale", "env:value-format", "rng:kind", "rng:seed"};
     for (std::size_t i = 0; i < kOrder.size(); ++i) {
         std::string_view prefix = kOrder[i];
@@ -108,6 +108,7 @@ std::string describe_change(const std::string& name, const std::optional<std::st
     if (starts_with(name, "option:")) return describe_option_change("option " + after(name, "option:"), before, now);
     if (starts_with(name, "use:")) return describe_use_change(after(name, "use:"), before, now);
     if (starts_with(name, "file:")) return describe_file_change(after(name, "file:"), before, now);
+    if (starts_with(name, "wrote:")) return "file " + after(name, "wrote:") + ", which the cell writes, changed since";
     if (name == "env:r") return "R " + before.value_or("?") + " → " + now.value_or("?");
     if (starts_with(name, "env:package:")) return describe_package_change(after(name, "env:package:"), before, now);
     if (starts_with(name, "env:option:")) {
@@ -121,6 +122,7 @@ std::string describe_change(const std::string& name, const std::optional<std::st
         return "the random number generator changed" + transition(*before, *now);
     }
     if (name == "rng:seed") return before && now ? "the random seed changed" : "";
+    if (name == "outside") return now ? "it reached outside R (" + *now + ")" : "";
     return "key part " + name + " changed";
 }
 
@@ -158,6 +160,16 @@ CacheKey& CacheKey::add_unbound_use(const std::string& symbol) {
 
 CacheKey& CacheKey::add_file(const std::string& path, const std::optional<std::string>& content_hash) {
     parts_["file:" + path] = content_hash ? *content_hash : std::string(kMissingFile);
+    return *this;
+}
+
+CacheKey& CacheKey::set_outside(const std::string& what) {
+    parts_["outside"] = what;
+    return *this;
+}
+
+CacheKey& CacheKey::add_written_file(const std::string& path, const std::optional<std::string>& content_hash) {
+    parts_["wrote:" + path] = content_hash ? *content_hash : std::string(kMissingFile);
     return *this;
 }
 

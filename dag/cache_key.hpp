@@ -29,8 +29,12 @@ struct KeyEnvironment {
 //   "use:SYMBOL"              "value:HASH" (value hash of its reaching definition), "package:PKG@VERSION"
 //                             (a package's export) or "unbound"
 //   "file:PATH"               content hash of a file the cell reads, or "missing"
+//   "wrote:PATH"              content hash a file had after the run wrote it, or "missing" (it removed it): learnt by
+//                             running, checked before serving (an entry is served only where the file is as it left it)
 //   "env:r", "env:locale", "env:value-format", "env:package:PKG", "env:option:NAME"
 //   "rng:kind", "rng:seed"    RNG kind and the hash of the incoming .Random.seed (cells that use the RNG)
+//   "outside"                 what the run reached outside R, in words: the entry is a marker that keeps no results,
+//                             so that every session knows (and `why` can say) the cell is never served
 // Nothing identifies the cell (id, label, position, path): identical work shares one entry.
 class CacheKey {
 public:
@@ -46,6 +50,8 @@ public:
     CacheKey& add_unbound_use(const std::string& symbol);
     // content_hash nullopt: the file did not exist when the cell ran.
     CacheKey& add_file(const std::string& path, const std::optional<std::string>& content_hash);
+    CacheKey& add_written_file(const std::string& path, const std::optional<std::string>& content_hash);
+    CacheKey& set_outside(const std::string& what);
     CacheKey& set_environment(const KeyEnvironment& environment);
     CacheKey& set_rng(const std::string& kind, const std::string& incoming_seed_hash);
 

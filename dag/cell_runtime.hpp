@@ -63,6 +63,12 @@ struct RunOutcome {
     std::set<std::string> removed;           // symbols that no longer exist
     std::set<std::string> attached_packages; // packages the run put on the search path
     std::string recorded_outputs;            // the run's outputs as replayable data (JSON), when recorded
+    // What the run touched outside R, as the runtime saw it happen (SPEC 3): paths relative to the working
+    // directory when under it. A written file defines kFilePrefix + path; what is `outside` (sockets, programs)
+    // cannot be made exact (SPEC 4), in words: "a socket to 127.0.0.1:5432", "the program `dot -Tsvg`".
+    std::set<std::string> files_read;
+    std::set<std::string> files_written;
+    std::vector<std::string> outside;
 };
 
 class CellRuntime {

@@ -103,6 +103,11 @@ Version DependencyScan::version_before(size_t position, const std::string& symbo
 bool DependencyScan::defines(size_t position, const std::string& symbol) const {
     const Cell& cell = order_.cells()[position];
     const Execution* execution = last_execution(cell.id);
+    if (symbol.rfind(kFilePrefix, 0) == 0) {
+        // A file is defined by the cell whose last run wrote it, edited since or not: no parse can tell which files
+        // code will write, and an edited writer is what its readers must wait for.
+        return execution != nullptr && execution->files_written.count(symbol.substr(kFilePrefix.size())) > 0;
+    }
     if (execution != nullptr && execution->code == cell.code) {
         if (execution->outputs.count(symbol)) return true;
         for (const auto& package : execution->attached) {
@@ -143,7 +148,10 @@ std::optional<std::string> DependencyScan::package_exporting(size_t position, co
 std::set<std::string> DependencyScan::reads_of(size_t position) const {
     std::set<std::string> uses;
     const Cell& cell = order_.cells()[position];
-    if (auto analysis = analyses_.find(cell.code); analysis != analyses_.end()) uses = analysis->second.uses;
+    if (auto analysis = analyses_.find(cell.code); analysis != analyses_.end()) {
+        uses = analysis->second.uses;
+        for (const auto& path : analysis->second.files) uses.insert(kFilePrefix + path);
+    }
     if (const Execution* execution = last_execution(cell.id))
         uses.insert(execution->uses.begin(), execution->uses.end());
     return uses;

@@ -34,6 +34,9 @@ public:
     void would_run(const std::string& id, const std::vector<Reason>& reasons, const CellAnalysis& analysis,
                    const CellNamer& name, ExecutionReport& report);
 
+    // `symbol` (a file the cell last wrote) would be recomputed by `id`.
+    void poison(const std::string& symbol, const std::string& id) { poisoned_[symbol] = id; }
+
 private:
     PreviousKey previous_key_;
     std::map<std::string, std::string> poisoned_; // symbol -> id of the cell that would recompute it

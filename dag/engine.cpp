@@ -29,6 +29,10 @@
 // (8) Dry-run poisoning: in a dry run nothing runs. A cell that would run poisons the names it defines or
 //     deletes; a cell below reading a poisoned name would run too (its key depends on a value nobody has), so
 //     it is reported with ReadsRecomputed instead of a key comparison.
+// (9) Files: the runtime reports the files a run opened, whatever named them. A read is an input (its content hash
+//     after the run, in Execution::files, and a use of kFilePrefix + path); a write or removal defines
+//     kFilePrefix + path, so the reaching writer of a file is an edge like a variable's. A run that reached outside
+//     R (a socket, a program) or changed a file it read is never cached, with a notice for the former.
 #include "dag/engine.hpp"
 
 #include <algorithm>
@@ -197,7 +201,10 @@ void Engine::restore_state_and_find_reads(CellRun& run) {
     if (!run.analysis.attaches.empty() || run.analysis.effects.count("search")) run.uses.insert(kSearchSymbol);
     // ls(), get(name), eval() of computed code: any binding above may be what it reads.
     if (run.analysis.effects.count("globals")) run.uses.insert(kGlobalsSymbol);
-    for (const auto& path : run.analysis.files) run.files[path] = scan_.file_digest(path).value_or("missing");
+    for (const auto& path : run.analysis.files) {
+        run.files[path] = scan_.file_digest(path).value_or("missing");
+        run.uses.insert(kFilePrefix + path);
+    }
 }
 
 // The cell's cache key, unless a dry run poisoned a name it reads (design note 8).
@@ -209,7 +216,12 @@ void Engine::find_key(CellRun& run) {
 // Dry run, and the cache did not serve the cell: why it would run instead.
 void Engine::report_would_run(const CellRun& run, ExecutionReport& report) {
     std::vector<Reason> reasons = run.poisoned;
-    if (reasons.empty() && !run.key) {
+    const Execution* last = last_execution(run.id);
+    std::optional<Reason> ran_outside = last ? uncacheable_run_reason(*last) : std::nullopt;
+    if (!ran_outside && run.key) ran_outside = stored_outside_reason(*run.key);
+    if (reasons.empty() && ran_outside) {
+        reasons.push_back(*ran_outside);
+    } else if (reasons.empty() && !run.key) {
         reasons.push_back(why_no_key(run.code, run.analysis));
     } else if (reasons.empty()) {
         std::optional<CacheKey> previous = dry_run_.previous_key(run.id);
@@ -221,6 +233,9 @@ void Engine::report_would_run(const CellRun& run, ExecutionReport& report) {
         if (reasons.empty()) reasons.emplace_back(previous ? ReasonKind::NoMatchingEntry : ReasonKind::NotRunWithCache);
     }
     dry_run_.would_run(run.id, reasons, run.analysis, cell_namer(), report);
+    if (const Execution* last = last_execution(run.id)) {
+        for (const auto& path : last->files_written) dry_run_.poison(kFilePrefix + path, run.id);
+    }
 }
 
 // The outcome: the served run, or a real one (its outputs recorded when the cache or a replay step may keep them).
@@ -238,6 +253,10 @@ void Engine::run_or_serve(CellRun& run, ExecutionReport& report) {
     }
     if (run.key) last_keys_[run.id] = *run.key;
     else last_keys_.erase(run.id);
+    if (!run.outcome.outside.empty()) {
+        report.notices.push_back("ripple: [" + label(run.id) + "]: " +
+                                 describe(Reason::reaches_outside(run.outcome.outside), cell_namer()) + ".");
+    }
 }
 
 // Reads only the run reveals: free variables of functions it defined and called, the incoming seed of a run that
@@ -258,6 +277,12 @@ void Engine::learn_reads_from_run(CellRun& run) {
     run.uses.insert(outcome.passed_through.begin(), outcome.passed_through.end());
     // rm(x) reads x (a missing x is a warning).
     run.uses.insert(run.analysis.deletes.begin(), run.analysis.deletes.end());
+    // Files it was seen to open (design note 9): inputs with their content hash after the run (what it read, unless
+    // it changed the file itself), and uses of kFilePrefix + path, so the cell above that wrote one is an edge.
+    for (const auto& path : outcome.files_read) {
+        run.files.emplace(path, scan_.file_digest(path).value_or("missing"));
+        run.uses.insert(kFilePrefix + path);
+    }
 }
 
 // The record of the run: what it bound and removed, what it read and each read's version before it.
@@ -268,6 +293,11 @@ Execution Engine::execution_of(CellRun& run) {
     execution.failed = outcome.failed;
     execution.attached = outcome.attached_packages;
     execution.files = run.files;
+    execution.files_written = outcome.files_written;
+    execution.outside = outcome.outside;
+    for (const auto& path : outcome.files_written) {
+        if (outcome.files_read.count(path)) execution.rewritten_input = path;
+    }
     execution.serial = ++serial_;
     execution.outputs = outcome.bound;
     for (const auto& symbol : outcome.removed) execution.outputs[symbol] = kUnbound;
@@ -298,8 +328,12 @@ void Engine::store_and_note_step(CellRun& run, const Execution& execution) {
     if (!replay_.on()) return;
     const RunOutcome& outcome = run.outcome;
     if (run.cached || stored) {
-        replay_.keep_cached(run.id, *run.key, run.cached ? replay_.served_identity() : *stored, execution.files);
+        // A step serves the run without R only where the files it wrote still hold what it left (design note 9).
+        std::map<std::string, std::string> files = execution.files;
+        for (const auto& path : execution.files_written) files[path] = scan_.file_digest(path).value_or("missing");
+        replay_.keep_cached(run.id, *run.key, run.cached ? replay_.served_identity() : *stored, files);
     } else if (!run.key && !outcome.failed && !outcome.interrupted && !outcome.recorded_outputs.empty() &&
+               outcome.files_written.empty() && outcome.outside.empty() &&
                ReplayStepRecorder::may_record(run.code, run.analysis) && !outcome.bound.count(kSeedSymbol)) {
         if (auto step = recorded_step(run.at, outcome, run.uses, run.state)) {
             replay_.keep_recorded(run.id, std::move(*step), execution.files);
@@ -386,10 +420,14 @@ ExecutionReport Engine::execute(const CellRequest& request, int execution_count)
     else options_[id] = request.options;
     analysis_of(request.code);
     for (const auto& cell : order_.cells()) analysis_of(cell.code);
-    for (const auto& upstream : planner_.upstream_of(id)) {
-        if (report.interrupted) break;
-        run_cell(upstream, RunContext{upstream, false, 0}, report);
-        report.ran_before.push_back(upstream);
+    // One upstream cell at a time, planning again after each: a run that fails leaves its names to an earlier
+    // definition, which may be stale too (`v <- y + 1` above `v <- y + 2`, y deleted). Bounded, as a cell whose
+    // inputs keep changing must not loop.
+    for (size_t runs = 0; !report.interrupted && runs <= 2 * order_.cells().size(); ++runs) {
+        std::vector<std::string> plan = planner_.upstream_of(id);
+        if (plan.empty()) break;
+        run_cell(plan.front(), RunContext{plan.front(), false, 0}, report);
+        report.ran_before.push_back(plan.front());
     }
     if (!report.interrupted) run_cell(id, RunContext{id, true, execution_count}, report);
     if (!report.interrupted) rerun_stale(id, report);

@@ -121,6 +121,8 @@ private:
                                               const std::map<std::string, ValueId>& state, double seconds);
     static std::optional<Reason> uncacheable_reason(const std::string& code, const CellAnalysis& analysis);
     static Reason why_no_key(const std::string& code, const CellAnalysis& analysis);
+    static std::optional<Reason> uncacheable_run_reason(const Execution& execution);
+    std::optional<Reason> stored_outside_reason(const CacheKey& key);
     std::optional<ReplayStep> recorded_step(size_t position, const RunOutcome& outcome,
                                             const std::set<std::string>& uses,
                                             const std::map<std::string, ValueId>& state);

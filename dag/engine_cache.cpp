@@ -82,6 +82,25 @@ std::optional<Reason> Engine::uncacheable_reason(const std::string& code, const 
     return std::nullopt;
 }
 
+// What the cell's last run did against caching it, seen only by running: it reached outside R, or changed a file
+// it had read (nullopt: nothing).
+std::optional<Reason> Engine::uncacheable_run_reason(const Execution& execution) {
+    if (!execution.outside.empty()) return Reason::reaches_outside(execution.outside);
+    if (!execution.rewritten_input.empty()) return Reason::rewrites_input(execution.rewritten_input);
+    return std::nullopt;
+}
+
+// What the store says against serving `key`: its last run reached outside R (a marker entry), else nullopt.
+std::optional<Reason> Engine::stored_outside_reason(const CacheKey& key) {
+    if (cache_ == nullptr) return std::nullopt;
+    std::optional<CachedRun> entry = cache_->find(key.digest());
+    std::optional<std::string> what = entry ? entry->key.part("outside") : std::nullopt;
+    if (!what) return std::nullopt;
+    Reason reason(ReasonKind::ReachesOutside);
+    reason.detail = *what;
+    return reason;
+}
+
 // Why a cell with a parse has no key (uncacheable_reason, else what only cache_key_for's later checks find).
 Reason Engine::why_no_key(const std::string& code, const CellAnalysis& analysis) {
     return uncacheable_reason(code, analysis).value_or(Reason(ReasonKind::UnhashableRead));
@@ -130,12 +149,21 @@ std::optional<RunOutcome> Engine::serve_from_cache(size_t position, const CacheK
             if (!add_use_part(now, position, name.substr(4), state)) return std::nullopt;
         } else if (name == "rng:kind" || name == "rng:seed") {
             if (!add_use_part(now, position, kSeedSymbol, state)) return std::nullopt;
+        } else if (name.rfind("file:", 0) == 0) {
+            now.add_file(name.substr(5), scan_.file_digest(name.substr(5)));
+        } else if (name.rfind("wrote:", 0) == 0) {
+            now.add_written_file(name.substr(6), scan_.file_digest(name.substr(6)));
         } else {
             return std::nullopt;
         }
         if (now.part(name) != std::optional<std::string>(value)) return std::nullopt;
     }
     RunOutcome outcome;
+    // The files its run read and wrote are this run's too (edges, staleness).
+    for (const auto& [name, value] : entry->key.parts()) {
+        if (name.rfind("file:", 0) == 0) outcome.files_read.insert(name.substr(5));
+        if (name.rfind("wrote:", 0) == 0) outcome.files_written.insert(name.substr(6));
+    }
     auto give_back = [&] {
         for (const auto& [symbol, value] : outcome.bound) runtime_.release(value);
         return std::nullopt;
@@ -181,6 +209,18 @@ std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position,
                                                   const std::set<std::string>& uses,
                                                   const std::map<std::string, ValueId>& state, double seconds) {
     if (outcome.failed || outcome.interrupted || !outcome.attached_packages.empty()) return std::nullopt;
+    if (!outcome.outside.empty()) {
+        // A marker without results: a later session, or `why`, learns from the store that this work is never served.
+        CachedRun marker;
+        marker.key = key;
+        marker.key.set_outside(Reason::reaches_outside(outcome.outside).detail);
+        marker.outputs = "[]";
+        cache_->store(key.digest(), marker);
+        return std::nullopt;
+    }
+    for (const auto& path : outcome.files_written) {
+        if (outcome.files_read.count(path)) return std::nullopt; // read, then changed: its input is gone
+    }
     const std::string digest = key.digest(); // the key as looked up: before the reads found by running
     for (const auto& symbol : uses) {
         if (symbol == kSeedSymbol ? key.part("rng:seed").has_value() : key.part("use:" + symbol).has_value()) continue;
@@ -191,6 +231,11 @@ std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position,
     }
     if (uses.count(kSeedSymbol) && key.part("rng:seed") == std::optional<std::string>("none"))
         return std::nullopt; // clock-seeded
+    // Files it was seen to read and write (design note 9): rechecked by serve_from_cache before serving.
+    for (const auto& path : outcome.files_read) {
+        if (!key.part("file:" + path)) key.add_file(path, scan_.file_digest(path));
+    }
+    for (const auto& path : outcome.files_written) key.add_written_file(path, scan_.file_digest(path));
     CachedRun entry;
     for (const auto& [symbol, value] : outcome.bound) {
         if (is_pseudo_symbol(symbol)) return std::nullopt;
@@ -217,7 +262,10 @@ std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position,
 std::vector<std::string> Engine::key_changes(const CacheKey& previous, CacheKey now, size_t position,
                                              const std::map<std::string, ValueId>& state) {
     for (const auto& [name, value] : previous.parts()) {
-        if (!now.part(name) && name.rfind("use:", 0) == 0) add_use_part(now, position, name.substr(4), state);
+        if (now.part(name)) continue;
+        if (name.rfind("use:", 0) == 0) add_use_part(now, position, name.substr(4), state);
+        if (name.rfind("file:", 0) == 0) now.add_file(name.substr(5), scan_.file_digest(name.substr(5)));
+        if (name.rfind("wrote:", 0) == 0) now.add_written_file(name.substr(6), scan_.file_digest(name.substr(6)));
     }
     return explain(previous, now);
 }
@@ -229,6 +277,10 @@ std::string Engine::why_cache(const std::string& id) {
     // Nothing to compare with unless it ran here (with a key, or without one: then say why it has none).
     if (previous == last_keys_.end() && last_execution(id) == nullptr) return std::string();
     const std::string& code = order_.cells()[*at].code;
+    if (const Execution* last = last_execution(id); last != nullptr && last->code == code) {
+        if (std::optional<Reason> reason = uncacheable_run_reason(*last))
+            return "Cache: [" + label(id) + "] cannot be cached as it last ran: " + describe(*reason, cell_namer()) + ".";
+    }
     const CellAnalysis& analysis = analysis_of(code);
     std::map<std::string, ValueId> state = scan_.state_before(*at);
     std::set<std::string> uses = analysis.uses;

@@ -28,7 +28,10 @@ struct Execution {
     std::map<std::string, Version> inputs;    // version of each use when it ran
     std::map<std::string, ValueId> outputs;   // symbols it bound (kUnbound: removed)
     std::set<std::string> attached;           // packages it attached (their exports are soft definitions)
-    std::map<std::string, std::string> files; // literal paths it read -> content hash then ("missing")
+    std::map<std::string, std::string> files; // paths it read (named or seen opened) -> content hash then ("missing")
+    std::set<std::string> files_written;      // paths it wrote or removed: it defines kFilePrefix + path
+    std::vector<std::string> outside;         // what it reached outside R (sockets, programs): never cached
+    std::string rewritten_input;              // a file it read and then changed ("" none): never cached
     bool failed = false;
     std::uint64_t serial = 0; // order of executions, for display only
 };

@@ -45,13 +45,27 @@ Reason Reason::key_part_changed(const std::string& sentence) {
     return reason;
 }
 
+Reason Reason::reaches_outside(const std::vector<std::string>& what) {
+    Reason reason(ReasonKind::ReachesOutside);
+    for (size_t i = 0; i < what.size() && i < 3; ++i) reason.detail += (i ? ", " : "") + what[i];
+    if (what.size() > 3) reason.detail += " and " + std::to_string(what.size() - 3) + " more";
+    return reason;
+}
+
+Reason Reason::rewrites_input(const std::string& path) {
+    Reason reason(ReasonKind::RewritesInput);
+    reason.path = path;
+    return reason;
+}
+
 const std::vector<ReasonKind>& all_reason_kinds() {
     static const std::vector<ReasonKind> kinds{
         ReasonKind::NeverRan,          ReasonKind::CodeEdited,     ReasonKind::InputChanged,
         ReasonKind::FileChanged,       ReasonKind::UpstreamStale,  ReasonKind::OpaqueRebuilt,
         ReasonKind::OptedOut,          ReasonKind::Volatile,       ReasonKind::ChangesPackages,
         ReasonKind::ChangesOptions,    ReasonKind::ChangesWorkdir, ReasonKind::ChangesEnvironment,
-        ReasonKind::RemovesEverything, ReasonKind::UnhashableRead, ReasonKind::DoesNotParse,
+        ReasonKind::RemovesEverything, ReasonKind::UnhashableRead, ReasonKind::ReachesOutside,
+        ReasonKind::RewritesInput,     ReasonKind::DoesNotParse,
         ReasonKind::ReadsRecomputed,   ReasonKind::KeyPartChanged, ReasonKind::NoMatchingEntry,
         ReasonKind::NotRunWithCache};
     return kinds;
@@ -99,6 +113,11 @@ std::string describe(const Reason& reason, const CellNamer& name) {
     case ReasonKind::RemovesEverything: return "it removes every variable";
     case ReasonKind::UnhashableRead:
         return "it cannot be cached (it reads a value the cache cannot hash, such as an environment or a connection)";
+    case ReasonKind::ReachesOutside:
+        return "it reaches outside R (" + reason.detail +
+               "), which ripple cannot check, so it is never served from the cache";
+    case ReasonKind::RewritesInput:
+        return "it changes file " + reason.path + ", which it also reads, so it is never served from the cache";
     case ReasonKind::DoesNotParse: return "its code does not parse";
     case ReasonKind::ReadsRecomputed:
         return "it reads `" + reason.symbol + "`, which " + name(reason.cell) + " recomputes";

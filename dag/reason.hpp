@@ -28,6 +28,8 @@ enum class ReasonKind {
     ChangesEnvironment, // calls Sys.setenv(), Sys.unsetenv() or Sys.setlocale()
     RemovesEverything,  // rm(list = ls())
     UnhashableRead,     // reads a value without content (an environment, a connection)
+    ReachesOutside,     // `detail`: what its last run reached outside R (a socket, a program); cannot be made exact
+    RewritesInput,      // `path`: its last run changed a file it had read (a read-modify-write)
     DoesNotParse,       // its code does not parse
     // Dry run (DryRun): why a cell would run rather than be served from the cache.
     ReadsRecomputed, // it reads `symbol`, which `cell` above would recompute
@@ -51,6 +53,9 @@ struct Reason {
     static Reason opaque_rebuilt(const std::string& symbol, const std::string& cell);
     static Reason reads_recomputed(const std::string& symbol, const std::string& cell);
     static Reason key_part_changed(const std::string& sentence);
+    // `what`: the runtime's words for each thing reached, joined ("a socket to 127.0.0.1:5432").
+    static Reason reaches_outside(const std::vector<std::string>& what);
+    static Reason rewrites_input(const std::string& path);
     bool operator==(const Reason&) const = default;
 };
 

@@ -7,6 +7,7 @@
 #include <stdexcept>
 
 #include "rbridge/output_record.hpp"
+#include "rbridge/process_watch.hpp"
 #include "rbridge/value_hash.hpp"
 
 namespace ripple::rbridge {
@@ -59,7 +60,9 @@ dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContex
     const bool tracked = !context.cell_id.empty();
     if (tracked) state_.begin_watch();
     auto started = std::chrono::steady_clock::now();
+    if (tracked) ProcessWatch::start();
     EvalStatus status = evaluator_.execute(code, sink);
+    ProcessTouches touched = tracked ? ProcessWatch::stop() : ProcessTouches{};
     timing_.eval_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     dag::RunOutcome outcome;
     outcome.failed = status != EvalStatus::Ok;
@@ -70,6 +73,9 @@ dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContex
         outcome.passed_through = std::move(change.passed_through);
         outcome.removed = std::move(change.removed);
         outcome.attached_packages = std::move(change.attached_packages);
+        outcome.files_read = std::move(touched.read);
+        outcome.files_written = std::move(touched.written);
+        outcome.outside = std::move(touched.outside);
     }
     if (recording) outcome.recorded_outputs = recording->events().dump();
     outputs_.close(context, status);

@@ -8,6 +8,7 @@
 #include <Rinterface.h>
 
 #include "r_session.hpp"
+#include "rbridge/process_watch.hpp"
 
 #include <atomic>
 #include <csignal>
@@ -161,12 +162,18 @@ DL_FUNC as_dl_func(F* fn) {
     return reinterpret_cast<DL_FUNC>(reinterpret_cast<void (*)()>(fn));
 }
 
+SEXP native_watch_pause(SEXP paused) {
+    ProcessWatch::pause(Rf_asLogical(paused) == TRUE);
+    return R_NilValue;
+}
+
 const R_CallMethodDef kCallMethods[] = {
     {"ripple_publish", as_dl_func(&native_publish), 4},
     {"ripple_clear_output", as_dl_func(&native_clear_output), 1},
     {"ripple_request_metadata", as_dl_func(&native_request_metadata), 0},
     {"ripple_page", as_dl_func(&native_page), 1},
     {"ripple_engine_query", as_dl_func(&native_engine_query), 1},
+    {"ripple_watch_pause", as_dl_func(&native_watch_pause), 1},
     {nullptr, nullptr, 0},
 };
 
@@ -290,6 +297,12 @@ void RSession::load_support_code(const SessionOptions& options) {
     SEXP profiles = protect(Rf_ScalarLogical(options.source_profiles ? TRUE : FALSE));
     if (call_guarded(init, {profiles}) == nullptr) {
         throw std::runtime_error("the ripple R support package failed to initialise the session");
+    }
+    if (SEXP prefixes = call_guarded(ripple_function(".unwatched_prefixes"), {}); prefixes != nullptr) {
+        ProtectScope keep;
+        keep(prefixes);
+        for (R_xlen_t i = 0; TYPEOF(prefixes) == STRSXP && i < XLENGTH(prefixes); ++i)
+            ProcessWatch::ignore_prefix(Rf_translateCharUTF8(STRING_ELT(prefixes, i)));
     }
 }
 

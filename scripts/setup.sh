@@ -10,8 +10,9 @@ PACKAGES=(
   xeus-dev xtl-dev cppzmq-dev libzmq3-dev nlohmann-json3-dev uuid-dev
   # R embedded
   r-base-dev r-cran-repr r-cran-codetools r-cran-mass
-  # packages whose own state the engine must respect (tests/engine/test_package_state.py)
-  r-cran-data.table r-cran-r6
+  # packages whose own state, files and processes the engine must respect (tests/engine/test_package_state.py,
+  # test_files.py): in-place objects, file readers and writers, a local database, programs started from R
+  r-cran-data.table r-cran-r6 r-cran-dplyr r-cran-readr r-cran-dbi r-cran-rsqlite r-cran-processx
   # cache store, hashing
   libsqlite3-dev libssl-dev
   # tests

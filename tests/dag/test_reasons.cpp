@@ -45,6 +45,8 @@ Reason sample(ReasonKind kind) {
         reason.cell = "up";
         break;
     case ReasonKind::KeyPartChanged: reason.detail = "code changed"; break;
+    case ReasonKind::ReachesOutside: reason.detail = "a socket to 127.0.0.1:5432"; break;
+    case ReasonKind::RewritesInput: reason.path = "data.csv"; break;
     default: break;
     }
     return reason;

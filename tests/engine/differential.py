@@ -23,6 +23,7 @@ import concurrent.futures
 import difflib
 import multiprocessing
 import os
+import random
 import shlex
 import sys
 import time
@@ -286,7 +287,8 @@ def _default_kernel():
             try:
                 with open(err_path, "wb") as err:
                     km = kenv.kernel_manager("ripple")
-                    km.start_kernel(stderr=err, stdout=err)
+                    # Its own working directory: files the cells write never meet another session's.
+                    km.start_kernel(stderr=err, stdout=err, cwd=str(kenv.tmp))
                 km.ripple_stderr_path = err_path
                 kc = km.client()
                 kc.start_channels()
@@ -382,6 +384,9 @@ def main(argv=None):
 
     t0 = time.monotonic()
     seeds = [args.seed + i for i in range(args.sessions)]
+    # Sessions in a shuffled (seeded) order, so the entries one leaves in the shared cache are offered to sessions
+    # generated before and after it.
+    random.Random(args.seed).shuffle(seeds)
     done, divergent, errors, total_steps, per_session = 0, 0, 0, 0, []
 
     def account(res):

@@ -238,6 +238,24 @@ def t_dt_read(c):
     return c.rng.choice(["dt[]", "print(dt[])", "dt[, sum(b)]", "nrow(dt)", "dt[a > 1]"])
 
 
+def t_file_write(c):
+    # A file through a computed path, named by a variable the writer binds: a reader below depends on the writer through
+    # the variable and through the file's content. The name is unique to this writer statement (a fresh token), so no
+    # two cells write one file; a digit edit changes only what is written. fa holds text, fb an .rds.
+    token = "".join(c.rng.choice("abcdefghjkmnpqrstuvwxyz") for _ in range(6))
+    if c.rng.random() < 0.5:
+        return (f'fa <- (function(p, v) {{ writeLines(as.character(v), p); p }})'
+                f'(paste0("gen-", "{token}", ".txt"), {c.num()} + {_i(c.rng)})')
+    return f'fb <- (function(p, v) {{ saveRDS(v * {_i(c.rng)}, p); p }})(paste0("gen-", "{token}", ".rds"), {c.num()})'
+
+
+def t_file_read(c):
+    if "fa" in c.defined and (c.rng.random() < 0.5 or "fb" not in c.defined):
+        return c.rng.choice(["as.numeric(readLines(fa)) + 1", f"{c.rng.choice(NUM)} <- as.numeric(readLines(fa))",
+                             "length(readLines(fa))"])
+    return c.rng.choice(["readRDS(fb) * 2", f"{c.rng.choice(NUM)} <- readRDS(fb)"])
+
+
 # (template, weight, names it needs above to be likely to succeed, needs MASS attached)
 TEMPLATES = [
     (t_assign_const, 10, (), False), (t_assign_self, 6, (), False),
@@ -254,6 +272,7 @@ TEMPLATES = [
     (t_reflect, 4, (), False), (t_reflect_fn, 1, (), False), (t_reflect_call, 2, ("g",), False),
     (t_dt, 2, (), False), (t_dt_change, 3, ("dt",), False), (t_dt_read, 3, ("dt",), False),
     (t_reflect_all, 2, (), False), (t_envvar, 2, (), False), (t_envvar_read, 3, (), False),
+    (t_file_write, 3, (), False), (t_file_read, 4, ("fa",), False), (t_file_read, 2, ("fb",), False),
 ]
 UNMET_FACTOR = 0.1      # weight kept by a template whose names are not defined above
 

@@ -51,8 +51,8 @@ graph <- function() {
   svg <- NULL
   dot <- Sys.which("dot")
   if (nzchar(dot)) {
-    svg <- tryCatch(paste(system2(dot, "-Tsvg", input = .graph_dot(g), stdout = TRUE, stderr = FALSE),
-                          collapse = "\n"), error = function(e) NULL, warning = function(w) NULL)
+    svg <- .unwatched(tryCatch(paste(system2(dot, "-Tsvg", input = .graph_dot(g), stdout = TRUE, stderr = FALSE),
+                                     collapse = "\n"), error = function(e) NULL, warning = function(w) NULL))
   }
   if (!is.null(svg) && nzchar(svg)) {
     publish_mimebundle(list(`image/svg+xml` = svg, `text/plain` = paste(text, collapse = "\n")))

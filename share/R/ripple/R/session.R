@@ -19,6 +19,24 @@
   invisible(TRUE)
 }
 
+# Folders whose files are never a cell's inputs or outputs (SPEC 3): R's installation, the package libraries,
+# ripple's plot folder and the user's cache folder. Each ends in "/" except the plot folders' common prefix.
+.unwatched_prefixes <- function() {
+  folders <- unique(c(R.home(), .libPaths(), normalizePath(.libPaths(), mustWork = FALSE),
+                      path.expand("~/.cache"), Sys.getenv("XDG_CACHE_HOME")))
+  folders <- folders[nzchar(folders)]
+  c(paste0(sub("/+$", "", folders), "/"),
+    file.path(normalizePath(tempdir(), mustWork = FALSE), "ripple-plots-"))
+}
+
+# Runs ripple's own work inside a cell (a graph drawn by graphviz) without counting its files and programs as the
+# cell's.
+.unwatched <- function(expr) {
+  .native("ripple_watch_pause", TRUE)
+  on.exit(.native("ripple_watch_pause", FALSE))
+  expr
+}
+
 # Like R: Rprofile.site into the base environment, then the user's profile into the global one.
 .source_profiles <- function() {
   site <- Sys.getenv("R_PROFILE", file.path(R.home("etc"), "Rprofile.site"))
