@@ -68,6 +68,7 @@ struct RunOutcome {
     // cannot be made exact (SPEC 4), in words: "a socket to 127.0.0.1:5432", "the program `dot -Tsvg`".
     std::set<std::string> files_read;
     std::set<std::string> files_written;
+    std::set<std::string> files_appended; // only appended to (a log): an edge in the session, not a cache condition
     std::vector<std::string> outside;
 };
 

@@ -294,6 +294,7 @@ Execution Engine::execution_of(CellRun& run) {
     execution.attached = outcome.attached_packages;
     execution.files = run.files;
     execution.files_written = outcome.files_written;
+    execution.files_written.insert(outcome.files_appended.begin(), outcome.files_appended.end());
     execution.outside = outcome.outside;
     for (const auto& path : outcome.files_written) {
         if (outcome.files_read.count(path)) execution.rewritten_input = path;
@@ -330,7 +331,7 @@ void Engine::store_and_note_step(CellRun& run, const Execution& execution) {
     if (run.cached || stored) {
         // A step serves the run without R only where the files it wrote still hold what it left (design note 9).
         std::map<std::string, std::string> files = execution.files;
-        for (const auto& path : execution.files_written) files[path] = scan_.file_digest(path).value_or("missing");
+        for (const auto& path : run.outcome.files_written) files[path] = scan_.file_digest(path).value_or("missing");
         replay_.keep_cached(run.id, *run.key, run.cached ? replay_.served_identity() : *stored, files);
     } else if (!run.key && !outcome.failed && !outcome.interrupted && !outcome.recorded_outputs.empty() &&
                outcome.files_written.empty() && outcome.outside.empty() &&

@@ -75,6 +75,7 @@ dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContex
         outcome.attached_packages = std::move(change.attached_packages);
         outcome.files_read = std::move(touched.read);
         outcome.files_written = std::move(touched.written);
+        outcome.files_appended = std::move(touched.appended);
         outcome.outside = std::move(touched.outside);
     }
     if (recording) outcome.recorded_outputs = recording->events().dump();

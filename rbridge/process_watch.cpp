@@ -52,7 +52,7 @@ struct Touches {
     std::mutex mutex;
     std::vector<std::string> ignored{"/proc/", "/sys/", "/dev/", "/etc/", "/usr/", "/lib/", "/lib64/",
                                      "/bin/",  "/sbin/", "/run/", "/var/cache/fontconfig/"};
-    std::set<std::string> read, opened_for_write, removed;
+    std::set<std::string> read, opened_for_write, removed, appended;
     // Files opened for reading and writing, with their size and modification time when first opened: one the run
     // left unchanged was only read (SQLite opens a database read-write to query it).
     std::map<std::string, std::string> read_write_stamps;
@@ -108,7 +108,7 @@ bool ignored(const std::string& path) {
     return false;
 }
 
-enum class Access { Read, Write, ReadWrite, Remove };
+enum class Access { Read, Write, Append, ReadWrite, Remove };
 
 std::string stamp_of(const std::string& path) {
     struct stat info {};
@@ -132,10 +132,12 @@ void note_file(const char* path, int directory_fd, Access access) {
         all.read_write_stamps.emplace(absolute, stamp_of(absolute));
     if (access == Access::Write || access == Access::ReadWrite) all.opened_for_write.insert(absolute);
     if (access == Access::Remove) all.removed.insert(absolute);
+    if (access == Access::Append) all.appended.insert(absolute);
 }
 
 Access access_of_flags(int flags) {
     int mode = flags & O_ACCMODE;
+    if (mode == O_WRONLY && (flags & O_APPEND) != 0 && (flags & O_TRUNC) == 0) return Access::Append;
     if (mode == O_WRONLY || (flags & O_TRUNC) != 0) return Access::Write;
     if (mode == O_RDWR) return Access::ReadWrite;
     if ((flags & O_CREAT) != 0) return Access::Write;
@@ -146,7 +148,8 @@ Access access_of_mode(const char* mode) {
     if (mode == nullptr) return Access::Read;
     bool plus = std::strchr(mode, '+') != nullptr;
     if (mode[0] == 'r') return plus ? Access::ReadWrite : Access::Read;
-    return plus ? Access::ReadWrite : Access::Write; // "w", "a", "x"
+    if (mode[0] == 'a') return plus ? Access::ReadWrite : Access::Append;
+    return plus ? Access::ReadWrite : Access::Write; // "w", "x"
 }
 
 void note_outside(std::string what) {
@@ -246,6 +249,7 @@ void ProcessWatch::start() {
         all.read.clear();
         all.opened_for_write.clear();
         all.removed.clear();
+        all.appended.clear();
         all.read_write_stamps.clear();
         all.outside.clear();
     }
@@ -284,6 +288,9 @@ ProcessTouches ProcessWatch::stop() {
     }
     for (const auto& path : all.removed) {
         if (!all.opened_for_write.count(path)) result.written.insert(relative(path));
+    }
+    for (const auto& path : all.appended) {
+        if (!result.written.count(relative(path)) && fs::exists(path, error)) result.appended.insert(relative(path));
     }
     result.outside = all.outside;
     if (g_exec_page != nullptr) {

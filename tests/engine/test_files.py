@@ -24,7 +24,8 @@ PAIRS = [
     ("con{k} <- file(p{k}, 'w'); writeLines(as.character(1:{n}), con{k}); close(con{k})",
      "sum(as.numeric(readLines(p{k})))"),
     ("data.table::fwrite(data.frame(a = 1:{n}), p{k})", "sum(data.table::fread(p{k})$a)"),
-    ("readr::write_csv(data.frame(a = 1:{n}), p{k})", "sum(readr::read_csv(p{k}, show_col_types = FALSE)$a)"),
+    ("readr::write_csv(data.frame(a = 1:{n}), p{k})",
+     "readr::read_csv(p{k}, show_col_types = FALSE) |> dplyr::summarise(s = sum(a)) |> dplyr::pull(s)"),
     ("writeLines(sprintf('s{k} <- %d', sum(1:{n})), p{k})", "source(p{k}); s{k}"),
 ]
 
