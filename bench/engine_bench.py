@@ -113,15 +113,67 @@ def trivial_round_trips(n, code):
         return samples["on"], samples["off"]
 
 
+def chain_cells(n):
+    """A long notebook in R's `df <- f(df)` shape: each cell reads the one above (v1 <- v0 + 1, ...)."""
+    return [("chain-0", "v0 <- 0")] + [(f"chain-{i}", f"v{i} <- v{i - 1} + 1") for i in range(1, n)]
+
+
+def chain_run(n):
+    """Runs the chain top to bottom on ripple (tracked cells, cache off) and on IRkernel side by side, one cell on each
+    in turn. Returns ripple's planning ms by position and both kernels' round trips in seconds."""
+    with KernelEnv(["ripple", "ir"]) as kenv, kenv.start("ripple", env=ENGINE_ALONE) as (km, kc):
+        with kenv.start("ir") as (km_ir, kc_ir):
+            ripple, ir = KernelDriver(kc, km, timeout=120), KernelDriver(kc_ir, km_ir, timeout=120)
+            planning, rt_ripple, rt_ir = [], [], []
+            for cid, code in chain_cells(n):
+                t0 = time.perf_counter()
+                res = ripple.execute_cell(cid, code)
+                rt_ripple.append(time.perf_counter() - t0)
+                planning.append(res.reply["content"].get("ripple_planning_ms", float("nan")))
+                t0 = time.perf_counter()
+                ir.execute(code)
+                rt_ir.append(time.perf_counter() - t0)
+            return planning, rt_ripple, rt_ir
+
+
+def chains_section(sizes):
+    """Planning per cell at every position and run-all time per cell against IRkernel, for each chain length."""
+    out = {}
+    for n in sizes:
+        planning, rt_ripple, rt_ir = chain_run(n)
+        tail = planning[-max(1, n // 10):]
+        out[str(n)] = {
+            "planning_ms_median": statistics.median(planning), "planning_ms_max": max(planning),
+            "planning_ms_last_tenth_median": statistics.median(tail),
+            "round_trip_ms_median_ripple": 1000 * statistics.median(rt_ripple),
+            "round_trip_ms_median_irkernel": 1000 * statistics.median(rt_ir),
+            "run_all_s_ripple": sum(rt_ripple), "run_all_s_irkernel": sum(rt_ir),
+            "run_all_ratio": sum(rt_ripple) / sum(rt_ir),
+        }
+        r = out[str(n)]
+        print(f"chain of {n} cells (v_i <- v_(i-1) + 1), cache off: planning per cell median "
+              f"{r['planning_ms_median']:.3f} ms, max {r['planning_ms_max']:.3f} ms, last tenth "
+              f"{r['planning_ms_last_tenth_median']:.3f} ms; run all {r['run_all_s_ripple']:.2f} s vs IRkernel "
+              f"{r['run_all_s_irkernel']:.2f} s ({r['run_all_ratio']:.2f}x)", flush=True)
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--n", type=int, default=300)
+    ap.add_argument("--chains", default="100,400,1000", help="chain lengths for the long-notebook section")
+    ap.add_argument("--only", choices=["chains"], help="run one section alone (not written to results)")
     args = ap.parse_args()
+    chain_sizes = [int(s) for s in args.chains.split(",") if s]
+    if args.only == "chains":
+        chains_section(chain_sizes)
+        return
 
     r_times, r_ran, overheads, planning = ripple_edit(args.repeats)
     ir_times = irkernel_restart_run_all(args.repeats)
     trivial = {code: trivial_round_trips(args.n, code) for code in TRIVIAL_CELLS}
+    chains = chains_section(chain_sizes)
 
     edit_ripple = statistics.median(r_times)
     edit_ir = statistics.median(ir_times)
@@ -140,6 +192,7 @@ def main():
             code: {"engine_ms": 1000 * statistics.median(on), "no_engine_ms": 1000 * statistics.median(off),
                    "overhead_ratio": statistics.median(on) / statistics.median(off) - 1}
             for code, (on, off) in trivial.items()},
+        "chains": chains,
         "samples": {"ripple_edit_s": r_times, "irkernel_restart_run_all_s": ir_times},
     }
     print(f"edit one cell (60 cells x 50 ms, 3 dependents): ripple {edit_ripple:.3f} s "

@@ -85,63 +85,90 @@ std::map<std::string, ValueId> DependencyScan::state_before(size_t position) con
     return state;
 }
 
-Version DependencyScan::version_before(size_t position, const std::string& symbol) const {
-    if (symbol == kGlobalsSymbol) return globals_version(state_before(position), [](ValueId value) { return value; });
+const DependencyScan::Index& DependencyScan::index() const {
+    if (index_.valid && index_.order_revision == order_.revision() && index_.executions == executions_.size() &&
+        index_.analyses == analyses_.size()) {
+        return index_;
+    }
+    Index fresh;
     const auto& cells = order_.cells();
-    for (size_t i = std::min(position, cells.size()); i-- > 0;) {
+    for (size_t i = 0; i < cells.size(); ++i) {
         const Execution* execution = last_execution(cells[i].id);
-        if (execution == nullptr) continue;
-        auto bound = execution->outputs.find(symbol);
-        if (bound != execution->outputs.end()) return bound->second;
-        for (const auto& package : execution->attached) {
-            if (exports_of(package).count(symbol)) return package_token(package);
+        if (execution != nullptr) {
+            for (const auto& [symbol, value] : execution->outputs) fresh.bound[symbol].emplace_back(i, value);
+            for (const auto& package : execution->attached) fresh.executed_attaches.emplace_back(i, package);
+            // A file is defined by the cell whose last run wrote it, edited since or not: no parse can tell which
+            // files code will write, and an edited writer is what its readers must wait for.
+            for (const auto& path : execution->files_written) fresh.definers[kFilePrefix + path].push_back(i);
+        }
+        if (execution != nullptr && execution->code == cells[i].code) {
+            for (const auto& [symbol, value] : execution->outputs) fresh.definers[symbol].push_back(i);
+            for (const auto& package : execution->attached) fresh.defining_attaches.emplace_back(i, package);
+        } else if (auto analysis = analyses_.find(cells[i].code); analysis != analyses_.end()) {
+            // Never ran (or edited since): what its parser says it will define.
+            for (const auto& symbol : analysis->second.defs) fresh.definers[symbol].push_back(i);
+            for (const auto& package : analysis->second.attaches) fresh.defining_attaches.emplace_back(i, package);
         }
     }
-    return kUnbound;
+    fresh.valid = true;
+    fresh.order_revision = order_.revision();
+    fresh.executions = executions_.size();
+    fresh.analyses = analyses_.size();
+    index_ = std::move(fresh);
+    return index_;
 }
 
-bool DependencyScan::defines(size_t position, const std::string& symbol) const {
-    const Cell& cell = order_.cells()[position];
-    const Execution* execution = last_execution(cell.id);
-    if (symbol.rfind(kFilePrefix, 0) == 0) {
-        // A file is defined by the cell whose last run wrote it, edited since or not: no parse can tell which files
-        // code will write, and an edited writer is what its readers must wait for.
-        return execution != nullptr && execution->files_written.count(symbol.substr(kFilePrefix.size())) > 0;
+const std::pair<size_t, std::string>*
+DependencyScan::attach_exporting(const std::vector<std::pair<size_t, std::string>>& attaches, size_t position,
+                                 std::optional<size_t> after, const std::string& symbol) const {
+    for (auto attach = attaches.rbegin(); attach != attaches.rend(); ++attach) {
+        if (attach->first >= position) continue;
+        if (after && attach->first <= *after) break; // within one cell its own binding wins
+        if (exports_of(attach->second).count(symbol)) return &*attach;
     }
-    if (execution != nullptr && execution->code == cell.code) {
-        if (execution->outputs.count(symbol)) return true;
-        for (const auto& package : execution->attached) {
-            if (exports_of(package).count(symbol)) return true;
-        }
-        return false;
+    return nullptr;
+}
+
+Version DependencyScan::version_before(size_t position, const std::string& symbol) const {
+    if (symbol == kGlobalsSymbol) return globals_version(state_before(position), [](ValueId value) { return value; });
+    const Index& at = index();
+    const std::pair<size_t, Version>* binding = nullptr;
+    if (auto bound = at.bound.find(symbol); bound != at.bound.end()) {
+        auto after =
+            std::lower_bound(bound->second.begin(), bound->second.end(), position,
+                             [](const std::pair<size_t, Version>& entry, size_t p) { return entry.first < p; });
+        if (after != bound->second.begin()) binding = &*std::prev(after);
     }
-    // Never ran (or edited since): what its parser says it will define.
-    auto analysis = analyses_.find(cell.code);
-    if (analysis == analyses_.end()) return false;
-    if (analysis->second.defs.count(symbol)) return true;
-    for (const auto& package : analysis->second.attaches) {
-        if (exports_of(package).count(symbol)) return true;
+    if (symbol.rfind(kFilePrefix, 0) != 0) {
+        std::optional<size_t> bound_at = binding ? std::optional<size_t>(binding->first) : std::nullopt;
+        if (const auto* attach = attach_exporting(at.executed_attaches, position, bound_at, symbol))
+            return package_token(attach->second);
     }
-    return false;
+    return binding ? binding->second : kUnbound;
 }
 
 std::optional<size_t> DependencyScan::reaching_definition(size_t position, const std::string& symbol) const {
-    for (size_t i = std::min(position, order_.cells().size()); i-- > 0;) {
-        if (defines(i, symbol)) return i;
+    const Index& at = index();
+    std::optional<size_t> definer;
+    if (auto found = at.definers.find(symbol); found != at.definers.end()) {
+        auto after = std::lower_bound(found->second.begin(), found->second.end(), position);
+        if (after != found->second.begin()) definer = *std::prev(after);
     }
-    return std::nullopt;
+    if (symbol.rfind(kFilePrefix, 0) == 0) return definer;
+    if (const auto* attach = attach_exporting(at.defining_attaches, position, definer, symbol)) return attach->first;
+    return definer;
 }
 
 std::optional<std::string> DependencyScan::package_exporting(size_t position, const std::string& symbol) const {
-    const auto& cells = order_.cells();
-    for (size_t i = std::min(position, cells.size()); i-- > 0;) {
-        const Execution* execution = last_execution(cells[i].id);
-        if (execution == nullptr) continue;
-        if (execution->outputs.count(symbol)) return std::nullopt;
-        for (const auto& package : execution->attached) {
-            if (exports_of(package).count(symbol)) return package;
-        }
+    const Index& at = index();
+    std::optional<size_t> bound_at;
+    if (auto bound = at.bound.find(symbol); bound != at.bound.end()) {
+        auto after =
+            std::lower_bound(bound->second.begin(), bound->second.end(), position,
+                             [](const std::pair<size_t, Version>& entry, size_t p) { return entry.first < p; });
+        if (after != bound->second.begin()) bound_at = std::prev(after)->first;
     }
+    if (const auto* attach = attach_exporting(at.executed_attaches, position, bound_at, symbol)) return attach->second;
     return std::nullopt;
 }
 

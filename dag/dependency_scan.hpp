@@ -59,10 +59,30 @@ public:
 
     std::vector<EdgeInfo> edges() const;
 
+    // The engine replaced an execution in place: the index below must be rebuilt. (Cells added, removed, moved or
+    // edited, and executions or analyses added or removed, are noticed without this.)
+    void invalidate() { index_.valid = false; }
+
     class ForwardVersions;
 
 private:
-    bool defines(size_t position, const std::string& symbol) const;
+    // Who defines and binds what, by position, built once per change of the document or of the records, so that
+    // reaching definitions and versions are binary searches, not scans up the document: planning a request in a
+    // 400-cell chain scanned 400 cells per input of each of 400 cells (60 ms; issue 15).
+    struct Index {
+        bool valid = false;
+        std::uint64_t order_revision = 0;
+        size_t executions = 0, analyses = 0;
+        std::map<std::string, std::vector<size_t>> definers;                  // cells that bind s: last run, else parse
+        std::vector<std::pair<size_t, std::string>> defining_attaches;        // (i, package) the same way
+        std::map<std::string, std::vector<std::pair<size_t, Version>>> bound; // last executions' outputs
+        std::vector<std::pair<size_t, std::string>> executed_attaches;        // packages they attached
+    };
+    const Index& index() const;
+    // The latest of `attaches` before `position` and after `after` (when given) whose package exports `symbol`.
+    const std::pair<size_t, std::string>* attach_exporting(const std::vector<std::pair<size_t, std::string>>& attaches,
+                                                           size_t position, std::optional<size_t> after,
+                                                           const std::string& symbol) const;
 
     const NotebookOrder& order_;
     const std::map<std::string, Execution>& executions_;
@@ -70,6 +90,7 @@ private:
     CellRuntime& runtime_;
     mutable std::map<std::string, std::set<std::string>> exports_; // by package: a cache of the runtime's answer
     mutable FileDigests file_digests_;                             // files cells read: a cache of their hashes
+    mutable Index index_;
 };
 
 // Symbol versions while walking the document forward, as version_before would give them at each position.

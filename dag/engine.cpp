@@ -254,8 +254,8 @@ void Engine::run_or_serve(CellRun& run, ExecutionReport& report) {
     if (run.key) last_keys_[run.id] = *run.key;
     else last_keys_.erase(run.id);
     if (!run.outcome.outside.empty()) {
-        report.notices.push_back("ripple: [" + label(run.id) + "]: " +
-                                 describe(Reason::reaches_outside(run.outcome.outside), cell_namer()) + ".");
+        report.notices.push_back("ripple: [" + label(run.id) +
+                                 "]: " + describe(Reason::reaches_outside(run.outcome.outside), cell_namer()) + ".");
     }
 }
 
@@ -351,6 +351,7 @@ void Engine::keep_execution(const std::string& id, Execution execution, bool con
         executions_.emplace(id, std::move(execution));
         return;
     }
+    scan_.invalidate(); // replaced in place below
     std::set<ValueId> kept;
     if (content_known) {
         for (auto& [symbol, value] : execution.outputs) {

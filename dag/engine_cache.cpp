@@ -279,7 +279,8 @@ std::string Engine::why_cache(const std::string& id) {
     const std::string& code = order_.cells()[*at].code;
     if (const Execution* last = last_execution(id); last != nullptr && last->code == code) {
         if (std::optional<Reason> reason = uncacheable_run_reason(*last))
-            return "Cache: [" + label(id) + "] cannot be cached as it last ran: " + describe(*reason, cell_namer()) + ".";
+            return "Cache: [" + label(id) + "] cannot be cached as it last ran: " + describe(*reason, cell_namer()) +
+                   ".";
     }
     const CellAnalysis& analysis = analysis_of(code);
     std::map<std::string, ValueId> state = scan_.state_before(*at);

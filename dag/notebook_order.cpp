@@ -16,6 +16,7 @@ bool NotebookOrder::remove(const std::string& id) {
     auto at = position(id);
     if (!at) return false;
     cells_.erase(cells_.begin() + static_cast<std::ptrdiff_t>(*at));
+    ++revision_;
     if (last_executed_ == id) last_executed_.reset();
     return true;
 }
@@ -27,6 +28,7 @@ std::vector<std::string> NotebookOrder::record(const CellRequest& request) {
     }
     if (!request.cell_id) return removed; // anonymous: runs against current state, not tracked
     const std::string& id = *request.cell_id;
+    ++revision_;
     if (auto at = position(id)) {
         cells_[*at].code = request.code;
     } else {
@@ -42,6 +44,7 @@ std::vector<std::string> NotebookOrder::record(const CellRequest& request) {
 
 void NotebookOrder::replace_all(std::vector<Cell> cells) {
     cells_ = std::move(cells);
+    ++revision_;
     if (last_executed_ && !position(*last_executed_)) last_executed_.reset();
 }
 

@@ -2,6 +2,7 @@
 // Pure C++: must not know about R, Jupyter messages or sockets.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -37,9 +38,12 @@ public:
     const std::vector<Cell>& cells() const { return cells_; }
     std::optional<size_t> position(const std::string& id) const;
     const std::optional<std::string>& last_executed() const { return last_executed_; }
+    // Counts changes of cells or code: equal revisions mean the same document.
+    std::uint64_t revision() const { return revision_; }
 
 private:
     std::vector<Cell> cells_;
+    std::uint64_t revision_ = 0;
     std::optional<std::string> last_executed_;
 };
 

@@ -60,14 +60,13 @@ Reason Reason::rewrites_input(const std::string& path) {
 
 const std::vector<ReasonKind>& all_reason_kinds() {
     static const std::vector<ReasonKind> kinds{
-        ReasonKind::NeverRan,          ReasonKind::CodeEdited,     ReasonKind::InputChanged,
-        ReasonKind::FileChanged,       ReasonKind::UpstreamStale,  ReasonKind::OpaqueRebuilt,
-        ReasonKind::OptedOut,          ReasonKind::Volatile,       ReasonKind::ChangesPackages,
-        ReasonKind::ChangesOptions,    ReasonKind::ChangesWorkdir, ReasonKind::ChangesEnvironment,
-        ReasonKind::RemovesEverything, ReasonKind::UnhashableRead, ReasonKind::ReachesOutside,
-        ReasonKind::RewritesInput,     ReasonKind::DoesNotParse,
-        ReasonKind::ReadsRecomputed,   ReasonKind::KeyPartChanged, ReasonKind::NoMatchingEntry,
-        ReasonKind::NotRunWithCache};
+        ReasonKind::NeverRan,          ReasonKind::CodeEdited,      ReasonKind::InputChanged,
+        ReasonKind::FileChanged,       ReasonKind::UpstreamStale,   ReasonKind::OpaqueRebuilt,
+        ReasonKind::OptedOut,          ReasonKind::Volatile,        ReasonKind::ChangesPackages,
+        ReasonKind::ChangesOptions,    ReasonKind::ChangesWorkdir,  ReasonKind::ChangesEnvironment,
+        ReasonKind::RemovesEverything, ReasonKind::UnhashableRead,  ReasonKind::ReachesOutside,
+        ReasonKind::RewritesInput,     ReasonKind::DoesNotParse,    ReasonKind::ReadsRecomputed,
+        ReasonKind::KeyPartChanged,    ReasonKind::NoMatchingEntry, ReasonKind::NotRunWithCache};
     return kinds;
 }
 

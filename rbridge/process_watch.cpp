@@ -50,8 +50,17 @@ ExecPage* g_exec_page = nullptr;
 
 struct Touches {
     std::mutex mutex;
-    std::vector<std::string> ignored{"/proc/", "/sys/", "/dev/", "/etc/", "/usr/", "/lib/", "/lib64/",
-                                     "/bin/",  "/sbin/", "/run/", "/var/cache/fontconfig/"};
+    std::vector<std::string> ignored{"/proc/",
+                                     "/sys/",
+                                     "/dev/",
+                                     "/etc/",
+                                     "/usr/",
+                                     "/lib/",
+                                     "/lib64/",
+                                     "/bin/",
+                                     "/sbin/",
+                                     "/run/",
+                                     "/var/cache/fontconfig/"};
     std::set<std::string> read, opened_for_write, removed, appended;
     // Files opened for reading and writing, with their size and modification time when first opened: one the run
     // left unchanged was only read (SQLite opens a database read-write to query it).
@@ -278,7 +287,9 @@ ProcessTouches ProcessWatch::stop() {
         if (stamp_of(path) == stamp) all.opened_for_write.erase(path);
     }
     // A file this run wrote that is gone at its end was scratch (a temporary file, a journal): not an effect.
-    auto scratch = [&](const std::string& path) { return all.opened_for_write.count(path) && !fs::exists(path, error); };
+    auto scratch = [&](const std::string& path) {
+        return all.opened_for_write.count(path) && !fs::exists(path, error);
+    };
     for (const auto& path : all.read) {
         if (scratch(path) || fs::is_directory(path, error)) continue;
         result.read.insert(relative(path));

@@ -18,9 +18,9 @@ namespace ripple::rbridge {
 // What one watched stretch of a run touched. Paths are absolute and lexically normal, or relative to the working
 // directory when they lie under it (so "data.csv" is the same input whether a cell names it or computes it).
 struct ProcessTouches {
-    std::set<std::string> read;     // files opened for reading (also those opened for reading and writing)
-    std::set<std::string> written;  // files opened for writing, created, renamed onto or removed
-    std::set<std::string> appended; // files only appended to (logs): an effect a fresh run repeats, not a new content
+    std::set<std::string> read;       // files opened for reading (also those opened for reading and writing)
+    std::set<std::string> written;    // files opened for writing, created, renamed onto or removed
+    std::set<std::string> appended;   // files only appended to (logs): an effect a fresh run repeats, not a new content
     std::vector<std::string> outside; // "a socket to 127.0.0.1:5432", "the program `dot -Tsvg`": cannot be exact
 };
 
