@@ -35,27 +35,6 @@ Version globals_version(const Bindings& bindings, ValueOf value_of) {
 
 } // namespace
 
-Version DependencyScan::ForwardVersions::at(const std::string& symbol) const {
-    if (symbol == kGlobalsSymbol) {
-        return globals_version(bound_, [](const std::pair<size_t, Version>& at) { return at.second; });
-    }
-    auto bound = bound_.find(symbol);
-    const size_t bound_at = bound == bound_.end() ? 0 : bound->second.first + 1;
-    // A later cell attaching a package that exports it wins; within one cell its own binding wins.
-    for (auto attach = attached_.rbegin(); attach != attached_.rend() && attach->first + 1 > bound_at; ++attach) {
-        if (scan_.exports_of(attach->second).count(symbol)) return package_token(attach->second);
-    }
-    return bound == bound_.end() ? kUnbound : bound->second.second;
-}
-
-void DependencyScan::ForwardVersions::advance(const Execution* execution) {
-    if (execution != nullptr) {
-        for (const auto& [symbol, value] : execution->outputs) bound_[symbol] = {position_, value};
-        for (const auto& package : execution->attached) attached_.emplace_back(position_, package);
-    }
-    ++position_;
-}
-
 const Execution* DependencyScan::last_execution(const std::string& id) const {
     auto found = executions_.find(id);
     return found == executions_.end() ? nullptr : &found->second;
@@ -85,37 +64,97 @@ std::map<std::string, ValueId> DependencyScan::state_before(size_t position) con
     return state;
 }
 
+namespace {
+
+// Removes the entries of `list` (ascending by position) at or below `from`.
+template <class List, class PositionOf>
+void drop_from(List& list, size_t from, PositionOf position_of) {
+    while (!list.empty() && position_of(list.back()) >= from) list.pop_back();
+}
+
+} // namespace
+
 const DependencyScan::Index& DependencyScan::index() const {
     if (index_.valid && index_.order_revision == order_.revision() && index_.executions == executions_.size() &&
         index_.analyses == analyses_.size()) {
         return index_;
     }
-    Index fresh;
+    // What each position holds now; the entries of the positions above the first that changed are kept.
     const auto& cells = order_.cells();
-    for (size_t i = 0; i < cells.size(); ++i) {
-        const Execution* execution = last_execution(cells[i].id);
+    std::vector<Index::Stamp> stamps;
+    std::vector<const Execution*> runs;
+    stamps.reserve(cells.size());
+    runs.reserve(cells.size());
+    for (const auto& cell : cells) {
+        const Execution* execution = last_execution(cell.id);
+        runs.push_back(execution);
+        stamps.push_back(Index::Stamp{std::hash<std::string>{}(cell.id), std::hash<std::string>{}(cell.code),
+                                      execution ? execution->serial : 0, analyses_.count(cell.code) > 0});
+    }
+    size_t unchanged = 0;
+    while (unchanged < stamps.size() && unchanged < index_.stamps.size() &&
+           stamps[unchanged] == index_.stamps[unchanged])
+        ++unchanged;
+    if (settled_.size() > unchanged) settled_.resize(unchanged);
+    Index& at = index_;
+    auto position = [](size_t i) { return i; };
+    auto first = [](const auto& entry) { return entry.first; };
+    for (auto entry = at.definers.begin(); entry != at.definers.end();) {
+        drop_from(entry->second, unchanged, position);
+        entry = entry->second.empty() ? at.definers.erase(entry) : std::next(entry);
+    }
+    for (auto entry = at.bound.begin(); entry != at.bound.end();) {
+        drop_from(entry->second, unchanged, first);
+        entry = entry->second.empty() ? at.bound.erase(entry) : std::next(entry);
+    }
+    drop_from(at.defining_attaches, unchanged, first);
+    drop_from(at.executed_attaches, unchanged, first);
+    for (size_t i = unchanged; i < cells.size(); ++i) {
+        const Execution* execution = runs[i];
         if (execution != nullptr) {
-            for (const auto& [symbol, value] : execution->outputs) fresh.bound[symbol].emplace_back(i, value);
-            for (const auto& package : execution->attached) fresh.executed_attaches.emplace_back(i, package);
+            for (const auto& [symbol, value] : execution->outputs) at.bound[symbol].emplace_back(i, value);
+            for (const auto& package : execution->attached) at.executed_attaches.emplace_back(i, package);
             // A file is defined by the cell whose last run wrote it, edited since or not: no parse can tell which
             // files code will write, and an edited writer is what its readers must wait for.
-            for (const auto& path : execution->files_written) fresh.definers[kFilePrefix + path].push_back(i);
+            for (const auto& path : execution->files_written) at.definers[kFilePrefix + path].push_back(i);
         }
         if (execution != nullptr && execution->code == cells[i].code) {
-            for (const auto& [symbol, value] : execution->outputs) fresh.definers[symbol].push_back(i);
-            for (const auto& package : execution->attached) fresh.defining_attaches.emplace_back(i, package);
+            for (const auto& [symbol, value] : execution->outputs) at.definers[symbol].push_back(i);
+            for (const auto& package : execution->attached) at.defining_attaches.emplace_back(i, package);
         } else if (auto analysis = analyses_.find(cells[i].code); analysis != analyses_.end()) {
             // Never ran (or edited since): what its parser says it will define.
-            for (const auto& symbol : analysis->second.defs) fresh.definers[symbol].push_back(i);
-            for (const auto& package : analysis->second.attaches) fresh.defining_attaches.emplace_back(i, package);
+            for (const auto& symbol : analysis->second.defs) at.definers[symbol].push_back(i);
+            for (const auto& package : analysis->second.attaches) at.defining_attaches.emplace_back(i, package);
         }
     }
-    fresh.valid = true;
-    fresh.order_revision = order_.revision();
-    fresh.executions = executions_.size();
-    fresh.analyses = analyses_.size();
-    index_ = std::move(fresh);
-    return index_;
+    at.stamps = std::move(stamps);
+    at.valid = true;
+    at.order_revision = order_.revision();
+    at.executions = executions_.size();
+    at.analyses = analyses_.size();
+    return at;
+}
+
+bool DependencyScan::settled(size_t position) const {
+    index(); // forgets what changed since
+    const auto& cells = order_.cells();
+    while (settled_.size() <= position && settled_.size() < cells.size()) {
+        const size_t at = settled_.size();
+        const Execution* execution = last_execution(cells[at].id);
+        bool settled = execution != nullptr && execution->code == cells[at].code && execution->files.empty() &&
+                       !direct_staleness(at).stale;
+        if (settled) {
+            for (const auto& symbol : reads_of(at)) {
+                auto source = reaching_definition(at, symbol);
+                if (source && !settled_[*source]) {
+                    settled = false;
+                    break;
+                }
+            }
+        }
+        settled_.push_back(settled ? 1 : 0);
+    }
+    return position < settled_.size() && settled_[position] != 0;
 }
 
 const std::pair<size_t, std::string>*

@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dag/cell_runtime.hpp"
@@ -27,7 +28,7 @@ const std::set<std::string>& implicit_reads();
 class DependencyScan {
 public:
     // Reads the engine's records; holds them by reference (the engine owns them and outlives the scan).
-    DependencyScan(const NotebookOrder& order, const std::map<std::string, Execution>& executions,
+    DependencyScan(const NotebookOrder& order, const std::unordered_map<std::string, Execution>& executions,
                    const std::map<std::string, CellAnalysis>& analyses, CellRuntime& runtime)
             : order_(order), executions_(executions), analyses_(analyses), runtime_(runtime) {}
 
@@ -59,11 +60,15 @@ public:
 
     std::vector<EdgeInfo> edges() const;
 
+    // The cell ran, its code is what ran, nothing it read changed and every cell it reads from is settled too: no
+    // planning needs to look at it or above it through it. Remembered for the cells above the first position whose
+    // record changed (a cell's staleness depends only on the cells above it); a cell that read files is never
+    // settled, as a file changes without any record changing.
+    bool settled(size_t position) const;
+
     // The engine replaced an execution in place: the index below must be rebuilt. (Cells added, removed, moved or
     // edited, and executions or analyses added or removed, are noticed without this.)
     void invalidate() { index_.valid = false; }
-
-    class ForwardVersions;
 
 private:
     // Who defines and binds what, by position, built once per change of the document or of the records, so that
@@ -77,6 +82,15 @@ private:
         std::vector<std::pair<size_t, std::string>> defining_attaches;        // (i, package) the same way
         std::map<std::string, std::vector<std::pair<size_t, Version>>> bound; // last executions' outputs
         std::vector<std::pair<size_t, std::string>> executed_attaches;        // packages they attached
+        // What each position held when the index was last brought up to date: its entries are those of the cells
+        // above the first position whose stamp differs, which are kept, and the rest, rebuilt.
+        struct Stamp {
+            std::size_t id_hash, code_hash;
+            std::uint64_t serial; // of its last execution; 0: none
+            bool analyzed;
+            bool operator==(const Stamp&) const = default;
+        };
+        std::vector<Stamp> stamps;
     };
     const Index& index() const;
     // The latest of `attaches` before `position` and after `after` (when given) whose package exports `symbol`.
@@ -85,30 +99,13 @@ private:
                                                            const std::string& symbol) const;
 
     const NotebookOrder& order_;
-    const std::map<std::string, Execution>& executions_;
+    const std::unordered_map<std::string, Execution>& executions_;
     const std::map<std::string, CellAnalysis>& analyses_;
     CellRuntime& runtime_;
     mutable std::map<std::string, std::set<std::string>> exports_; // by package: a cache of the runtime's answer
     mutable FileDigests file_digests_;                             // files cells read: a cache of their hashes
     mutable Index index_;
-};
-
-// Symbol versions while walking the document forward, as version_before would give them at each position.
-// version_before scans backward from its position, so a pass over n cells that asked it for every input was
-// O(n^2) per symbol: 3 ms a cell in a 300-cell notebook, mostly there.
-class DependencyScan::ForwardVersions {
-public:
-    explicit ForwardVersions(const DependencyScan& scan) : scan_(scan) {}
-    // The version before the current position.
-    Version at(const std::string& symbol) const;
-    // Moves past the current cell, whose last execution (if any) is given.
-    void advance(const Execution* execution);
-
-private:
-    const DependencyScan& scan_;
-    size_t position_ = 0;
-    std::map<std::string, std::pair<size_t, Version>> bound_; // symbol -> (position of last binding, value)
-    std::vector<std::pair<size_t, std::string>> attached_;    // (position, package), in document order
+    mutable std::vector<char> settled_; // settled(i) for the first positions, recomputed from where records changed
 };
 
 } // namespace ripple::dag

@@ -376,14 +376,11 @@ void Engine::keep_execution(const std::string& id, Execution execution, bool con
 
 void Engine::rerun_stale(const std::string& except, ExecutionReport& report) {
     // Document order: each rerun may change versions that cells further down read, so the walk moves past a
-    // cell only after its rerun.
-    auto versions = std::make_unique<DependencyScan::ForwardVersions>(scan_);
-    for (size_t i = 0; i < order_.cells().size() && !report.interrupted;
-         versions->advance(last_execution(order_.cells()[i].id)), ++i) {
+    // cell only after its rerun. Settled cells (nothing above them changed) are passed at once.
+    for (size_t i = 0; i < order_.cells().size() && !report.interrupted; ++i) {
         const std::string id = order_.cells()[i].id;
-        if (id == except || last_execution(id) == nullptr) continue;
-        Staleness staleness =
-            scan_.direct_staleness(i, [&](const std::string& symbol) { return versions->at(symbol); });
+        if (id == except || last_execution(id) == nullptr || scan_.settled(i)) continue;
+        Staleness staleness = scan_.direct_staleness(i);
         if (mode_ == EngineMode::Lazy) scan_.add_reads_from_stale(i, report.marked_stale, staleness);
         if (staleness.changed.empty()) continue;
         report.reasons[id] = staleness.changed;
@@ -391,19 +388,15 @@ void Engine::rerun_stale(const std::string& except, ExecutionReport& report) {
             report.marked_stale.push_back(id);
             continue;
         }
-        const size_t reran = report.reran_after.size();
         run_cell(id, RunContext{id, false, 0}, report);
-        if (report.reran_after.size() != reran) {
-            // It reran a cell above it first (to rebuild an opaque value): the walk so far is out of date.
-            versions = std::make_unique<DependencyScan::ForwardVersions>(scan_);
-            for (size_t j = 0; j < i; ++j) versions->advance(last_execution(order_.cells()[j].id));
-        }
         report.reran_after.push_back(id);
     }
 }
 
 ExecutionReport Engine::execute(const CellRequest& request, int execution_count) {
     ExecutionReport report;
+    // Only this request's cell changed since every cell was last analysed: no need to look at all of them again.
+    const bool others_analysed = analysed_revision_ == order_.revision();
     std::vector<std::string> removed = order_.record(request);
     for (const auto& id : removed) forget(id);
     report.removed_cells = removed;
@@ -421,7 +414,10 @@ ExecutionReport Engine::execute(const CellRequest& request, int execution_count)
     if (request.options.empty()) options_.erase(id);
     else options_[id] = request.options;
     analysis_of(request.code);
-    for (const auto& cell : order_.cells()) analysis_of(cell.code);
+    if (!others_analysed || !removed.empty()) {
+        for (const auto& cell : order_.cells()) analysis_of(cell.code);
+    }
+    analysed_revision_ = order_.revision();
     // One upstream cell at a time, planning again after each: a run that fails leaves its names to an earlier
     // definition, which may be stale too (`v <- y + 1` above `v <- y + 2`, y deleted). Bounded, as a cell whose
     // inputs keep changing must not loop.
@@ -445,13 +441,16 @@ ExecutionReport Engine::sync_notebook(std::vector<Cell> cells) {
     for (const auto& cell : order_.cells()) {
         if (!present.count(cell.id)) gone.push_back(cell.id);
     }
+    std::set<std::string> orphans; // executions of cells no longer in the order, in a stable order
     for (const auto& [id, execution] : executions_) {
-        if (!present.count(id) && std::find(gone.begin(), gone.end(), id) == gone.end()) gone.push_back(id);
+        if (!present.count(id) && std::find(gone.begin(), gone.end(), id) == gone.end()) orphans.insert(id);
     }
+    gone.insert(gone.end(), orphans.begin(), orphans.end());
     order_.replace_all(std::move(cells));
     for (const auto& id : gone) forget(id);
     report.removed_cells = gone;
     for (const auto& cell : order_.cells()) analysis_of(cell.code);
+    analysed_revision_ = order_.revision();
     rerun_stale("", report);
     rebuild_spoiled_at_end(report);
     return report;

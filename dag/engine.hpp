@@ -8,6 +8,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "dag/cache_key.hpp"
@@ -131,10 +132,11 @@ private:
     CellRuntime& runtime_;
     NotebookOrder order_;
     EngineMode mode_ = EngineMode::Reactive;
-    std::map<std::string, Execution> executions_;  // by cell id
-    std::map<std::string, CellAnalysis> analyses_; // by code
-    std::set<std::string> tracked_;                // every symbol some tracked execution bound
-    std::set<ValueId> spoiled_;                    // opaque values a later cell changed in place
+    std::unordered_map<std::string, Execution> executions_; // by cell id
+    std::uint64_t analysed_revision_ = ~std::uint64_t{0};   // order_.revision() when every cell's code was analysed
+    std::map<std::string, CellAnalysis> analyses_;          // by code
+    std::set<std::string> tracked_;                         // every symbol some tracked execution bound
+    std::set<ValueId> spoiled_;                             // opaque values a later cell changed in place
     std::uint64_t serial_ = 0;
     ExecutionCache* cache_ = nullptr;
     CacheUse cache_use_ = CacheUse::Off;

@@ -19,7 +19,7 @@ std::vector<std::string> RunPlanner::upstream_of(const std::string& id) const {
         pending.pop_back();
         for (const auto& symbol : scan_.reads_of(reader)) {
             auto source = scan_.reaching_definition(reader, symbol);
-            if (!source || visited.count(*source)) continue;
+            if (!source || visited.count(*source) || scan_.settled(*source)) continue;
             visited.insert(*source);
             upstream[*source] = scan_.reads_of(*source);
             pending.push_back(*source);
