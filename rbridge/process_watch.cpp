@@ -170,6 +170,16 @@ void note_outside(std::string what) {
         all.outside.push_back(std::move(what));
 }
 
+// A program that only reads what is installed is a read of the installation, which is no dependency (SPEC 3):
+// Debian's patched R packages ask dpkg for the version of a system library (jquerylib, when DT draws a table).
+bool reads_installation(const std::string& command) {
+    size_t start = command.find_first_not_of(" \t");
+    if (start == std::string::npos) return false;
+    std::string text = command.substr(start);
+    return text.rfind("dpkg -s ", 0) == 0 || text.rfind("dpkg-query ", 0) == 0 ||
+           text.rfind("/usr/bin/dpkg -s ", 0) == 0;
+}
+
 std::string shortened(std::string text) {
     std::replace(text.begin(), text.end(), '\n', ' ');
     if (text.size() > 60) text = text.substr(0, 57) + "...";
@@ -309,6 +319,9 @@ ProcessTouches ProcessWatch::stop() {
         for (std::uint32_t at = 0; at < used;) {
             std::string words(g_exec_page->text + at, strnlen(g_exec_page->text + at, used - at));
             at += static_cast<std::uint32_t>(words.size()) + 1;
+            // sh -c COMMAND (R's own system() with a timeout): what the shell runs is the program.
+            if (words.rfind("sh -c ", 0) == 0 && reads_installation(words.substr(6))) continue;
+            if (reads_installation(words)) continue;
             std::string what = "the program `" + shortened(words) + "`";
             if (std::find(result.outside.begin(), result.outside.end(), what) == result.outside.end())
                 result.outside.push_back(what);
@@ -336,6 +349,7 @@ using ripple::rbridge::note_exec_in_child;
 using ripple::rbridge::note_file;
 using ripple::rbridge::note_outside;
 using ripple::rbridge::program_words;
+using ripple::rbridge::reads_installation;
 using ripple::rbridge::shortened;
 using ripple::rbridge::socket_peer;
 
@@ -504,13 +518,15 @@ int connect(int fd, const struct sockaddr* address, socklen_t length) {
 
 int system(const char* command) {
     static auto real = c_library<int (*)(const char*)>("system");
-    if (command != nullptr && ripple::rbridge::watching()) note_outside("the program `" + shortened(command) + "`");
+    if (command != nullptr && ripple::rbridge::watching() && !reads_installation(command))
+        note_outside("the program `" + shortened(command) + "`");
     return real(command);
 }
 
 FILE* popen(const char* command, const char* mode) {
     static auto real = c_library<FILE* (*)(const char*, const char*)>("popen");
-    if (command != nullptr && ripple::rbridge::watching()) note_outside("the program `" + shortened(command) + "`");
+    if (command != nullptr && ripple::rbridge::watching() && !reads_installation(command))
+        note_outside("the program `" + shortened(command) + "`");
     return real(command, mode);
 }
 
