@@ -241,10 +241,11 @@ struct RemoteCache::State {
     RemoteCacheCounters counters;
     std::thread uploader;
 
-    void warn(const std::string& sentence) {
+    // One line per `topic` (default: the sentence itself) for the life of the process.
+    void warn(const std::string& sentence, const std::string& topic = {}) {
         std::lock_guard<std::mutex> lock(mutex);
-        std::string line = "ripple remote cache: " + sentence;
-        if (reported.insert(line).second) pending_warnings.push_back(line);
+        if (reported.insert(topic.empty() ? sentence : topic).second)
+            pending_warnings.push_back("ripple remote cache: " + sentence);
     }
     void deliver_warnings() {
         std::vector<std::string> lines;
@@ -326,8 +327,9 @@ struct RemoteCache::State {
             uploads_allowed = false;
             warn(
                 settings.url + " refused an upload (HTTP " + std::to_string(answer.status) + " for PUT " +
-                path.substr(0, 5) +
-                "...); reading from it still, but not adding to it. Does the server allow PUT (nginx: dav_methods PUT)?");
+                    path.substr(0, 5) +
+                    "...); reading from it still, but not adding to it. Does the server allow PUT (nginx: dav_methods PUT)?",
+                "refused");
             return false;
         }
         return true;
@@ -399,8 +401,14 @@ std::optional<std::string> RemoteCache::fetch_document(const std::string& digest
             s.count(&RemoteCacheCounters::documents_fetched);
         } else {
             s.count(&RemoteCacheCounters::rejected);
-            s.warn("entry " + digest.substr(0, 12) + " on " + s.settings.url +
-                   " is not signed with the team key (unsigned, wrongly signed or damaged); ignored, never loaded.");
+            // One line however many there are (digests would make each its own): a server with a foreign or
+            // planted cache would otherwise warn once per cell.
+            s.warn(
+                "an entry on " + s.settings.url +
+                    " is not signed with the team key (unsigned, wrongly signed or damaged), so it was ignored and never "
+                    "loaded; such cells are recomputed (first: " +
+                    digest.substr(0, 12) + ").",
+                "unsigned");
         }
     }
     s.deliver_warnings();
@@ -417,8 +425,11 @@ std::optional<std::string> RemoteCache::fetch_blob(const std::string& hash) {
             bytes = std::move(answer->body);
         } else {
             s.count(&RemoteCacheCounters::rejected);
-            s.warn("value " + hash.substr(0, 12) + " on " + s.settings.url +
-                   " does not match its hash (tampered or truncated); ignored, the cell is recomputed.");
+            s.warn("a value on " + s.settings.url +
+                       " does not match its hash (tampered or truncated), so it was ignored; such cells are recomputed "
+                       "(first: " +
+                       hash.substr(0, 12) + ").",
+                   "bad value");
         }
     }
     s.deliver_warnings();
