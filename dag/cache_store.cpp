@@ -411,7 +411,8 @@ struct CacheStore::State {
     std::chrono::steady_clock::time_point hit_writes_paused_until{};
     // The team cache (options.remote), if configured and the local cache is writable (what it serves is kept here).
     std::unique_ptr<RemoteCache> remote;
-    std::uint64_t remote_hits = 0;
+    std::uint64_t remote_hits = 0;          // this object's, for stats()
+    std::uint64_t remote_hits_recorded = 0; // of those, how many the counters table has
 
     State() = default;
     State(const State&) = delete;
@@ -479,6 +480,10 @@ struct CacheStore::State {
     // Writes the waiting hits in one transaction. Best effort, like any LRU bookkeeping: a busy database keeps
     // them waiting (and is not asked again for a while), a read-only one drops them.
     void record_hits() {
+        if (remote_hits > remote_hits_recorded) {
+            add_to_counter("remote_hits", remote_hits - remote_hits_recorded);
+            remote_hits_recorded = remote_hits;
+        }
         if (unrecorded_hits.empty() || !database) return;
         if (!writable) {
             unrecorded_hits.clear();
@@ -1061,8 +1066,7 @@ std::optional<CacheEntry> CacheStore::lookup(const std::string& key) {
     --s.misses; // counted by lookup_here, which now answers again
     found = lookup_here(key);
     if (found) {
-        ++s.remote_hits;
-        s.add_to_counter("remote_hits", 1);
+        ++s.remote_hits; // written to the counters with the hits (record_hits)
     }
     return found;
 }
@@ -1239,8 +1243,7 @@ std::optional<std::string> CacheStore::import_remote_replay_step(const std::stri
     }
     std::string step = *json_text(payload, "step");
     if (!store_replay_step_here(state, request, *json_text(payload, "key"), step)) return std::nullopt;
-    ++s.remote_hits;
-    s.add_to_counter("remote_hits", 1);
+    ++s.remote_hits; // written to the counters with the hits (record_hits)
     return step;
 }
 

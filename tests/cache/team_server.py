@@ -83,13 +83,19 @@ http {{
 
     def stop(self):
         if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGQUIT if False else signal.SIGTERM)
+            self.process.send_signal(signal.SIGTERM)
             try:
                 self.process.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
         self.process = None
+
+    def clear(self):
+        """Empties the cache the server holds."""
+        for kind in ("ac", "cas"):
+            for path in (self.root / kind).iterdir():
+                path.unlink()
 
     def files(self, kind):
         return sorted((self.root / kind).iterdir())
