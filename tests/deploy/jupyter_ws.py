@@ -80,12 +80,12 @@ class KernelChannels:
         }
 
     def execute(self, code, timeout=60):
-        """Runs code; returns {'status', 'result' (text/plain), 'stream', 'errors'} once the kernel is idle."""
+        """Runs code; returns {'status', 'result' (text/plain), 'stream', 'errors', 'from_cache'} once idle."""
         msg_id, msg = self._message("execute_request", {
             "code": code, "silent": False, "store_history": True, "user_expressions": {},
             "allow_stdin": False, "stop_on_error": True})
         self.ws.send(json.dumps(msg))
-        out = {"status": None, "result": "", "stream": "", "errors": []}
+        out = {"status": None, "result": "", "stream": "", "errors": [], "from_cache": []}
         idle = False
         end = time.monotonic() + timeout
         while not (idle and out["status"]):
@@ -106,6 +106,7 @@ class KernelChannels:
                 idle = True
             elif kind == "execute_reply":
                 out["status"] = content.get("status")
+                out["from_cache"] = content.get("ripple_from_cache", [])  # ripple: cells served, not run
         return out
 
 
