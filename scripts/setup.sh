@@ -29,6 +29,8 @@ PACKAGES=(
   # Debian; npm ships inside NodeSource's nodejs and conflicts with Debian's npm package, so not listed)
   jupyterhub node-configurable-http-proxy python3-websocket python3-jsonschema python3-yaml nodejs
   debootstrap buildah podman runc
+  # podman kube play (deploy.kube-play) builds its pods' pause image around catatonit
+  catatonit
   # front-end client tests (tests/clients): headless browser, a terminal, and Jupyter's nbconvert/console/client CLIs
   chromium fonts-dejavu-core tmux jupyter-nbconvert jupyter-console jupyter-client
 )
