@@ -7,7 +7,9 @@
 # root, no privilege escalation, no capabilities); the notebook server answers; a ripple kernel runs dependent cells;
 # after `podman kube down` and a new play, the claim still holds the cache: rerunning the cells restores them from it.
 # Batch overlay: the Job's pod template, played as a Pod, renders a notebook and an R Markdown document into the
-# results volume (and, with no team cache server reachable, says so in one line and uses its local cache).
+# results volume (and, with no team cache server reachable, says so in one line and uses its local cache); the team
+# cache Deployment (nginx, --team-cache-image) runs under its securityContext and serves ripple: two run-notebook
+# runs with separate local caches, in that pod's network namespace, the second served every cell from it.
 #
 # What podman 4.3 does differently from a kubelet, and what this script does in its place (nothing else is changed):
 # - no Job kind: the Job's pod template is played as a Pod; no $(VAR) expansion in args: expanded here from env;
@@ -36,7 +38,7 @@ from jupyter_ws import JupyterServer  # noqa: E402
 
 DRIVER = os.environ.get("RIPPLE_STORAGE_DRIVER", "vfs")
 TOKEN = "kube-play-token-" + os.urandom(8).hex()
-VOLUMES = ["ripple-home", "ripple-notebooks", "ripple-results", "ripple-cache"]
+VOLUMES = ["ripple-home", "ripple-notebooks", "ripple-results", "ripple-cache", "ripple-team-cache"]
 SECRETS = ["ripple-notebook-token"]
 CELLS = [("base <- 20", ""), ("answer <- base + 22", ""), ("answer * 10", "[1] 420")]
 
@@ -126,7 +128,7 @@ def run_cells(container):
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def check_security(container):
+def check_security(container, shell="sh"):
     info = json.loads(podman("inspect", container).stdout)[0]
     host = info["HostConfig"]
     check(info["Config"]["User"] == "1000:100", f"runs as uid:gid 1000:100 (User {info['Config']['User']})")
@@ -237,10 +239,49 @@ def batch(args, work):
     check((cache / "cache.sqlite").exists(), "the runs filled the cache volume")
 
 
+def team_cache(args, work):
+    docs = render(args.k8s, "batch")
+    for d in docs:
+        for c in (d.get("spec", {}).get("template", {}).get("spec", {}) or {}).get("containers", []):
+            if c.get("image", "").split(":")[0].endswith("/ripple-team-cache"):
+                c["image"] = args.team_cache_image
+    kinds = ("ConfigMap", "PersistentVolumeClaim", "Deployment")
+    server = [d for d in docs if d["kind"] in kinds and "team-cache" in d["metadata"]["name"]]
+    played = write_yaml(work / "team-cache.yaml", server)
+    podman("kube", "play", str(played))
+    container = "ripple-team-cache-pod-0-nginx"
+    check_security(container, shell="sh")
+    key = work / "team.key"
+    key.write_text("a team key for the kube play test\n")
+    nb = work / "team.ipynb"
+    from cli_env import write_notebook
+    write_notebook(nb, ["x <- c(3, 1, 2)", "y <- sort(x)\ny", "plot(y)"])
+    reports = []
+    for n in (1, 2):
+        code = (f"import subprocess, sys; p = subprocess.run([{str(args.run_notebook)!r}, {str(nb)!r}, '-o', "
+                f"{str(work / f'team-out{n}.ipynb')!r}, '--cache-dir', {str(work / f'team-local{n}')!r}, '--report', "
+                f"'json', {str(work / f'team{n}.json')!r}], env=dict(RIPPLE_REMOTE_CACHE='http://127.0.0.1:8080', "
+                f"RIPPLE_REMOTE_CACHE_KEY_FILE={str(key)!r}, LC_ALL='C.UTF-8', PATH='/usr/bin:/bin', HOME='/root')); "
+                f"sys.exit(p.returncode)")
+        proc = in_pod_netns(container, code)
+        check(proc.returncode == 0 and "ripple remote cache:" not in proc.stderr,
+              f"run-notebook {n} with the team cache in the pod{'' if proc.returncode == 0 else ': ' + proc.stderr[-800:]}")
+        reports.append(json.loads((work / f"team{n}.json").read_text()) if (work / f"team{n}.json").exists() else {})
+    counts = reports[1].get("counts", {})
+    check(counts.get("from_cache") == counts.get("cells") == 3,
+          f"a second runner with an empty local cache is served every cell by the team cache pod ({counts})")
+    served = Path(podman("volume", "inspect", "ripple-team-cache", "--format", "{{.Mountpoint}}").stdout.strip())
+    check(len(list((served / "ac").iterdir())) >= 3 and any((served / "cas").iterdir()),
+          "the entries and values are files on the team cache's claim")
+    podman("kube", "down", str(played))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--image", required=True)
     ap.add_argument("--k8s", type=Path, required=True)
+    ap.add_argument("--team-cache-image", help="docker/build-offline --team-cache's image: also play the team cache")
+    ap.add_argument("--run-notebook", type=Path, help="the build's run-notebook, the team cache's client")
     args = ap.parse_args()
     args.k8s = args.k8s.resolve()
     if os.geteuid() != 0:
@@ -250,7 +291,7 @@ def main():
         print(f"FAIL no image {args.image}: deploy.image builds it (docker/build-offline)")
         return 1
     started = time.monotonic()
-    pods = ["ripple-notebook-pod-0", "ripple-run-report-ipynb", "ripple-run-report-rmd"]
+    pods = ["ripple-notebook-pod-0", "ripple-run-report-ipynb", "ripple-run-report-rmd", "ripple-team-cache-pod-0"]
     with tempfile.TemporaryDirectory(prefix="ripple-kube-play-") as tmp:
         work = Path(tmp)
         conf = work / "containers.conf"
@@ -262,6 +303,8 @@ def main():
         try:
             single_user(args, work)
             batch(args, work)
+            if args.team_cache_image:
+                team_cache(args, work)
         except Exception as error:  # noqa: BLE001 (reported as a failure, then cleaned up)
             check(False, f"{type(error).__name__}: {error}")
         finally:
