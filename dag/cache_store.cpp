@@ -557,8 +557,12 @@ struct CacheStore::State {
         }
         Transaction transaction(db, Transaction::Kind::Write);
         version = query_integer(db, "PRAGMA user_version"); // another process may have been first
-        if (version != kStoreSchemaVersion) {
-            // An older layout (none exists yet): a cache may always be thrown away.
+        if (version == 2) {
+            // 2 -> 3 only adds the counters table: the entries stay.
+            execute(db, "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+            execute(db, ("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion)).c_str());
+        } else if (version != kStoreSchemaVersion) {
+            // An older layout (none is in use any more): a cache may always be thrown away.
             for (const char* table :
                  {"entry_values", "entries", "blobs", "cell_keys", "file_digests", "replay_steps", "counters"}) {
                 execute(db, (std::string("DROP TABLE IF EXISTS ") + table).c_str());
