@@ -38,7 +38,8 @@ from jupyter_ws import JupyterServer  # noqa: E402
 
 DRIVER = os.environ.get("RIPPLE_STORAGE_DRIVER", "vfs")
 TOKEN = "kube-play-token-" + os.urandom(8).hex()
-VOLUMES = ["ripple-home", "ripple-notebooks", "ripple-results", "ripple-cache", "ripple-team-cache"]
+# (podman 4.3 makes a volume of each ConfigMap too: ripple-team-cache-nginx)
+VOLUMES = ["ripple-home", "ripple-notebooks", "ripple-results", "ripple-cache", "ripple-team-cache", "ripple-team-cache-nginx"]
 SECRETS = ["ripple-notebook-token"]
 CELLS = [("base <- 20", ""), ("answer <- base + 22", ""), ("answer * 10", "[1] 420")]
 
