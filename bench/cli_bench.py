@@ -25,7 +25,7 @@ Second node (the team cache, RIPPLE_REMOTE_CACHE): Debian's nginx with WebDAV PU
 team_server.py) holds what one cold run uploaded; each timed run has an empty local cache, so every cell comes
 from the server (read-through, verified, kept locally). Ratio against run-notebook's own cold run of the same
 notebook (target <= 0.1), for the 30-cell notebook and its all-cacheable variant; also the cold run with the team
-cache set (its write-behind drains before exit) against the cold run without it. `--only-team-cache` runs just this
+cache set (its write-behind drains before exit) against the cold run without it, and a warm run from a local cache. `--only-team-cache` runs just this
 part (and run-notebook's cold runs), without the peers.
 After one edit: one cell's code changed (a new value each repeat, so it always misses) with the warm cache; the
 cells that ran are read from the run's JSON report, and the time is compared with warm + the cold durations of
@@ -165,16 +165,21 @@ def team_cache(exe, work, env, repeats):
 
             timed(runner(team_env), work, team_env)  # fills the server (and one untimed run of each side)
             timed(runner(env), work, env)
-            samples = {"cold": [], "cold_uploading": [], "second_node": []}
+            local_warm = [str(exe), notebook, "-o", "local-warm-out.ipynb", "-q", "--cache-dir",
+                          str(work / f"team-local-warm-{name}")]
+            timed(local_warm, work, env)  # fills a local cache: the first node's own warm run, for comparison
+            samples = {"cold": [], "cold_uploading": [], "second_node": [], "local_warm": []}
             for _ in range(repeats):
                 samples["cold"].append(timed(runner(env), work, env))
                 server.clear()  # a cold run with the team cache: nothing on the server either, everything uploads
                 samples["cold_uploading"].append(timed(runner(team_env), work, team_env))
                 samples["second_node"].append(timed(runner(team_env, "second"), work, team_env))
+                samples["local_warm"].append(timed(local_warm, work, env))
             second = json.loads((work / "second.json").read_text())
             med = {k: statistics.median(v) for k, v in samples.items()}
             metrics[name] = {
                 "cold_s": med["cold"], "cold_uploading_s": med["cold_uploading"], "second_node_s": med["second_node"],
+                "local_warm_s": med["local_warm"], "second_node_vs_local_warm": med["second_node"] / med["local_warm"],
                 "second_node_vs_cold": med["second_node"] / med["cold"],
                 "upload_overhead": med["cold_uploading"] / med["cold"] - 1,
                 "second_node_from_cache": second["counts"]["from_cache"], "cells": second["counts"]["cells"],
@@ -189,7 +194,7 @@ def team_cache(exe, work, env, repeats):
               f"{m['second_node_vs_cold']:.3f} (target <= {m['target']}: {verdict}); "
               f"{m['second_node_from_cache']} of {m['cells']} cells from the cache, R started: "
               f"{m['second_node_r_started']}; cold with uploads {m['cold_uploading_s']:.3f} s "
-              f"({m['upload_overhead']:+.1%})")
+              f"({m['upload_overhead']:+.1%}); local warm {m['local_warm_s']:.3f} s")
     return metrics
 
 
