@@ -85,8 +85,8 @@ struct HttpAnswer {
 // One keep-alive connection (a CURL easy handle); one thread uses it.
 class HttpConnection {
 public:
-    HttpConnection(const std::string& bearer_token, const std::atomic<bool>* abort)
-            : handle_(curl_easy_init()), abort_(abort) {
+    HttpConnection(const std::string& bearer_token, std::string ca_file, const std::atomic<bool>* abort)
+            : handle_(curl_easy_init()), ca_file_(std::move(ca_file)), abort_(abort) {
         if (!bearer_token.empty())
             headers_ = curl_slist_append(headers_, ("Authorization: Bearer " + bearer_token).c_str());
         headers_ = curl_slist_append(headers_, "Expect:"); // no 100-continue round trip before each PUT
@@ -118,6 +118,10 @@ public:
         curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
         curl_easy_setopt(h, CURLOPT_USERAGENT, "ripple-remote-cache/1");
+        // https: the peer's certificate and name are always verified (libcurl's defaults, stated here).
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
+        curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
+        if (!ca_file_.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, ca_file_.c_str());
         const auto connect = total.count() > 0 ? std::min(total, stall) : stall;
         const long connect_ms = std::max<long>(1, static_cast<long>(connect.count()));
         curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, connect_ms);
@@ -170,6 +174,7 @@ private:
     }
 
     CURL* handle_;
+    std::string ca_file_;
     curl_slist* headers_ = nullptr;
     const std::atomic<bool>* abort_;
 };
@@ -209,6 +214,11 @@ RemoteCacheSettings::from_environment(const std::function<void(const std::string
         std::optional<std::string> token = read_small_file(token_file);
         if (!token) return refuse("the token file " + std::string(token_file) + " cannot be read (local cache only).");
         settings.bearer_token = trimmed(*token);
+    }
+    if (const char* ca_file = std::getenv("RIPPLE_REMOTE_CACHE_CA_FILE"); ca_file && *ca_file) {
+        if (!read_small_file(ca_file))
+            return refuse("the CA file " + std::string(ca_file) + " cannot be read (local cache only).");
+        settings.ca_file = ca_file;
     }
     if (const char* timeout = std::getenv("RIPPLE_REMOTE_CACHE_TIMEOUT"); timeout && *timeout) {
         char* end = nullptr;
@@ -288,14 +298,14 @@ struct RemoteCache::State {
             turn_off("did not answer within " + std::to_string(settings.timeout.count()) + " ms");
             return std::nullopt;
         }
-        if (!reader) reader = std::make_unique<HttpConnection>(settings.bearer_token, nullptr);
+        if (!reader) reader = std::make_unique<HttpConnection>(settings.bearer_token, settings.ca_file, nullptr);
         HttpAnswer answer = reader->request(HttpConnection::Method::Get, settings.url + path, nullptr, left, left);
         if (failed(answer, doing)) return std::nullopt;
         return answer;
     }
 
     void upload_loop() {
-        HttpConnection writer(settings.bearer_token, &abort_uploads);
+        HttpConnection writer(settings.bearer_token, settings.ca_file, &abort_uploads);
         const auto stall = std::max(settings.timeout, std::chrono::milliseconds(1000));
         std::set<std::string> on_server;
         for (;;) {

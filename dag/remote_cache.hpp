@@ -14,14 +14,15 @@ namespace ripple::dag {
 
 // How to reach the team cache. Made by from_environment() (the front doors) or by hand (tests).
 struct RemoteCacheSettings {
-    std::string url;                                // base URL, http:// or https://, without the trailing /ac or /cas
-    std::string key;                                // the team key: every document is signed with HMAC-SHA256 under it
-    std::string bearer_token;                       // sent as "Authorization: Bearer ..." when not empty
+    std::string url;          // base URL, http:// or https://, without the trailing /ac or /cas
+    std::string key;          // the team key: every document is signed with HMAC-SHA256 under it
+    std::string bearer_token; // sent as "Authorization: Bearer ..." when not empty
+    std::string ca_file;      // https: the CA certificates to trust instead of the system's (a private CA)
     std::chrono::milliseconds timeout{3000};        // what one lookup (its document and its values) may take at most
     std::chrono::milliseconds drain_timeout{30000}; // how long the destructor waits for uploads still queued
 
     // RIPPLE_REMOTE_CACHE (URL), RIPPLE_REMOTE_CACHE_KEY_FILE, RIPPLE_REMOTE_CACHE_TOKEN_FILE,
-    // RIPPLE_REMOTE_CACHE_TIMEOUT (seconds). nullopt when no URL is set, or, with one line to `warn` saying why,
+    // RIPPLE_REMOTE_CACHE_TIMEOUT (seconds), RIPPLE_REMOTE_CACHE_CA_FILE. nullopt when no URL is set, or, with one line to `warn` saying why,
     // when the remote cannot be used (no key, an unreadable file, a URL that is not http(s)).
     static std::optional<RemoteCacheSettings> from_environment(const std::function<void(const std::string&)>& warn);
 };

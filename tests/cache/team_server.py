@@ -23,15 +23,23 @@ def free_port():
 
 
 class TeamCacheServer:
-    def __init__(self, directory, token=None):
+    def __init__(self, directory, token=None, tls=False):
         self.directory = Path(directory)
         self.root = self.directory / "root"
         self.token = token
+        self.tls = tls
         self.port = free_port()
         self.process = None
         for folder in ("root/ac", "root/cas", "temp", "logs"):
             (self.directory / folder).mkdir(parents=True, exist_ok=True)
-        self.url = f"http://127.0.0.1:{self.port}"
+        self.url = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        if tls:
+            # A certificate for 127.0.0.1, self-signed: clients trust it as their CA file (self.certificate).
+            self.certificate = self.directory / "server.crt"
+            subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                            "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                            "-keyout", str(self.directory / "server.key"), "-out", str(self.certificate)],
+                           check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
     def config(self):
         d = self.directory
@@ -40,6 +48,9 @@ class TeamCacheServer:
         auth = ""
         if self.token:
             auth = f'if ($http_authorization != "Bearer {self.token}") {{ return 401; }}\n'
+        tls = ""
+        if self.tls:
+            tls = f"        ssl_certificate {d}/server.crt;\n        ssl_certificate_key {d}/server.key;\n"
         temps = "\n".join(f"    {name}_temp_path {d}/temp/{name};"
                           for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi"))
         return f"""{user}daemon off;
@@ -51,8 +62,8 @@ http {{
 {temps}
     access_log {d}/logs/access.log;
     server {{
-        listen 127.0.0.1:{self.port};
-        root {self.root};
+        listen 127.0.0.1:{self.port}{" ssl" if self.tls else ""};
+{tls}        root {self.root};
         client_max_body_size 1g;
         location / {{
             {auth}dav_methods PUT;

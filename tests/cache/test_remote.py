@@ -201,6 +201,24 @@ def test_without_a_key_the_remote_is_not_used_and_says_why(server, team):
     assert server.requests() == []
 
 
+def test_https_verifies_the_server_certificate(tmp_path, team):
+    server = TeamCacheServer(tmp_path / "nginx-tls", tls=True).start()
+    try:
+        assert server.url.startswith("https://")
+        trusted = {"RIPPLE_REMOTE_CACHE_CA_FILE": str(server.certificate)}
+        first = team(1, server.url, extra=trusted)
+        assert remote_lines(first.stderr) == [] and len(server.files("ac")) >= len(CELLS), first.stderr
+        second = team(2, server.url, extra=trusted)
+        assert second.report["counts"]["from_cache"] == len(CELLS), second.stderr
+        # without the CA file the self-signed certificate is not trusted: one line, local cache only
+        untrusted = team(3, server.url)
+        lines = remote_lines(untrusted.stderr)
+        assert len(lines) == 1 and "certificate" in lines[0].lower(), untrusted.stderr
+        assert untrusted.report["counts"]["ran"] == len(CELLS)
+    finally:
+        server.stop()
+
+
 def test_bearer_token_from_a_file(tmp_path, team):
     server = TeamCacheServer(tmp_path / "nginx-token", token="s3cret-token-value").start()
     try:
