@@ -233,3 +233,26 @@ def test_bearer_token_from_a_file(tmp_path, team):
         assert without.report["counts"]["ran"] == len(CELLS)
     finally:
         server.stop()
+
+
+def test_a_kernel_on_another_machine_restores_cells_from_the_team_cache(server, team, tmp_path):
+    """The kernel uses the team cache like run-notebook: a kernel with its own empty cache serves a colleague's cells."""
+    sys.path.insert(0, str(HERE.parent / "engine"))
+    sys.path.insert(0, str(HERE.parent / "kernel"))
+    from driver import KernelDriver
+    from kernel_env import KernelEnv
+    cells = [("a", "x <- 1:5\ncat('computed\\n')"), ("b", "y <- sum(x)\ny")]
+    env = {"RIPPLE_REMOTE_CACHE": server.url, "RIPPLE_REMOTE_CACHE_KEY_FILE": str(team.key)}
+    shown = []
+    for n in (1, 2):
+        with KernelEnv(["ripple"]) as kenv, \
+                kenv.start("ripple", env={"RIPPLE_CACHE_DIR": str(tmp_path / f"kernel-cache{n}"), **env}) as (km, kc):
+            nb = KernelDriver(kc, km, timeout=60)
+            results = [nb.execute_cell(cid, code) for cid, code in cells]
+            shown.append(dict(nb.shown))
+            served = [r.reply["content"].get("ripple_from_cache", []) for r in results]
+        if n == 1:
+            assert served == [[], []]
+        else:
+            assert served == [["a"], ["b"]], served
+    assert shown[0] == shown[1] and "computed" in str(shown[1]), shown
