@@ -14,8 +14,8 @@ PACKAGES=(
   r-cran-data.table r-cran-r6
   # cache store, hashing
   libsqlite3-dev libssl-dev
-  # the team cache: HTTP(S) client, and the nginx (WebDAV PUT) its tests serve it with
-  libcurl4-openssl-dev nginx-light
+  # the team cache: HTTP(S) client, and the nginx (WebDAV PUT) its tests serve it with (openssl: their certificate)
+  libcurl4-openssl-dev nginx-light openssl
   # tests
   doctest-dev python3-jupyter-client python3-jupyter-kernel-test python3-nbclient
   python3-nbformat python3-notebook jupyter-server jupyter-core procps python3-pytest
