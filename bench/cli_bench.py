@@ -21,6 +21,12 @@ peer of the same benchmark run (nbconvert + IRkernel, rmarkdown::render: they ha
 against run-notebook's own cold run. One piece reads the clock (Sys.Date), so a warm run must start R for it; the
 same notebook without that piece ("warm, all cacheable", 29 cells, against nbconvert on those 29 cells) shows a warm
 run that needs no R at all (the JSON report's r_started).
+Second node (the team cache, RIPPLE_REMOTE_CACHE): Debian's nginx with WebDAV PUT on 127.0.0.1 (tests/cache/
+team_server.py) holds what one cold run uploaded; each timed run has an empty local cache, so every cell comes
+from the server (read-through, verified, kept locally). Ratio against run-notebook's own cold run of the same
+notebook (target <= 0.1), for the 30-cell notebook and its all-cacheable variant; also the cold run with the team
+cache set (its write-behind drains before exit) against the cold run without it, and a warm run from a local cache. `--only-team-cache` runs just this
+part (and run-notebook's cold runs), without the peers.
 After one edit: one cell's code changed (a new value each repeat, so it always misses) with the warm cache; the
 cells that ran are read from the run's JSON report, and the time is compared with warm + the cold durations of
 those cells (proportional: a ratio near 1).
@@ -41,11 +47,12 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests" / "kernel"))
 sys.path.insert(0, str(REPO / "tests" / "cli"))
+sys.path.insert(0, str(REPO / "tests" / "cache"))
 
 from cli_env import run_notebook_binary  # noqa: E402
 from kernel_env import install_irkernel  # noqa: E402
 
-TARGETS = {"notebook_cold": 0.8, "rmd_cold_html": 1.0, "notebook_warm": 0.05, "rmd_unchanged_html": 0.3,
+TARGETS = {"notebook_second_node": 0.1, "notebook_cold": 0.8, "rmd_cold_html": 1.0, "notebook_warm": 0.05, "rmd_unchanged_html": 0.3,
            "rmd_unchanged_md": 0.3}
 
 # One-cell edits for "after one edit": (piece index, code with {i} for a value that is new in each repeat).
@@ -139,10 +146,64 @@ def report(path):
     return {c["id"]: c for c in data["cells"]}
 
 
+def team_cache(exe, work, env, repeats):
+    """Cold (no team cache), cold with the team cache (uploading), and the second node (empty local cache, warm
+    server), for the notebook and its all-cacheable variant. Returns the metrics."""
+    from team_server import TeamCacheServer
+    fresh = iter(range(1_000_000))
+    key = work / "team.key"
+    key.write_text("benchmark team key, not a secret\n")
+    metrics = {}
+    for name, notebook in (("notebook", "bench.ipynb"), ("notebook_all_cacheable", "bench-cacheable.ipynb")):
+        server = TeamCacheServer(work / f"nginx-{name}").start()
+        try:
+            team_env = dict(env, RIPPLE_REMOTE_CACHE=server.url, RIPPLE_REMOTE_CACHE_KEY_FILE=str(key))
+
+            def runner(environment, stem="team"):
+                return [str(exe), notebook, "-o", f"{stem}-out.ipynb", "-q", "--report", "json", f"{stem}.json",
+                        "--cache-dir", str(work / f"team-cache-{next(fresh)}")]
+
+            timed(runner(team_env), work, team_env)  # fills the server (and one untimed run of each side)
+            timed(runner(env), work, env)
+            local_warm = [str(exe), notebook, "-o", "local-warm-out.ipynb", "-q", "--cache-dir",
+                          str(work / f"team-local-warm-{name}")]
+            timed(local_warm, work, env)  # fills a local cache: the first node's own warm run, for comparison
+            samples = {"cold": [], "cold_uploading": [], "second_node": [], "local_warm": []}
+            for _ in range(repeats):
+                samples["cold"].append(timed(runner(env), work, env))
+                server.clear()  # a cold run with the team cache: nothing on the server either, everything uploads
+                samples["cold_uploading"].append(timed(runner(team_env), work, team_env))
+                samples["second_node"].append(timed(runner(team_env, "second"), work, team_env))
+                samples["local_warm"].append(timed(local_warm, work, env))
+            second = json.loads((work / "second.json").read_text())
+            med = {k: statistics.median(v) for k, v in samples.items()}
+            metrics[name] = {
+                "cold_s": med["cold"], "cold_uploading_s": med["cold_uploading"], "second_node_s": med["second_node"],
+                "local_warm_s": med["local_warm"], "second_node_vs_local_warm": med["second_node"] / med["local_warm"],
+                "second_node_vs_cold": med["second_node"] / med["cold"],
+                "upload_overhead": med["cold_uploading"] / med["cold"] - 1,
+                "second_node_from_cache": second["counts"]["from_cache"], "cells": second["counts"]["cells"],
+                "second_node_r_started": second["r_started"], "target": TARGETS["notebook_second_node"],
+                "server": "nginx " + subprocess.run(["nginx", "-v"], stderr=subprocess.PIPE, text=True).stderr.strip(),
+                "samples": samples}
+        finally:
+            server.stop()
+    for name, m in metrics.items():
+        verdict = "met" if m["second_node_vs_cold"] <= m["target"] else "NOT met"
+        print(f"{'second node, ' + name:<36} {m['second_node_s']:.3f} s vs cold {m['cold_s']:.3f} s: "
+              f"{m['second_node_vs_cold']:.3f} (target <= {m['target']}: {verdict}); "
+              f"{m['second_node_from_cache']} of {m['cells']} cells from the cache, R started: "
+              f"{m['second_node_r_started']}; cold with uploads {m['cold_uploading_s']:.3f} s "
+              f"({m['upload_overhead']:+.1%}); local warm {m['local_warm_s']:.3f} s")
+    return metrics
+
+
 def main():
     import nbformat
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--only-team-cache", action="store_true",
+                        help="only the second-node measurement (writes bench/results/cli_bench_team_cache.json)")
     args = parser.parse_args()
     exe = run_notebook_binary()
     work = Path(tempfile.mkdtemp(prefix="ripple-cli-bench-"))
@@ -160,6 +221,17 @@ def main():
         html_doc, md_doc = work / "report.Rmd", work / "report_md.Rmd"
         write_rmd(html_doc, "html_document")
         write_rmd(md_doc, "md_document")
+        if args.only_team_cache:
+            metrics = team_cache(exe, work, env, args.repeats)
+            out = HERE / "results" / "cli_bench_team_cache.json"
+            out.write_text(json.dumps({"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                                       "commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short",
+                                                                 "HEAD"], stdout=subprocess.PIPE,
+                                                                text=True).stdout.strip(),
+                                       "machine": {"cores": os.cpu_count(), "load_before": os.getloadavg()},
+                                       "repeats": args.repeats, "metrics": metrics}, indent=1) + "\n")
+            print(f"wrote {out.relative_to(REPO)}")
+            return
 
         def cold(cmd):
             # A new, empty cache for every cold run: what a first run pays, including filling the cache.
@@ -290,6 +362,7 @@ def main():
             print(f"{'after edit (' + kind + ')':<22} {ours:>11.3f} s  {max(data['cells_run'])} of {len(PIECES)} cells run"
                   f" (piece {data['piece']}); warm + their cold time = {predicted:.3f} s, ratio {ours / predicted:.2f};"
                   f" {ours / med['notebook_cold']:.2f} of run-notebook's cold run")
+        results["metrics"]["team_cache"] = team_cache(exe, work, env, args.repeats)
         out = HERE / "results" / "cli_bench.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(results, indent=1) + "\n")

@@ -41,6 +41,12 @@ void print_stats(const dag::CacheStats& stats, const fs::path& dir, std::ostream
         << human_size(stats.database_file_bytes) << " of database files on disk\n"
         << "hits:    " << count(stats.recorded_hits, "cell served from the cache", "cells served from the cache")
         << " since the entries were made\n";
+    if (!stats.remote_url.empty() || stats.remote_hits > 0 || stats.remote_uploads > 0) {
+        out << "remote:  "
+            << (stats.remote_url.empty() ? std::string("(RIPPLE_REMOTE_CACHE not set now)") : stats.remote_url) << ": "
+            << count(stats.remote_hits, "entry or replay step", "entries and replay steps")
+            << " fetched from the team cache (remote hits), " << stats.remote_uploads << " uploaded to it\n";
+    }
 }
 
 } // namespace
@@ -68,6 +74,10 @@ int run_cache_command(const CacheRequest& request, std::ostream& out, std::ostre
     dag::CacheStoreOptions options;
     options.directory = dir;
     options.on_warning = [&warnings](const std::string& line) { warnings.push_back(line); };
+    if (request.action == CacheRequest::Action::Stats) {
+        // Only to name it: stats asks the server nothing (a lookup or an upload is what talks to it).
+        options.remote = dag::RemoteCacheSettings::from_environment(options.on_warning);
+    }
     dag::CacheStore store(std::move(options));
     auto flush_warnings = [&] {
         for (const auto& line : warnings) err << line << "\n";

@@ -313,6 +313,7 @@ EngineSession::EngineSession(SessionSettings settings) : settings_(std::move(set
             if (warn) warn(line);
             else std::cerr << line << '\n';
         };
+        options.remote = dag::RemoteCacheSettings::from_environment(options.on_warning);
         cache_->store = std::make_unique<dag::CacheStore>(std::move(options));
         if (cache_->store->usable()) {
             cache_->cache = std::make_unique<dag::StoreExecutionCache>(*cache_->store);

@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <nlohmann/json.hpp>
 #include <sqlite3.h>
 
 #include "dag/sha256.hpp"
@@ -32,7 +33,7 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int kStoreSchemaVersion = 2; // 2: replay_steps
+constexpr int kStoreSchemaVersion = 3; // 2: replay_steps; 3: counters (the team cache's hits and uploads)
 constexpr const char* kDatabaseFile = "cache.sqlite";
 constexpr const char* kValuesFolder = "values";
 constexpr const char* kTempFolder = "tmp";
@@ -97,6 +98,10 @@ CREATE TABLE IF NOT EXISTS replay_steps (
     step       TEXT NOT NULL,
     updated_at INTEGER NOT NULL,
     PRIMARY KEY (state, request)
+);
+CREATE TABLE IF NOT EXISTS counters (
+    name  TEXT PRIMARY KEY,
+    value INTEGER NOT NULL
 );
 )sql";
 
@@ -404,6 +409,10 @@ struct CacheStore::State {
     std::map<std::string, UnrecordedHits> unrecorded_hits;
     std::int64_t oldest_unrecorded_ms = 0;
     std::chrono::steady_clock::time_point hit_writes_paused_until{};
+    // The team cache (options.remote), if configured and the local cache is writable (what it serves is kept here).
+    std::unique_ptr<RemoteCache> remote;
+    std::uint64_t remote_hits = 0;          // this object's, for stats()
+    std::uint64_t remote_hits_recorded = 0; // of those, how many the counters table has
 
     State() = default;
     State(const State&) = delete;
@@ -411,9 +420,46 @@ struct CacheStore::State {
     ~State() {
         try {
             record_hits();
+            finish_remote();
         } catch (...) {
             // bookkeeping only
         }
+    }
+
+    // Waits (bounded) for the uploads still queued, then counts them in the database.
+    void finish_remote() {
+        if (!remote) return;
+        remote->drain(options.remote ? options.remote->drain_timeout : std::chrono::milliseconds(0));
+        const std::uint64_t uploaded = remote->counters().documents_uploaded;
+        remote.reset();
+        add_to_counter("remote_uploads", uploaded);
+    }
+    bool remote_readable() { return remote && remote->active() && ready() && writable; }
+
+    // Best effort, like the hit counts.
+    void add_to_counter(const char* name, std::uint64_t amount) {
+        if (amount == 0 || !database || !writable) return;
+        try {
+            BusyTimeoutScope brief(db(), kTouchBusyTimeoutMs, options.busy_timeout_ms);
+            Statement(db(), "INSERT INTO counters (name, value) VALUES (?, ?)"
+                            " ON CONFLICT (name) DO UPDATE SET value = value + excluded.value")
+                .bind(1, std::string(name))
+                .bind(2, static_cast<std::int64_t>(amount))
+                .run();
+        } catch (const StoreError&) {
+            // bookkeeping only
+        }
+    }
+    std::uint64_t counter(const char* name) {
+        Statement query(db(), "SELECT value FROM counters WHERE name = ?");
+        query.bind(1, std::string(name));
+        return query.step() ? static_cast<std::uint64_t>(query.integer(0)) : 0;
+    }
+    std::optional<std::string> local_replay_step(const std::string& state, const std::string& request) {
+        Statement query = prepared("SELECT step FROM replay_steps WHERE state = ? AND request = ?");
+        query.bind(1, state).bind(2, request);
+        if (!query.step()) return std::nullopt;
+        return query.text(0);
     }
 
     sqlite3* db() const { return database.get(); }
@@ -434,6 +480,10 @@ struct CacheStore::State {
     // Writes the waiting hits in one transaction. Best effort, like any LRU bookkeeping: a busy database keeps
     // them waiting (and is not asked again for a while), a read-only one drops them.
     void record_hits() {
+        if (remote_hits > remote_hits_recorded) {
+            add_to_counter("remote_hits", remote_hits - remote_hits_recorded);
+            remote_hits_recorded = remote_hits;
+        }
         if (unrecorded_hits.empty() || !database) return;
         if (!writable) {
             unrecorded_hits.clear();
@@ -463,8 +513,9 @@ struct CacheStore::State {
         }
     }
 
-    void warn(const std::string& sentence) {
-        std::string line = one_line("ripple cache: " + sentence);
+    void warn(const std::string& sentence) { warn_line("ripple cache: " + sentence); }
+    void warn_line(const std::string& text) {
+        std::string line = one_line(text);
         if (!reported.insert(line).second) return;
         if (options.on_warning) {
             options.on_warning(line);
@@ -506,10 +557,14 @@ struct CacheStore::State {
         }
         Transaction transaction(db, Transaction::Kind::Write);
         version = query_integer(db, "PRAGMA user_version"); // another process may have been first
-        if (version != kStoreSchemaVersion) {
-            // An older layout (none exists yet): a cache may always be thrown away.
+        if (version == 2) {
+            // 2 -> 3 only adds the counters table: the entries stay.
+            execute(db, "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)");
+            execute(db, ("PRAGMA user_version = " + std::to_string(kStoreSchemaVersion)).c_str());
+        } else if (version != kStoreSchemaVersion) {
+            // An older layout (none is in use any more): a cache may always be thrown away.
             for (const char* table :
-                 {"entry_values", "entries", "blobs", "cell_keys", "file_digests", "replay_steps"}) {
+                 {"entry_values", "entries", "blobs", "cell_keys", "file_digests", "replay_steps", "counters"}) {
                 execute(db, (std::string("DROP TABLE IF EXISTS ") + table).c_str());
             }
             create_schema(db);
@@ -787,6 +842,23 @@ CacheStore::CacheStore(CacheStoreOptions options) : state_(std::make_unique<Stat
     state_->directory = resolve_directory(state_->options.directory);
     state_->database_path = state_->directory / kDatabaseFile;
     state_->open();
+    if (state_->options.remote && state_->database && state_->writable) {
+        // The upload thread reads values through a connection of its own, opened there on first use.
+        auto reader = std::make_shared<std::unique_ptr<CacheStore>>();
+        CacheStoreOptions local;
+        local.directory = state_->directory;
+        local.on_warning = [](const std::string&) {}; // the owner's store reports the same problems
+        auto read_blob = [reader, local](const std::string& hash) -> std::optional<std::string> {
+            if (!*reader) *reader = std::make_unique<CacheStore>(local);
+            return (*reader)->load_value(hash);
+        };
+        State* s = state_.get();
+        state_->remote = std::make_unique<RemoteCache>(
+            *state_->options.remote, [s](const std::string& line) { s->warn_line(line); }, std::move(read_blob));
+    } else if (state_->options.remote) {
+        state_->warn("the team cache " + state_->options.remote->url +
+                     " is not used: the local cache it fills is not writable here.");
+    }
 }
 
 CacheStore::~CacheStore() = default;
@@ -880,6 +952,69 @@ std::optional<std::string> CacheStore::load_value(const std::string& hash) {
 }
 
 bool CacheStore::store(const CacheEntry& entry) {
+    if (!store_here(entry)) return false;
+    State& s = *state_;
+    if (s.remote && s.remote->active()) {
+        nlohmann::json values = nlohmann::json::object();
+        std::vector<std::string> hashes;
+        for (const auto& [symbol, hash] : entry.values) {
+            values[symbol] = hash;
+            hashes.push_back(hash);
+        }
+        nlohmann::json payload = {{"kind", "entry"},
+                                  {"outputs", entry.outputs_json},
+                                  {"metadata", entry.metadata_json},
+                                  {"key_parts", entry.key_parts_json},
+                                  {"run_seconds", entry.run_seconds},
+                                  {"values", values}};
+        s.remote->upload(entry.key, payload.dump(), std::move(hashes));
+    }
+    return true;
+}
+
+namespace {
+std::optional<std::string> json_text(const nlohmann::json& object, const char* name) {
+    if (!object.is_object()) return std::nullopt;
+    auto found = object.find(name);
+    if (found == object.end() || !found->is_string()) return std::nullopt;
+    return found->get<std::string>();
+}
+} // namespace
+
+// An entry from the team cache: its signed document, then each value it names that is not here yet (verified by
+// hash twice: by the remote and by put_value), then the entry, stored here. False (a miss) if anything is missing.
+bool CacheStore::import_remote_entry(const std::string& key) {
+    State& s = *state_;
+    s.remote->begin_lookup();
+    std::optional<std::string> document = s.remote->fetch_document(key);
+    if (!document) return false;
+    nlohmann::json payload = nlohmann::json::parse(*document, nullptr, false);
+    if (json_text(payload, "kind") != std::optional<std::string>("entry") || !json_text(payload, "outputs") ||
+        !json_text(payload, "metadata") || !json_text(payload, "key_parts") || !payload.contains("values") ||
+        !payload["values"].is_object() || !payload.contains("run_seconds") || !payload["run_seconds"].is_number()) {
+        s.warn("entry " + short_hash(key) +
+               " from the team cache is signed but not an entry this ripple reads; ignored.");
+        return false;
+    }
+    CacheEntry entry;
+    entry.key = key;
+    entry.outputs_json = *json_text(payload, "outputs");
+    entry.metadata_json = *json_text(payload, "metadata");
+    entry.key_parts_json = *json_text(payload, "key_parts");
+    entry.run_seconds = payload["run_seconds"].get<double>();
+    for (const auto& [symbol, hash] : payload["values"].items()) {
+        if (!hash.is_string() || !is_sha256_hex(hash.get<std::string>())) return false;
+        entry.values[symbol] = hash.get<std::string>();
+    }
+    for (const auto& [symbol, hash] : entry.values) {
+        if (has_value(hash)) continue;
+        std::optional<std::string> bytes = s.remote->fetch_blob(hash);
+        if (!bytes || !put_value(hash, *bytes)) return false;
+    }
+    return store_here(entry);
+}
+
+bool CacheStore::store_here(const CacheEntry& entry) {
     State& s = *state_;
     if (!is_sha256_hex(entry.key)) {
         s.warn("refused to store an entry under \"" + short_hash(entry.key) + "\", which is not a key digest.");
@@ -929,6 +1064,18 @@ bool CacheStore::store(const CacheEntry& entry) {
 // Long on purpose: the entry, its value list and its value rows are read in one snapshot and only then verified
 // (checksum, rows, files); each failed check is its own miss with its own warning. Split up, the snapshot would be.
 std::optional<CacheEntry> CacheStore::lookup(const std::string& key) {
+    std::optional<CacheEntry> found = lookup_here(key);
+    State& s = *state_;
+    if (found || !is_sha256_hex(key) || !s.remote_readable() || !import_remote_entry(key)) return found;
+    --s.misses; // counted by lookup_here, which now answers again
+    found = lookup_here(key);
+    if (found) {
+        ++s.remote_hits; // written to the counters with the hits (record_hits)
+    }
+    return found;
+}
+
+std::optional<CacheEntry> CacheStore::lookup_here(const std::string& key) {
     State& s = *state_;
     auto miss = [&s]() -> std::optional<CacheEntry> {
         ++s.misses;
@@ -1059,10 +1206,55 @@ std::optional<CacheKey> CacheStore::last_cell_key(const std::string& scope, cons
     }
 }
 
+namespace {
+// Where a replay step lives in the team cache: a digest of the state and the request, so it cannot be confused with
+// an entry's key (a digest of a CacheKey).
+std::string replay_step_digest(const std::string& state, const std::string& request) {
+    return sha256_hex("ripple replay step\n" + state + "\n" + request);
+}
+} // namespace
+
 void CacheStore::remember_replay_step(const std::string& state, const std::string& request, const std::string& key,
                                       const std::string& step_json) {
     State& s = *state_;
-    if (!s.can_write()) return;
+    if (!(s.remote && s.remote->active())) {
+        store_replay_step_here(state, request, key, step_json);
+        return;
+    }
+    // Uploaded only when new or changed: a rerun that remembers the same step again sends nothing.
+    std::optional<std::string> known;
+    try {
+        if (s.ready()) known = s.local_replay_step(state, request);
+    } catch (const StoreError& error) {
+        s.read_failed(error);
+    }
+    if (!store_replay_step_here(state, request, key, step_json) || known == step_json) return;
+    nlohmann::json payload = {
+        {"kind", "replay_step"}, {"state", state}, {"request", request}, {"key", key}, {"step", step_json}};
+    s.remote->upload(replay_step_digest(state, request), payload.dump(), {});
+}
+
+std::optional<std::string> CacheStore::import_remote_replay_step(const std::string& state, const std::string& request) {
+    State& s = *state_;
+    s.remote->begin_lookup();
+    std::optional<std::string> document = s.remote->fetch_document(replay_step_digest(state, request));
+    if (!document) return std::nullopt;
+    nlohmann::json payload = nlohmann::json::parse(*document, nullptr, false);
+    if (json_text(payload, "kind") != std::optional<std::string>("replay_step") ||
+        json_text(payload, "state") != state || json_text(payload, "request") != request ||
+        !json_text(payload, "key") || !json_text(payload, "step")) {
+        return std::nullopt;
+    }
+    std::string step = *json_text(payload, "step");
+    if (!store_replay_step_here(state, request, *json_text(payload, "key"), step)) return std::nullopt;
+    ++s.remote_hits; // written to the counters with the hits (record_hits)
+    return step;
+}
+
+bool CacheStore::store_replay_step_here(const std::string& state, const std::string& request, const std::string& key,
+                                        const std::string& step_json) {
+    State& s = *state_;
+    if (!s.can_write()) return false;
     try {
         Statement(s.db(),
                   "INSERT OR REPLACE INTO replay_steps (state, request, key, step, updated_at) VALUES (?, ?, ?, ?, ?)")
@@ -1072,8 +1264,10 @@ void CacheStore::remember_replay_step(const std::string& state, const std::strin
             .bind(4, step_json)
             .bind(5, now_ms())
             .run();
+        return true;
     } catch (const StoreError& error) {
         s.store_failed(error);
+        return false;
     }
 }
 
@@ -1081,14 +1275,13 @@ std::optional<std::string> CacheStore::replay_step(const std::string& state, con
     State& s = *state_;
     if (!s.ready()) return std::nullopt;
     try {
-        Statement query = s.prepared("SELECT step FROM replay_steps WHERE state = ? AND request = ?");
-        query.bind(1, state).bind(2, request);
-        if (!query.step()) return std::nullopt;
-        return query.text(0);
+        if (auto step = s.local_replay_step(state, request)) return step;
     } catch (const StoreError& error) {
         s.read_failed(error);
         return std::nullopt;
     }
+    if (!s.remote_readable()) return std::nullopt;
+    return import_remote_replay_step(state, request);
 }
 
 std::optional<std::string> CacheStore::file_digest(const fs::path& path) {
@@ -1246,6 +1439,8 @@ CacheStats CacheStore::stats() {
     CacheStats stats;
     stats.session_hits = s.hits;
     stats.session_misses = s.misses;
+    stats.session_remote_hits = s.remote_hits;
+    if (s.options.remote) stats.remote_url = s.options.remote->url;
     if (!s.ready()) return stats;
     s.record_hits();
     try {
@@ -1267,6 +1462,8 @@ CacheStats CacheStore::stats() {
             stats.file_values = static_cast<std::uint64_t>(query.integer(2));
             stats.inline_values = stats.values - stats.file_values;
         }
+        stats.remote_hits = s.counter("remote_hits");
+        stats.remote_uploads = s.counter("remote_uploads");
         snapshot.commit();
     } catch (const StoreError& error) {
         s.read_failed(error);
@@ -1288,7 +1485,8 @@ bool CacheStore::clear() {
     if (!s.can_write()) return false;
     try {
         Transaction transaction(s.db(), Transaction::Kind::Write);
-        for (const char* table : {"entry_values", "entries", "blobs", "cell_keys", "file_digests", "replay_steps"}) {
+        for (const char* table :
+             {"entry_values", "entries", "blobs", "cell_keys", "file_digests", "replay_steps", "counters"}) {
             execute(s.db(), (std::string("DELETE FROM ") + table).c_str());
         }
         std::error_code error;

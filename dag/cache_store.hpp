@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "dag/cache_key.hpp"
+#include "dag/remote_cache.hpp"
 
 namespace ripple::dag {
 
@@ -26,6 +27,9 @@ struct CacheStoreOptions {
     std::int64_t orphan_grace_seconds = 600;    // gc keeps unreferenced values and stray files this long
     bool verify_values_on_put = true;           // put_value checks that SHA-256(bytes) is the given hash
     CacheWarningHandler on_warning;             // default: print to stderr
+    // The team's second level (remote_cache.hpp): entries missing here are looked up there (and kept here), new
+    // entries and replay steps are uploaded behind the caller's back. nullopt: local only.
+    std::optional<RemoteCacheSettings> remote;
 };
 
 // One cached cell execution. The front doors define outputs_json (an ordered JSON array of streams, displays,
@@ -61,6 +65,10 @@ struct CacheStats {
     std::uint64_t recorded_hits = 0;       // hits over the cache's lifetime, all processes
     std::uint64_t session_hits = 0;        // lookups answered by this store object
     std::uint64_t session_misses = 0;
+    std::uint64_t remote_hits = 0;         // entries and replay steps fetched from the team cache, all processes
+    std::uint64_t remote_uploads = 0;      // entries and replay steps this cache uploaded to it, all processes
+    std::uint64_t session_remote_hits = 0; // of this store object's hits, those fetched from the team cache
+    std::string remote_url;                // the team cache this store uses ("" if none)
 };
 
 struct GcReport {
@@ -145,6 +153,13 @@ public:
     bool clear();
 
 private:
+    std::optional<CacheEntry> lookup_here(const std::string& key);
+    bool store_here(const CacheEntry& entry);
+    bool store_replay_step_here(const std::string& state, const std::string& request, const std::string& key,
+                                const std::string& step_json);
+    bool import_remote_entry(const std::string& key);
+    std::optional<std::string> import_remote_replay_step(const std::string& state, const std::string& request);
+
     struct State;
     std::unique_ptr<State> state_;
 };

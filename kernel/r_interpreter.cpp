@@ -51,6 +51,7 @@ void RInterpreter::configure_impl() {
     if (engine_enabled_ && (cache_switch == nullptr || std::string(cache_switch) != "off")) {
         dag::CacheStoreOptions options;
         options.on_warning = [this](const std::string& line) { cache_warnings_.push_back(line); };
+        options.remote = dag::RemoteCacheSettings::from_environment(options.on_warning); // the team cache (SPEC 5)
         cache_store_ = std::make_unique<dag::CacheStore>(std::move(options));
         cache_ = std::make_unique<dag::StoreExecutionCache>(*cache_store_);
         engine_->set_cache(cache_.get(), dag::CacheUse::ReadWrite);

@@ -15,6 +15,8 @@ PACKAGES=(
   r-cran-data.table r-cran-r6 r-cran-dplyr r-cran-readr r-cran-dbi r-cran-rsqlite r-cran-processx
   # cache store, hashing
   libsqlite3-dev libssl-dev
+  # the team cache: HTTP(S) client, and the nginx (WebDAV PUT) its tests serve it with (openssl: their certificate)
+  libcurl4-openssl-dev nginx-light openssl
   # tests
   doctest-dev python3-jupyter-client python3-jupyter-kernel-test python3-nbclient
   python3-nbformat python3-notebook jupyter-server jupyter-core procps python3-pytest
@@ -28,6 +30,8 @@ PACKAGES=(
   # Debian; npm ships inside NodeSource's nodejs and conflicts with Debian's npm package, so not listed)
   jupyterhub node-configurable-http-proxy python3-websocket python3-jsonschema python3-yaml nodejs
   debootstrap buildah podman runc
+  # podman kube play (deploy.kube-play) builds its pods' pause image around catatonit
+  catatonit
   # front-end client tests (tests/clients): headless browser, a terminal, and Jupyter's nbconvert/console/client CLIs
   chromium fonts-dejavu-core tmux jupyter-nbconvert jupyter-console jupyter-client
 )

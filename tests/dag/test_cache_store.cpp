@@ -508,3 +508,18 @@ TEST_CASE_FIXTURE(Fixture, "the engine's ExecutionCache over the store keeps key
     CHECK_FALSE(cache.find(sha256_hex("other")));
     CHECK(warnings.empty());
 }
+
+TEST_CASE_FIXTURE(Fixture, "a cache of schema 2 (before the team cache's counters) keeps its entries when opened") {
+    CacheEntry stored;
+    {
+        CacheStore store = open();
+        stored = entry("kept across the upgrade", {{"x", put(store, "value of x")}});
+        REQUIRE(store.store(stored));
+    }
+    sql("DROP TABLE counters");
+    sql("PRAGMA user_version = 2");
+    CacheStore store = open();
+    CHECK(store.lookup(stored.key));
+    CHECK(store.stats().remote_hits == 0);
+    CHECK(warnings.empty());
+}

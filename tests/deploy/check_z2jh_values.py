@@ -31,7 +31,7 @@ def helm_merge(defaults, override):
 
 
 def ripple_problems(values):
-    """What ripple needs beyond the schema: its image, two profiles, storage, culling, policy, kernel."""
+    """What ripple needs beyond the schema: its image, two profiles, storage, culling, warm spares, policy, kernel."""
     problems = []
     su = values.get("singleuser") or {}
     if "ripple" not in str((su.get("image") or {}).get("name", "")):
@@ -49,6 +49,15 @@ def ripple_problems(values):
     cull = values.get("cull") or {}
     if not cull.get("enabled") or not cull.get("timeout"):
         problems.append("cull must be enabled with a timeout")
+    # Warm spares (placeholders that real user pods preempt) and the image pre-pulled onto every node.
+    scheduling = values.get("scheduling") or {}
+    if not (scheduling.get("podPriority") or {}).get("enabled") or \
+            not (scheduling.get("userPlaceholder") or {}).get("enabled") or \
+            not (scheduling.get("userPlaceholder") or {}).get("replicas"):
+        problems.append("scheduling needs podPriority and userPlaceholder enabled with replicas (warm spare pods)")
+    pre = values.get("prePuller") or {}
+    if not (pre.get("hook") or {}).get("enabled") or not (pre.get("continuous") or {}).get("enabled"):
+        problems.append("prePuller.hook and prePuller.continuous must be enabled (the image is on every node)")
     policy = su.get("networkPolicy") or {}
     if not policy.get("enabled") or (policy.get("egressAllowRules") or {}).get("cloudMetadataServer"):
         problems.append("singleuser.networkPolicy must be enabled and block the cloud metadata server")

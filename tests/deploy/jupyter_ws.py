@@ -71,21 +71,22 @@ class KernelChannels:
     def close(self):
         self.ws.close()
 
-    def _message(self, msg_type, content, channel="shell"):
+    def _message(self, msg_type, content, channel="shell", metadata=None):
         msg_id = uuid.uuid4().hex
         return msg_id, {
             "header": {"msg_id": msg_id, "msg_type": msg_type, "username": "test", "session": self.session,
                        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(), "version": "5.3"},
-            "parent_header": {}, "metadata": {}, "content": content, "channel": channel, "buffers": [],
+            "parent_header": {}, "metadata": metadata or {}, "content": content, "channel": channel, "buffers": [],
         }
 
-    def execute(self, code, timeout=60):
-        """Runs code; returns {'status', 'result' (text/plain), 'stream', 'errors'} once the kernel is idle."""
+    def execute(self, code, timeout=60, cell_id=None):
+        """Runs code (as notebook cell `cell_id`, as front ends send it); returns {'status', 'result' (text/plain),
+        'stream', 'errors', 'from_cache'} once the kernel is idle."""
         msg_id, msg = self._message("execute_request", {
             "code": code, "silent": False, "store_history": True, "user_expressions": {},
-            "allow_stdin": False, "stop_on_error": True})
+            "allow_stdin": False, "stop_on_error": True}, metadata={"cellId": cell_id} if cell_id else None)
         self.ws.send(json.dumps(msg))
-        out = {"status": None, "result": "", "stream": "", "errors": []}
+        out = {"status": None, "result": "", "stream": "", "errors": [], "from_cache": []}
         idle = False
         end = time.monotonic() + timeout
         while not (idle and out["status"]):
@@ -106,6 +107,7 @@ class KernelChannels:
                 idle = True
             elif kind == "execute_reply":
                 out["status"] = content.get("status")
+                out["from_cache"] = content.get("ripple_from_cache", [])  # ripple: cells served, not run
         return out
 
 
