@@ -12,13 +12,13 @@ PACKAGES=(
   r-base-dev r-cran-repr r-cran-codetools r-cran-mass
   # packages whose own state the engine must respect (tests/engine/test_package_state.py)
   r-cran-data.table r-cran-r6
-  # cache store, hashing
-  libsqlite3-dev libssl-dev
+  # cache store, hashing; R Markdown headers (libyaml)
+  libsqlite3-dev libssl-dev libyaml-dev
   # tests
   doctest-dev python3-jupyter-client python3-jupyter-kernel-test python3-nbclient
   python3-nbformat python3-notebook jupyter-server jupyter-core procps python3-pytest
   # benchmark peer and R packages of examples
-  r-cran-irkernel r-cran-knitr r-cran-rmarkdown r-cran-digest python3-nbconvert
+  r-cran-irkernel r-cran-knitr r-cran-evaluate r-cran-rmarkdown r-cran-digest python3-nbconvert
   # htmlwidgets and htmltools output (issue 21): DT is the widget the tests display
   r-cran-htmlwidgets r-cran-htmltools r-cran-dt
   # rendering and graphs

@@ -95,8 +95,10 @@ def test_example_report_as_markdown_with_figures_and_inline_values(tmp_path):
     assert "This report looks at the 32 cars" in md and "There are 7 cars with 6 cylinders" in md
     assert "`r " not in md
     assert "```r\nsummary(picked$mpg)\n```" in md and "##    Min. 1st Qu." in md
-    assert "![Fuel economy falls with weight.](report_files/figure-html/mpg-weight-1.png)" in md
-    assert (tmp_path / "report_files" / "figure-html" / "mpg-weight-1.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # As rmarkdown's md_document: knitr's fig.path is DOC_files/figure-markdown_strict/.
+    assert "![Fuel economy falls with weight.](report_files/figure-markdown_strict/mpg-weight-1.png)" in md
+    assert (tmp_path / "report_files" / "figure-markdown_strict" / "mpg-weight-1.png").read_bytes()[:8] == \
+        b"\x89PNG\r\n\x1a\n"
     assert "knitr::opts_chunk" not in md  # include=FALSE
     assert "```bash\necho \"not run by run-notebook\"\n```" in md
     assert "bash chunk unnamed-chunk-7 is shown, not run" in proc.stderr
@@ -137,8 +139,8 @@ def test_output_elsewhere_keeps_figure_links_relative_to_it(tmp_path):
     doc = tmp_path / "doc.Rmd"
     doc.write_text("```{r pic}\nplot(1:3)\n```\n")
     run([doc, "-o", tmp_path / "out" / "page.md"], check_rc=0)
-    assert "![](page_files/figure-html/pic-1.png)" in (tmp_path / "out" / "page.md").read_text()
-    assert (tmp_path / "out" / "page_files" / "figure-html" / "pic-1.png").exists()
+    assert "![](page_files/figure-markdown_strict/pic-1.png)" in (tmp_path / "out" / "page.md").read_text()
+    assert (tmp_path / "out" / "page_files" / "figure-markdown_strict" / "pic-1.png").exists()
 
 
 def test_params_are_overridden_by_p_and_undeclared_ones_refused(tmp_path):
@@ -162,7 +164,7 @@ def test_chunk_options_size_figures(tmp_path):
         header = path.read_bytes()[16:24]
         return struct.unpack(">II", header)
 
-    figures = tmp_path / "sizes_files" / "figure-html"
+    figures = tmp_path / "sizes_files" / "figure-markdown_strict"
     assert png_size(figures / "small-1.png") == (200, 150)
     assert png_size(figures / "default-1.png") == (672, 480)  # rmarkdown's 7 x 5 in, at 96 dpi
 
@@ -173,7 +175,7 @@ def test_a_failing_chunk_stops_the_render_naming_label_line_and_error(tmp_path):
     (tmp_path / "doc.md").write_text("old render\n")
     proc = run([doc, "--to", "md"], check_rc=1)
     assert "doc.Rmd line 11: chunk bad failed: kaput." in proc.stderr
-    assert "Error in h() : kaput" in proc.stderr and "nothing was written" in proc.stderr
+    assert "Error in h(): kaput" in proc.stderr and "nothing was written" in proc.stderr  # knitr's wording
     assert (tmp_path / "doc.md").read_text() == "old render\n"
 
 
@@ -191,7 +193,7 @@ def test_an_inline_error_names_its_line(tmp_path):
     ("intro\n\n```{r open}\nx <- 1\n", "doc.Rmd line 3: the chunk {r open} is never closed"),
     ("```{r a}\n1\n```\n\n```{r a}\n2\n```\n", "doc.Rmd line 5: the chunk label \"a\" is already used"),
     ("```{r a, echo=maybe}\n1\n```\n", "doc.Rmd line 1"),
-    ("```{r a, results='fancy'}\n1\n```\n", "doc.Rmd line 1: chunk a: results must be"),
+    ("```{r a, echo=no_such_value}\n1\n```\n", "doc.Rmd line 1: the option echo = no_such_value of chunk a could not"),
 ])
 def test_malformed_documents_exit_2_with_one_sentence_naming_the_line(tmp_path, text, expected):
     doc = tmp_path / "doc.Rmd"
@@ -275,7 +277,7 @@ def test_unchanged_chunks_come_from_the_cache_and_only_stale_ones_rerun(tmp_path
     doc.write_text(CACHED_DOC)
     cache = tmp_path / "cache"
     marker = tmp_path / "marker.txt"
-    figure = tmp_path / "doc_files" / "figure-html" / "pic-1.png"
+    figure = tmp_path / "doc_files" / "figure-markdown_strict" / "pic-1.png"
     run([doc, "--cache-dir", cache, "--report", "json", tmp_path / "cold.json", "-q"], check_rc=0)
     cold_md, cold_png = (tmp_path / "doc.md").read_text(), figure.read_bytes()
     assert marker.read_text().split() == ["x", "z", "pic"]
@@ -287,9 +289,10 @@ def test_unchanged_chunks_come_from_the_cache_and_only_stale_ones_rerun(tmp_path
     assert (tmp_path / "doc.md").read_text() == cold_md
     assert figure.read_bytes() == cold_png, "a cached chunk's figure is written again"
     cells = {c["id"]: c["from_cache"] for c in json.loads((tmp_path / "warm.json").read_text())["cells"]}
-    # knitr::opts_chunk$set() changes knitr, not a variable: that chunk always runs.
-    assert cells == {"setup": False, "make-x": True, "other": True, "pic": True}
-    assert "(1 run, 3 from the cache, R started in " in warm.stderr
+    # knitr::opts_chunk$set() is carried from chunk to chunk with the chunks' outputs: the setup chunk is served too,
+    # and nothing needs R.
+    assert cells == {"setup": True, "make-x": True, "other": True, "pic": True}
+    assert "(0 run, 4 from the cache, R not started)" in warm.stderr
 
     doc.write_text(CACHED_DOC.replace("n: 4", "n: 5"))
     why = run(["why", doc, "--cache-dir", cache], check_rc=0).stdout.splitlines()
@@ -297,11 +300,11 @@ def test_unchanged_chunks_come_from_the_cache_and_only_stale_ones_rerun(tmp_path
     assert verdicts["params"].startswith("would rerun: code changed"), why
     assert verdicts["make-x"].startswith("would rerun: it reads `params`"), why
     assert verdicts["other"] == "cached" and verdicts["pic"].startswith("would rerun: ")
-    assert verdicts["setup"] == "would rerun: it opts out of the cache (cache: false)", why
+    assert verdicts["setup"] == "cached", why
     assert run(["why", doc, "other", "--cache-dir", cache], check_rc=0).stdout == "other [z <- 10]: cached\n"
     assert marker.read_text().split() == ["x", "z", "pic"], "why runs nothing"
     run([doc, "--cache-dir", cache, "--report", "json", tmp_path / "edit.json", "-q"], check_rc=0)
     assert marker.read_text().split() == ["x", "z", "pic", "x", "pic"]
     assert "The sum is 15." in (tmp_path / "doc.md").read_text()
     cells = {c["id"]: c["from_cache"] for c in json.loads((tmp_path / "edit.json").read_text())["cells"]}
-    assert cells == {"setup": False, "make-x": False, "other": True, "pic": False}
+    assert cells == {"setup": True, "make-x": False, "other": True, "pic": False}
