@@ -21,6 +21,8 @@ PACKAGES=(
   r-cran-irkernel r-cran-knitr r-cran-evaluate r-cran-rmarkdown r-cran-digest python3-nbconvert
   # htmlwidgets and htmltools output (issue 21): DT is the widget the tests display
   r-cran-htmlwidgets r-cran-htmltools r-cran-dt
+  # R Markdown tests and the vignette corpus (tests/cli/rmd_corpus.py): packages real documents load
+  r-cran-tibble r-cran-dplyr
   # rendering and graphs
   pandoc graphviz
   # deployment tests: local JupyterHub, k8s/z2jh validators, offline image build (kubectl is not in

@@ -308,3 +308,151 @@ def test_unchanged_chunks_come_from_the_cache_and_only_stale_ones_rerun(tmp_path
     assert "The sum is 15." in (tmp_path / "doc.md").read_text()
     cells = {c["id"]: c["from_cache"] for c in json.loads((tmp_path / "edit.json").read_text())["cells"]}
     assert cells == {"setup": True, "make-x": False, "other": True, "pic": False}
+
+
+def knitted_sections(markdown):
+    """The text after each "Chunk: label" line up to the next one, blank lines squeezed (knitr's Markdown)."""
+    found, current = {}, None
+    for line in markdown.splitlines():
+        match = re.match(r"^Chunk: (\S+)$", line)
+        if match:
+            current = match.group(1)
+            found[current] = []
+        elif current is not None and line.strip():
+            found[current].append(line.rstrip())
+    return found
+
+
+def knit_md_of_rmarkdown(doc):
+    """rmarkdown::render's Markdown as knitr wrote it (the .knit.md that pandoc reads), for md_document."""
+    subprocess.run(["Rscript", "-e", f'rmarkdown::render("{doc.name}", output_format = rmarkdown::md_document(), '
+                    'quiet = TRUE, clean = FALSE)'], cwd=doc.parent, check=True, timeout=120,
+                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return doc.with_suffix(".knit.md").read_text()
+
+
+def test_chunks_are_what_knitr_prints_kable_asis_methods_graphics_not_interactive(tmp_path):
+    ours_dir, theirs_dir = tmp_path / "ours", tmp_path / "theirs"
+    for folder in (ours_dir, theirs_dir):
+        folder.mkdir()
+        shutil.copy(RMD_DIR / "knitr_output.Rmd", folder / "doc.Rmd")
+    run([ours_dir / "doc.Rmd", "--to", "md", "--cache-dir", tmp_path / "cache"], check_rc=0)
+    ours = knitted_sections((ours_dir / "doc.md").read_text())
+    theirs = knitted_sections(knit_md_of_rmarkdown(theirs_dir / "doc.Rmd"))
+    assert list(ours) == list(theirs) and len(ours) == 9
+    for label in ours:
+        assert ours[label] == theirs[label], f"chunk {label}:\n" + "\n".join(ours[label]) + "\n---\n" + \
+            "\n".join(theirs[label])
+    text = {label: "\n".join(lines) for label, lines in ours.items()}
+    assert "|:-------------|----:|---:|----:|" in text["kable"] and "## |" not in text["kable"]
+    assert "**bold from cat**" in text["asis"] and "#> **bold" not in text["asis"]
+    assert "#> [1] FALSE" in text["interactive"]  # knitr renders with interactive() FALSE
+    assert "print(n = ...)" not in text["tibble"] and "#> # A tibble: 30 × 2" in text["tibble"]
+    assert "**$12.50**" in text["method"]  # a knit_print method registered by the document
+    assert 'src="/usr/share/R/doc/html/logo.jpg"' in text["graphics"] or "logo.jpg" in text["graphics"]
+    # evaluate's interleaving: each expression's output follows it.
+    assert text["interleaved"].index("#> [1] 1") < text["interleaved"].index("b <- a + 1")
+
+    # Served from the cache without R: the same Markdown.
+    first = (ours_dir / "doc.md").read_text()
+    (ours_dir / "doc.md").unlink()
+    warm = run([ours_dir / "doc.Rmd", "--to", "md", "--cache-dir", tmp_path / "cache"], check_rc=0)
+    assert "R not started" in warm.stderr and (ours_dir / "doc.md").read_text() == first
+
+
+def test_htmlwidgets_in_html_carry_their_dependencies_also_from_the_cache(tmp_path):
+    doc = tmp_path / "widget.Rmd"
+    doc.write_text("---\ntitle: widget\noutput: html_document\n---\n\n```{r table}\n"
+                   "DT::datatable(head(iris), options = list(pageLength = 3))\n```\n")
+    cache = tmp_path / "cache"
+    run([doc, "--cache-dir", cache, "-q"], check_rc=0)
+    html = (tmp_path / "widget.html").read_text()
+    head, body = html.split("</head>", 1)
+    assert 'class="datatables html-widget' in body and '"pageLength":3' in body
+    assert "HTMLWidgets" in head and "DataTable" in head, "the widget's libraries go into the page's head"
+    assert "&lt;datatables htmlwidget&gt;" not in html and "## <datatables" not in html
+    (tmp_path / "widget.html").unlink()
+    warm = run([doc, "--cache-dir", cache], check_rc=0)
+    assert "R not started" in warm.stderr
+    assert (tmp_path / "widget.html").read_text() == html
+
+
+def test_interactive_is_false_while_rendering_inline_too(tmp_path):
+    doc = tmp_path / "doc.Rmd"
+    doc.write_text("Inline: `r interactive()`.\n\n```{r}\nif (interactive()) 'interactive' else 'batch'\n```\n")
+    run([doc, "--to", "md", "--no-cache"], check_rc=0)
+    md = (tmp_path / "doc.md").read_text()
+    assert "Inline: FALSE." in md and '## [1] "batch"' in md
+
+
+REAL_DOC = """---
+title: "A real document"
+output: html_document
+---
+
+```{r setup, include = FALSE}
+knitr::opts_chunk$set(echo = TRUE, fig.width = 5)
+library(MASS)
+cat('setup\\n', file = 'marker.txt', append = TRUE)
+```
+
+```{r load}
+library(stats)
+library(tibble)
+cars2 <- as_tibble(mtcars)
+total <- sum(cars2$mpg)
+cat('load\\n', file = 'marker.txt', append = TRUE)
+```
+
+```{r model}
+fit <- lm(mpg ~ wt, data = cars2)
+cat('model\\n', file = 'marker.txt', append = TRUE)
+coef(fit)
+```
+
+```{r groups}
+suppressPackageStartupMessages(library(dplyr))
+by_cyl <- cars2 %>% group_by(cyl) %>% summarise(mpg = mean(mpg))
+cat('groups\\n', file = 'marker.txt', append = TRUE)
+by_cyl
+```
+
+```{r plot}
+cat('plot\\n', file = 'marker.txt', append = TRUE)
+plot(mpg ~ wt, data = cars2)
+```
+
+```{r last}
+cat('last\\n', file = 'marker.txt', append = TRUE)
+round(summary(fit)$r.squared, 3)
+```
+"""
+
+
+def test_a_real_document_with_setup_and_library_chunks_is_served_whole_and_one_edit_reruns_one_chunk(tmp_path):
+    doc = tmp_path / "real.Rmd"
+    doc.write_text(REAL_DOC)
+    cache, marker = tmp_path / "cache", tmp_path / "marker.txt"
+    run([doc, "--to", "md", "--cache-dir", cache, "-q"], check_rc=0)
+    cold = (tmp_path / "real.md").read_text()
+    assert marker.read_text().split() == ["setup", "load", "model", "groups", "plot", "last"]
+    warm = run([doc, "--to", "md", "--cache-dir", cache, "--report", "json", tmp_path / "warm.json"], check_rc=0)
+    assert "(0 run, 6 from the cache, R not started)" in warm.stderr
+    assert (tmp_path / "real.md").read_text() == cold
+    assert marker.read_text().split() == ["setup", "load", "model", "groups", "plot", "last"]
+
+    doc.write_text(REAL_DOC.replace("round(summary(fit)$r.squared, 3)", "round(summary(fit)$r.squared, 2)"))
+    why = run(["why", doc, "--cache-dir", cache], check_rc=0).stdout.splitlines()
+    verdicts = {line.split(" [")[0]: line.split("]: ", 1)[1] for line in why}
+    assert {k: v for k, v in verdicts.items() if k != "last"} == {
+        "setup": "cached", "load": "cached", "model": "cached", "groups": "cached", "plot": "cached"}, why
+    assert verdicts["last"].startswith("would rerun: code changed"), why
+    edit = run([doc, "--to", "md", "--cache-dir", cache, "--report", "json", tmp_path / "edit.json"], check_rc=0)
+    assert "(1 run, 5 from the cache, R started in " in edit.stderr
+    assert marker.read_text().split() == ["setup", "load", "model", "groups", "plot", "last", "last"]
+    edited = (tmp_path / "real.md").read_text()
+    assert edited.split("```r\ncat('last")[0] == cold.split("```r\ncat('last")[0]
+    # The setup chunk's options reach every chunk, served or run: echo = TRUE and fig.width = 5 (480 px at 96 dpi).
+    assert "```r\ncat('last\\n', file" in edited
+    png = (tmp_path / "real_files" / "figure-markdown_strict" / "plot-1.png").read_bytes()
+    assert struct.unpack(">II", png[16:24]) == (480, 480)
