@@ -140,7 +140,8 @@ public:
     }
 
     rbridge::OutputSink& open(const dag::RunContext& context) override {
-        // After the engine restored the state, just before the cell runs.
+        // After the engine restored the state, just before the cell runs (or is served from the cache: then close()
+        // takes the request back, since nothing ran).
         if (auto knit = knits_.find(context.cell_id); knit != knits_.end())
             evaluator_.knit_next_cell(knit->second.request);
         std::vector<CellOutput>& outputs = runs_[context.cell_id];
@@ -148,7 +149,10 @@ public:
         sink_ = std::make_unique<RecordingSink>(outputs, updates_, context.requested && logged_ ? live_ : no_live_);
         return *sink_;
     }
-    void close(const dag::RunContext&, rbridge::EvalStatus) override { sink_.reset(); }
+    void close(const dag::RunContext&, rbridge::EvalStatus) override {
+        evaluator_.knit_next_cell(std::string());
+        sink_.reset();
+    }
 
     std::vector<CellOutput> take(const std::string& id) {
         auto found = runs_.find(id);

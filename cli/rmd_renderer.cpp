@@ -74,6 +74,17 @@ std::string inline_code(const std::string& expression, const std::string& pandoc
            expression + "\n)";
 }
 
+// knitr's fig.path names the output (OUT_files/figure-html/); knitr is given this word instead and the Markdown and
+// figure paths get the output's name after, so that a chunk's cache entry serves any output name.
+const std::string kOutputStem = "RIPPLE-OUTPUT-STEM";
+
+std::string with_output_stem(std::string text, const std::string& stem) {
+    const std::string placeholder = kOutputStem + "_files/";
+    for (size_t at = text.find(placeholder); at != std::string::npos; at = text.find(placeholder, at + stem.size()))
+        text.replace(at, kOutputStem.size(), stem);
+    return text;
+}
+
 // The part of a chunk's recorded outputs that knitr made: its Markdown display (rbridge::CellEvaluator::knit_next_cell).
 const CellOutput* knitted_output(const std::vector<CellOutput>& outputs) {
     for (const auto& output : outputs) {
@@ -158,10 +169,11 @@ private:
     std::string format_options_; // the output format's chunk options (R code)
     std::unique_ptr<EngineSession> session_;
     RunRecord record_;
-    std::string carried_options_ = "list()"; // knitr::opts_chunk$set() of earlier chunks (R code), as knitr left it
+    // What earlier chunks set in knitr (opts_chunk, knit_hooks, opts_hooks), R code as ripple:::.knit_chunk left it.
+    std::string carried_ = "NULL";
     size_t inline_count_ = 0;
     fs::path files_dir_;   // OUT_files: figures go under it, as knitr's fig.path says
-    std::string fig_path_; // knitr's fig.path, relative to the output's folder
+    std::string fig_path_; // knitr's fig.path, with kOutputStem for the output's name
     std::set<fs::path> figures_written_;
     std::vector<std::pair<std::string, std::string>> dependencies_; // widget dependencies (name, inline HTML), once
     RmdDryRun* dry_ = nullptr;
@@ -240,8 +252,9 @@ std::string RmdRender::chunk_request(const Chunk& chunk, bool& eval) {
         }
     }
     return "list(header = " + r_string_literal(header) + ", source = " + r_string_literal(chunk.code) +
-           ", format = " + format_options_ + ", defaults = " + carried_options_ +
-           ", pandoc_to = " + r_string_literal(pandoc_to_) + ", fig_path = " + r_string_literal(fig_path_) + ")";
+           ", indent = " + r_string_literal(chunk.indent) + ", format = " + format_options_ +
+           ", carried = " + r_string_literal(carried_) + ", pandoc_to = " + r_string_literal(pandoc_to_) +
+           ", fig_path = " + r_string_literal(fig_path_) + ")";
 }
 
 std::string RmdRender::substitute_inline(const std::string& text, size_t first_line) {
@@ -273,20 +286,19 @@ std::string RmdRender::substitute_inline(const std::string& text, size_t first_l
     return out + text.substr(at);
 }
 
-// What knitr made besides the Markdown: figure files (written next to the output, where its links point), the
-// options the chunk left for the next ones, widget dependencies for the page.
+// What knitr made besides the Markdown: figure files (written next to the output, where its links point), what the
+// chunk left set in knitr for the next ones, widget dependencies for the page.
 void RmdRender::take_knitted(const Chunk& chunk, const Json& knitted) {
-    if (knitted.contains("opts_chunk") && knitted["opts_chunk"].is_string()) {
-        std::string options = knitted["opts_chunk"].get<std::string>();
-        carried_options_ = options.empty() ? "list()" : options;
-    }
+    if (knitted.contains("carried") && knitted["carried"].is_string()) carried_ = knitted["carried"].get<std::string>();
     if (dry_) return;
     if (knitted.contains("figures") && knitted["figures"].is_array()) {
         for (const auto& figure : knitted["figures"]) {
             if (!figure.contains("path") || !figure["path"].is_string() || !figure.contains("base64")) continue;
             std::optional<std::string> bytes =
                 figure["base64"].is_string() ? decode_base64(figure["base64"].get<std::string>()) : std::nullopt;
-            fs::path relative = fs::path(figure["path"].get<std::string>()).lexically_normal();
+            fs::path relative =
+                fs::path(with_output_stem(figure["path"].get<std::string>(), paths_.output.stem().string()))
+                    .lexically_normal();
             if (!bytes || relative.is_absolute() || relative.string().rfind("..", 0) == 0) continue;
             fs::path file = paths_.output.parent_path() / relative;
             std::error_code ec;
@@ -315,7 +327,8 @@ void RmdRender::take_knitted(const Chunk& chunk, const Json& knitted) {
 std::string RmdRender::render_chunk(const Chunk& chunk, size_t position, size_t total) {
     CellRecord cell;
     cell.position = position;
-    cell.id = chunk.label;
+    // A chunk that reuses an earlier one's code (same label) is a cell of its own.
+    cell.id = chunk.reuses_code ? chunk.label + "@" + std::to_string(chunk.line) : chunk.label;
     cell.label = chunk.label;
     cell.line = chunk.line;
     std::string source = trim_blank_lines(chunk.code);
@@ -333,7 +346,7 @@ std::string RmdRender::render_chunk(const Chunk& chunk, size_t position, size_t 
     bool evaluates = eval && source.find_first_not_of(" \t\r\n") != std::string::npos;
     check_signal();
     if (evaluates) progress_.start_cell(position, total, chunk.label);
-    CellRun run = run_tracked("chunk:" + chunk.label, chunk.label, shorten(source, 40),
+    CellRun run = run_tracked("chunk:" + cell.id, cell.id, shorten(source, 40),
                               evaluates ? chunk.code : std::string("NULL"), knit, evaluates);
     cell.seconds = run.seconds;
     cell.from_cache = run.from_cache;
@@ -368,7 +381,8 @@ std::string RmdRender::render_chunk(const Chunk& chunk, size_t position, size_t 
     }
     take_knitted(chunk, knitted->data["application/vnd.ripple.knit+json"]);
     const Json& markdown = knitted->data["text/markdown"];
-    return markdown.is_string() ? markdown.get<std::string>() : std::string();
+    return markdown.is_string() ? with_output_stem(markdown.get<std::string>(), paths_.output.stem().string())
+                                : std::string();
 }
 
 std::string RmdRender::header_markdown() {
@@ -415,7 +429,7 @@ int RmdRender::render() {
         throw InputError("the output " + paths_.output.string() + " would overwrite the document.");
     std::string stem = paths_.output.stem().string();
     files_dir_ = paths_.output.parent_path() / (stem + "_files");
-    fig_path_ = stem + "_files/figure-" + pandoc_to_ + "/";
+    fig_path_ = kOutputStem + "_files/figure-" + pandoc_to_ + "/";
 
     // params: the header's values (a value or {value: ...}), overridden by -p.
     std::vector<std::pair<std::string, std::string>> params;

@@ -387,7 +387,7 @@ TEST_CASE("R Markdown: header, chunks with labels and options, text, inline code
     CHECK(*option_code(setup, "fig.cap") == "\"A, B\"");
     CHECK(setup.code == "x <- 1\n");
     const auto& unnamed = std::get<Chunk>(doc.blocks[3]);
-    CHECK(unnamed.label == "unnamed-chunk-2");
+    CHECK(unnamed.label == "unnamed-chunk-1"); // knitr numbers unnamed chunks only
     CHECK(*option_code(unnamed, "echo") == "FALSE");
     CHECK(*option_code(unnamed, "fig.width") == "5");
     CHECK(unnamed.code == "y <- x\n"); // #| lines are not part of the code

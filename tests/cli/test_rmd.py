@@ -101,7 +101,7 @@ def test_example_report_as_markdown_with_figures_and_inline_values(tmp_path):
         b"\x89PNG\r\n\x1a\n"
     assert "knitr::opts_chunk" not in md  # include=FALSE
     assert "```bash\necho \"not run by run-notebook\"\n```" in md
-    assert "bash chunk unnamed-chunk-7 is shown, not run" in proc.stderr
+    assert "bash chunk unnamed-chunk-1 is shown, not run" in proc.stderr
     assert "## only 7 cars: read the model with care" in md
 
 

@@ -3,18 +3,19 @@
 # decides that, and run-notebook hands each chunk it runs to .knit_chunk through the evaluator.
 #
 # A chunk is knitted as a one-chunk document (knitr::knit(text = ...)) in the global environment, with the state
-# rmarkdown::render gives knitr (render_markdown(), tidy = FALSE, error = FALSE, the format's figure options,
-# opts_knit's rmarkdown.*) and interactive() FALSE. What knitr keeps between chunks of one document is carried by the
-# caller: opts_chunk$set() of earlier chunks comes in as `defaults` and goes out as `opts_chunk` (the state after the
-# chunk), so a chunk served from the cache passes it on without R. Figures come back as bytes (knitr writes them
-# under a temporary base.dir) and widget dependencies as inline HTML, so that the cache can replay them.
+# rmarkdown::render gives knitr (render_markdown(), Markdown chunk patterns, tidy = FALSE, error = FALSE, the format's
+# figure options, opts_knit's rmarkdown.*) and interactive() FALSE. What knitr keeps between the chunks of one
+# document is carried by the caller: what earlier chunks set with opts_chunk$set(), knit_hooks$set() and
+# opts_hooks$set() comes in as `carried` and goes out as `carried` (the state after the chunk, R code), so that a chunk
+# served from the cache passes it on without R. Figures come back as bytes (knitr writes them under a temporary
+# base.dir) and widget dependencies as inline HTML, so that the cache can replay them.
 
 # The chunk options rmarkdown::render sets before its format's own (knitr's defaults below them).
 .knit_render_defaults <- list(tidy = FALSE, error = FALSE)
 
 # request (R code of a list): header (the text between "{r" and "}", options resolved), source (the chunk's code as
-# written), format (the output format's chunk options), defaults (the chunk options earlier chunks set), pandoc_to,
-# fig_path (relative to the document).
+# written, each line with its indent), indent (what precedes the fences), format (the output format's chunk options),
+# carried (R code: what earlier chunks set, or NULL), pandoc_to, fig_path (relative to the document).
 .knit_chunk <- function(code, request) {
   r <- eval(parse(text = request, keep.source = FALSE)[[1L]], baseenv())
   if (!requireNamespace("knitr", quietly = TRUE)) {
@@ -25,25 +26,31 @@
   on.exit(unlink(base_dir, recursive = TRUE), add = TRUE)
   old_interactive <- .native("ripple_set_interactive", FALSE)
   on.exit(.native("ripple_set_interactive", old_interactive), add = TRUE)
+  carried <- eval(parse(text = r$carried, keep.source = FALSE)[[1L]], globalenv())
   .knit_with_state(r$pandoc_to, {
     knitr::opts_knit$set(base.dir = base_dir)
     knitr::opts_chunk$set(fig.path = r$fig_path)
     knitr::opts_chunk$set(r$format)
-    knitr::opts_chunk$set(r$defaults)
-    base <- knitr::opts_chunk$get()
-    after <- base
-    knitr::knit_hooks$set(document = function(x) {
-      after <<- knitr::opts_chunk$get()
-      x
-    })
+    base <- list(opts_chunk = knitr::opts_chunk$get(), knit_hooks = knitr::knit_hooks$get(),
+                 opts_hooks = knitr::opts_hooks$get())
+    knitr::opts_chunk$set(carried$opts_chunk)
+    knitr::knit_hooks$set(carried$knit_hooks)
+    knitr::opts_hooks$set(carried$opts_hooks)
+    after <- NULL
     error_hook <- knitr::knit_hooks$get("error")
     error_shown <- FALSE # error = TRUE: knitr shows the error and goes on
-    knitr::knit_hooks$set(error = function(x, options) {
+    knitr::knit_hooks$set(document = function(x) {
+      after <<- list(opts_chunk = knitr::opts_chunk$get(), knit_hooks = knitr::knit_hooks$get(),
+                     opts_hooks = knitr::opts_hooks$get())
+      x
+    }, error = function(x, options) {
       error_shown <<- TRUE
       error_hook(x, options)
     })
+    ours <- knitr::knit_hooks$get(c("document", "error"))
     knitr::knit_meta(clean = TRUE)
-    text <- paste0("```{r ", r$header, "}\n", r$source, "\n```\n")
+    newline <- if (endsWith(r$source, "\n") || !nzchar(r$source)) "" else "\n"
+    text <- paste0(r$indent, "```{r ", r$header, "}\n", r$source, newline, r$indent, "```\n")
     failure <- NULL
     markdown <- tryCatch(knitr::knit(text = text, quiet = TRUE, envir = globalenv()),
                          error = function(e) { failure <<- e; "" },
@@ -51,27 +58,31 @@
     meta <- knitr::knit_meta(clean = TRUE)
   })
   if (inherits(failure, "ripple_interrupt")) return(failure)
-  changed <- Filter(function(k) !identical(after[[k]], .knit_format_base(r)[[k]]), names(after))
-  changed <- setdiff(changed, c("fig.path", .knit_volatile_options))
   list(markdown = paste(markdown, collapse = "\n"),
        knit = list(figures = .knit_figures(base_dir),
                    error_shown = error_shown,
-                   opts_chunk = if (length(changed)) .knit_deparse(after[changed]) else "",
+                   carried = if (is.null(after)) r$carried else .knit_carried(base, after, ours),
                    dependencies = .knit_dependencies(meta)),
        error = if (!is.null(failure)) .knit_error(failure))
 }
 
+# What the chunk left set beyond `base` (knitr's state before the document's own settings), as R code ("NULL": none).
+# Hooks that are ours (document, error) count only if the chunk replaced them.
+.knit_carried <- function(base, after, ours) {
+  changed <- function(now, before, skip = character()) {
+    keys <- Filter(function(k) !identical(now[[k]], before[[k]]), setdiff(names(now), skip))
+    now[keys]
+  }
+  hooks <- changed(after$knit_hooks, base$knit_hooks)
+  hooks <- hooks[!vapply(names(hooks), function(k) identical(hooks[[k]], ours[[k]]), TRUE)]
+  carried <- list(opts_chunk = changed(after$opts_chunk, base$opts_chunk, c("fig.path", .knit_volatile_options)),
+                  knit_hooks = hooks, opts_hooks = changed(after$opts_hooks, base$opts_hooks))
+  carried <- Filter(length, carried)
+  if (length(carried)) .knit_deparse(carried) else "NULL"
+}
+
 # Options knitr itself moves while it works (never a user's setting to carry to the next chunk).
 .knit_volatile_options <- c("label", "code", "params.src", "engine")
-
-# The chunk options a chunk starts from before earlier chunks' opts_chunk$set(): knitr's, rmarkdown's, the format's.
-.knit_format_base <- function(r) {
-  base <- knitr::opts_chunk$get(default = TRUE)
-  base[names(.knit_render_defaults)] <- .knit_render_defaults
-  base$fig.path <- r$fig_path
-  base[names(r$format)] <- r$format
-  base
-}
 
 # Runs `expr` with knitr set up as rmarkdown::render sets it up, and puts knitr's state back afterwards.
 .knit_with_state <- function(pandoc_to, expr) {
@@ -83,8 +94,11 @@
     knitr::opts_chunk$restore(optc)
     knitr::knit_hooks$restore(hooks)
   }, add = TRUE)
+  patterns <- knitr::knit_patterns$get()
+  on.exit(knitr::knit_patterns$restore(patterns), add = TRUE)
   knitr::opts_chunk$restore()
   knitr::render_markdown()
+  knitr::pat_md() # else knit(text = ...) guesses the syntax from the text (`<% x %>` would be brew's)
   knitr::opts_chunk$set(.knit_render_defaults)
   knitr::opts_knit$set(rmarkdown.pandoc.from = "markdown", rmarkdown.pandoc.to = pandoc_to,
                        rmarkdown.version = 2, rmarkdown.runtime = "static", out.format = "markdown")
