@@ -26,7 +26,9 @@
   on.exit(unlink(base_dir, recursive = TRUE), add = TRUE)
   old_interactive <- .native("ripple_set_interactive", FALSE)
   on.exit(.native("ripple_set_interactive", old_interactive), add = TRUE)
-  carried <- eval(parse(text = r$carried, keep.source = FALSE)[[1L]], globalenv())
+  # The live objects when this session made them (hooks keep their closures), else rebuilt from the code.
+  carried <- .knit_live[[r$carried]]
+  if (is.null(carried)) carried <- eval(parse(text = r$carried, keep.source = FALSE)[[1L]], globalenv())
   .knit_with_state(r$pandoc_to, {
     knitr::opts_knit$set(base.dir = base_dir)
     knitr::opts_chunk$set(fig.path = r$fig_path)
@@ -58,16 +60,20 @@
     meta <- knitr::knit_meta(clean = TRUE)
   })
   if (inherits(failure, "ripple_interrupt")) return(failure)
+  if (!is.null(after) && identical(after$knit_hooks$error, ours$error)) after$knit_hooks$error <- error_hook
+  left <- if (is.null(after)) list(code = r$carried, value = carried) else .knit_carried(base, after, ours)
+  if (!is.null(left$value)) assign(left$code, left$value, envir = .knit_live)
   list(markdown = paste(markdown, collapse = "\n"),
        knit = list(figures = .knit_figures(base_dir),
                    error_shown = error_shown,
-                   carried = if (is.null(after)) r$carried else .knit_carried(base, after, ours),
+                   carried = left$code,
                    dependencies = .knit_dependencies(meta)),
        error = if (!is.null(failure)) .knit_error(failure))
 }
 
-# What the chunk left set beyond `base` (knitr's state before the document's own settings), as R code ("NULL": none).
-# Hooks that are ours (document, error) count only if the chunk replaced them.
+# What the chunk left set beyond `base` (knitr's state before the document's own settings): code (R code, "NULL" for
+# none) and value. Our document hook counts only if the chunk replaced it (our error hook is replaced by the one it
+# wrapped before this is called).
 .knit_carried <- function(base, after, ours) {
   changed <- function(now, before, skip = character()) {
     keys <- Filter(function(k) !identical(now[[k]], before[[k]]), setdiff(names(now), skip))
@@ -78,8 +84,13 @@
   carried <- list(opts_chunk = changed(after$opts_chunk, base$opts_chunk, c("fig.path", .knit_volatile_options)),
                   knit_hooks = hooks, opts_hooks = changed(after$opts_hooks, base$opts_hooks))
   carried <- Filter(length, carried)
-  if (length(carried)) .knit_deparse(carried) else "NULL"
+  if (!length(carried)) return(list(code = "NULL", value = NULL))
+  list(code = .knit_deparse(carried), value = carried)
 }
+
+# What earlier chunks of this session left set, by its code: hooks made by a package function keep their enclosing
+# environment (pillar's source hook calls the hook it replaced), which their deparsed code cannot.
+.knit_live <- new.env(parent = emptyenv())
 
 # Options knitr itself moves while it works (never a user's setting to carry to the next chunk).
 .knit_volatile_options <- c("label", "code", "params.src", "engine")
