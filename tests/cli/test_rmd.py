@@ -190,6 +190,8 @@ def test_an_inline_error_names_its_line(tmp_path):
 @pytest.mark.parametrize("text, expected", [
     ("---\ntitle: x\n\nbody\n", "doc.Rmd line 1: the YAML header is never closed"),
     ("---\ntitle: x\n  bad: indent\n---\n", "doc.Rmd line 3: the YAML header is malformed"),
+    ("---\ntitle: \"unclosed\nauthor: x\n---\n", "doc.Rmd line 2: the YAML header is malformed: while scanning a quoted"),
+    ("---\ntitle: x\nparams:\n  n: [1, 2\n---\n", "doc.Rmd line 4: the YAML header is malformed"),
     ("intro\n\n```{r open}\nx <- 1\n", "doc.Rmd line 3: the chunk {r open} is never closed"),
     ("```{r a}\n1\n```\n\n```{r a}\n2\n```\n", "doc.Rmd line 5: the chunk label \"a\" is already used"),
     ("```{r a, echo=maybe}\n1\n```\n", "doc.Rmd line 1"),
