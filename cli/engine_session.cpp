@@ -275,7 +275,7 @@ namespace {
 // of its replay request.
 std::map<std::string, std::string> knit_request_options(const std::optional<KnitChunk>& knit) {
     if (!knit) return {};
-    return {{"knit", knit->request}};
+    return {{"knitr chunk", knit->request}};
 }
 
 } // namespace

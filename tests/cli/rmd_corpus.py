@@ -64,6 +64,9 @@ CORPUS = [
 # Documents that differ from rmarkdown::render, and why (the README lists them too).
 KNOWN_DIFFERENCES = {
     "tibble/doc/types.Rmd": "prints the clock (Sys.time(), to the second) in a glimpse() of every column type",
+    "knitr/doc/knit_print.Rmd": "prints methods(knit_print), which lists the methods of the namespaces loaded in the "
+                                "session: rmarkdown::render's has loaded rmarkdown, htmltools and dplyr's methods "
+                                "(grouped_df, html, shiny.tag, tbl_sql, ...), run-notebook's only knitr's",
 }
 
 # The ctest subset (about a minute); --all runs every document.
