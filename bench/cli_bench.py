@@ -155,6 +155,18 @@ def bench_real_document(exe, work, env, repeats):
     for _ in range(repeats):
         cold.append(timed(cold_cmd(), work, env))
         theirs.append(timed(peer, work, env))
+    # The same to HTML (pandoc on both sides; rmarkdown's html_document, self-contained by default, against
+    # run-notebook --self-contained).
+    html_cmd = lambda: [str(exe), "real.Rmd", "--to", "html", "--self-contained", "-o", "ripple-real.html", "-q",
+                        "--cache-dir", str(work / f"real-cold-{next(fresh)}")]
+    html_peer = ["Rscript", "-e", "rmarkdown::render('real.Rmd', output_format = 'html_document', "
+                 "output_file = 'rmarkdown-real.html', quiet = TRUE)"]
+    timed(html_cmd(), work, env)
+    timed(html_peer, work, env)
+    cold_html, theirs_html = [], []
+    for _ in range(repeats):
+        cold_html.append(timed(html_cmd(), work, env))
+        theirs_html.append(timed(html_peer, work, env))
     cold_cells = report(work / "real-cold.json")
     cache = str(work / "real-warm")
     warm_cmd = [str(exe), "real.Rmd", "--to", "md", "-o", "ripple-real.md", "-q", "--report", "json",
@@ -185,6 +197,9 @@ def bench_real_document(exe, work, env, repeats):
         "rmd_real_cold": {"run_notebook_s": med(cold), "peer_s": med(theirs), "ratio": med(cold) / med(theirs),
                           "peer": "rmarkdown::render (md_document)", "target": 1.0, "samples": cold,
                           "peer_samples": theirs},
+        "rmd_real_cold_html": {"run_notebook_s": med(cold_html), "peer_s": med(theirs_html),
+                               "ratio": med(cold_html) / med(theirs_html), "target": 1.0, "samples": cold_html,
+                               "peer": "rmarkdown::render (html_document, self-contained)", "peer_samples": theirs_html},
         "rmd_real_unchanged": {"run_notebook_s": med(warm), "peer_s": med(theirs), "ratio": med(warm) / med(theirs),
                                "peer": "rmarkdown::render (md_document), cold", "target": 0.2, "samples": warm,
                                "r_started": warm_report["r_started"],
@@ -201,7 +216,7 @@ def bench_real_document(exe, work, env, repeats):
 
 
 def print_real_document(metrics):
-    for name in ("rmd_real_cold", "rmd_real_unchanged"):
+    for name in ("rmd_real_cold", "rmd_real_cold_html", "rmd_real_unchanged"):
         m = metrics[name]
         print(f"{name:<22} {m['run_notebook_s']:>11.3f} s {m['peer_s']:>7.3f} s {m['ratio']:>7.2f}  {m['peer']}; "
               f"target <= {m['target']}: {'met' if m['ratio'] <= m['target'] else 'NOT met'}")
