@@ -21,8 +21,9 @@ PACKAGES=(
   r-cran-irkernel r-cran-knitr r-cran-evaluate r-cran-rmarkdown r-cran-digest python3-nbconvert
   # htmlwidgets and htmltools output (issue 21): DT is the widget the tests display
   r-cran-htmlwidgets r-cran-htmltools r-cran-dt
-  # R Markdown tests and the vignette corpus (tests/cli/rmd_corpus.py): packages real documents load
-  r-cran-tibble r-cran-dplyr
+  # R Markdown tests and the vignette corpus (tests/cli/rmd_corpus.py): the packages whose vignettes it renders
+  r-cran-tibble r-cran-dplyr r-cran-stringr r-cran-glue r-cran-jsonlite r-cran-lifecycle r-cran-withr
+  r-cran-lazyeval r-cran-readr r-cran-bit r-cran-tidyselect r-cran-pillar r-cran-magrittr
   # rendering and graphs
   pandoc graphviz
   # deployment tests: local JupyterHub, k8s/z2jh validators, offline image build (kubectl is not in
