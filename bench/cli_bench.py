@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 # cli_bench.py: run-notebook side by side with its peers in one run: a notebook vs `jupyter nbconvert --execute`
-# with IRkernel, an R Markdown document vs rmarkdown::render (HTML and Markdown); cold (empty cache), warm (unchanged),
+# with IRkernel, an R Markdown document vs rmarkdown::render (HTML and Markdown), and a real document (setup chunk with
+# opts_chunk$set(), chunks mixing library() with computation: --rmd-only runs just that); cold (empty cache), warm (unchanged),
 # after one edit.
 # Prints ratios and writes bench/results/cli_bench.json; asserts nothing about time (benchmarks are not tests).
 """run-notebook benchmark.
@@ -119,6 +120,120 @@ def write_rmd(path, output_format):
     path.write_text("\n".join(parts))
 
 
+# A real document's shape (issue 16): a setup chunk with knitr::opts_chunk$set() and library(), chunks that mix
+# library() with computation, and chunks after them; rendered by run-notebook and rmarkdown::render side by side.
+REAL_CHUNKS = [
+    ("setup", "knitr::opts_chunk$set(echo = TRUE, fig.width = 6)\nlibrary(stats)\nlibrary(MASS)"),
+    ("load", "library(tibble)\nset.seed(11)\ndf <- as_tibble(data.frame(x = rnorm(5000), g = sample(letters[1:5], 5000, TRUE)))\n"
+             "df$y <- 2 * df$x + rnorm(5000)\ndf"),
+    ("model", "fit <- lm(y ~ x + g, data = df)\nknitr::kable(coef(summary(fit)), digits = 3)"),
+    ("robust", "rfit <- rlm(y ~ x, data = df)\nround(coef(rfit), 3)"),
+    ("groups", "suppressPackageStartupMessages(library(dplyr))\nby_g <- df %>% group_by(g) %>% summarise(y = mean(y))\nby_g"),
+    ("plot", "plot(y ~ x, data = df[1:500, ], pch = 19)"),
+    ("hist", "hist(df$y, breaks = 40)"),
+    ("boot", "b <- replicate(200, mean(sample(df$y, replace = TRUE)))\nquantile(b, c(0.05, 0.95))"),
+    ("table", "knitr::kable(head(as.data.frame(by_g)))"),
+    ("summary", "summary(fit)$r.squared"),
+]
+REAL_EDIT = ("summary", "round(summary(fit)$r.squared, {i})")
+
+
+def write_real_rmd(path, edit=None):
+    parts = ["---", 'title: "A real document"', "output: md_document", "---", ""]
+    for label, code in REAL_CHUNKS:
+        if edit and label == edit[0]:
+            code = edit[1]
+        options = ", include = FALSE" if label == "setup" else ""
+        parts += [f"Chunk {label}.", "", f"```{{r {label}{options}}}", code, "```", ""]
+    path.write_text("\n".join(parts))
+
+
+def bench_real_document(exe, work, env, repeats):
+    """Cold, unchanged and one-edit renders of the real document, each against rmarkdown::render in the same run."""
+    doc = work / "real.Rmd"
+    write_real_rmd(doc)
+    peer = ["Rscript", "-e", "rmarkdown::render('real.Rmd', output_file = 'rmarkdown-real.md', quiet = TRUE)"]
+    fresh = iter(range(1_000_000))
+    cold_cmd = lambda: [str(exe), "real.Rmd", "--to", "md", "-o", "ripple-real.md", "-q", "--report", "json",
+                        "real-cold.json", "--cache-dir", str(work / f"real-cold-{next(fresh)}")]
+    timed(cold_cmd(), work, env)
+    timed(peer, work, env)
+    cold, theirs = [], []
+    for _ in range(repeats):
+        cold.append(timed(cold_cmd(), work, env))
+        theirs.append(timed(peer, work, env))
+    # The same to HTML (pandoc on both sides; rmarkdown's html_document, self-contained by default, against
+    # run-notebook --self-contained).
+    html_cmd = lambda: [str(exe), "real.Rmd", "--to", "html", "--self-contained", "-o", "ripple-real.html", "-q",
+                        "--cache-dir", str(work / f"real-cold-{next(fresh)}")]
+    html_peer = ["Rscript", "-e", "rmarkdown::render('real.Rmd', output_format = 'html_document', "
+                 "output_file = 'rmarkdown-real.html', quiet = TRUE)"]
+    timed(html_cmd(), work, env)
+    timed(html_peer, work, env)
+    cold_html, theirs_html = [], []
+    for _ in range(repeats):
+        cold_html.append(timed(html_cmd(), work, env))
+        theirs_html.append(timed(html_peer, work, env))
+    cold_cells = report(work / "real-cold.json")
+    cache = str(work / "real-warm")
+    warm_cmd = [str(exe), "real.Rmd", "--to", "md", "-o", "ripple-real.md", "-q", "--report", "json",
+                "real-warm.json", "--cache-dir", cache]
+    timed(warm_cmd, work, env)
+    warm = [timed(warm_cmd, work, env) for _ in range(repeats)]
+    warm_report = json.loads((work / "real-warm.json").read_text())
+    edit_times, predicted, ran_counts = [], [], []
+    for i in range(1, repeats + 1):
+        write_real_rmd(doc, (REAL_EDIT[0], REAL_EDIT[1].format(i=i + 3)))
+        edit_times.append(timed([str(exe), "real.Rmd", "--to", "md", "-o", "ripple-real.md", "-q", "--report", "json",
+                                 "real-edit.json", "--cache-dir", cache], work, env))
+        cells = report(work / "real-edit.json")
+        ran = [cid for cid, c in cells.items() if not c["from_cache"]]
+        ran_counts.append(len(ran))
+        # What a proportional render costs: the warm render, R's start-up and the stale chunks' cold time.
+        predicted.append(statistics.median(warm) + json.loads((work / "real-edit.json").read_text())["r_start_s"] +
+                         sum(cold_cells[cid]["duration_s"] for cid in ran if cid in cold_cells))
+    write_real_rmd(doc)
+    # What an edit must pay before any chunk runs again: loading knitr and attaching the document's packages (the
+    # served chunks above are restored with the search path they left), measured in a bare R in the same run.
+    packages = ["Rscript", "-e", "invisible(loadNamespace('knitr')); suppressPackageStartupMessages({library(MASS); "
+                "library(tibble); library(dplyr)})"]
+    bare = ["Rscript", "-e", "invisible(1)"]
+    loading = [timed(packages, work, env) - timed(bare, work, env) for _ in range(repeats)]
+    med = statistics.median
+    return {
+        "rmd_real_cold": {"run_notebook_s": med(cold), "peer_s": med(theirs), "ratio": med(cold) / med(theirs),
+                          "peer": "rmarkdown::render (md_document)", "target": 1.0, "samples": cold,
+                          "peer_samples": theirs},
+        "rmd_real_cold_html": {"run_notebook_s": med(cold_html), "peer_s": med(theirs_html),
+                               "ratio": med(cold_html) / med(theirs_html), "target": 1.0, "samples": cold_html,
+                               "peer": "rmarkdown::render (html_document, self-contained)", "peer_samples": theirs_html},
+        "rmd_real_unchanged": {"run_notebook_s": med(warm), "peer_s": med(theirs), "ratio": med(warm) / med(theirs),
+                               "peer": "rmarkdown::render (md_document), cold", "target": 0.2, "samples": warm,
+                               "r_started": warm_report["r_started"],
+                               "from_cache": warm_report["counts"]["from_cache"]},
+        "rmd_real_after_edit": {"run_notebook_s": med(edit_times), "predicted_s": med(predicted),
+                                "vs_predicted": med(edit_times) / med(predicted), "peer_s": med(theirs),
+                                "ratio": med(edit_times) / med(theirs), "cells_run": ran_counts,
+                                "chunks": len(REAL_CHUNKS), "samples": edit_times,
+                                "package_loading_s": med(loading),
+                                "vs_predicted_with_loading": med(edit_times) / (med(predicted) + med(loading)),
+                                "note": "predicted = warm + R start-up + the stale chunks' cold durations; "
+                                        "package_loading_s = knitr and the document's packages in a bare Rscript"},
+    }
+
+
+def print_real_document(metrics):
+    for name in ("rmd_real_cold", "rmd_real_cold_html", "rmd_real_unchanged"):
+        m = metrics[name]
+        print(f"{name:<22} {m['run_notebook_s']:>11.3f} s {m['peer_s']:>7.3f} s {m['ratio']:>7.2f}  {m['peer']}; "
+              f"target <= {m['target']}: {'met' if m['ratio'] <= m['target'] else 'NOT met'}")
+    m = metrics["rmd_real_after_edit"]
+    print(f"{'rmd_real_after_edit':<22} {m['run_notebook_s']:>11.3f} s {m['peer_s']:>7.3f} s {m['ratio']:>7.2f}  "
+          f"{max(m['cells_run'])} of {m['chunks']} chunks run; warm + R start + their cold time = "
+          f"{m['predicted_s']:.3f} s, ratio {m['vs_predicted']:.2f}; with loading knitr and the packages "
+          f"({m['package_loading_s']:.3f} s): ratio {m['vs_predicted_with_loading']:.2f}")
+
+
 def timed(cmd, cwd, env=None, timeout=600):
     started = time.perf_counter()
     proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=timeout)
@@ -204,10 +319,29 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--only-team-cache", action="store_true",
                         help="only the second-node measurement (writes bench/results/cli_bench_team_cache.json)")
+    parser.add_argument("--rmd-only", action="store_true",
+                        help="only the real R Markdown document (no IRkernel, writes results/cli_bench_rmd.json)")
     args = parser.parse_args()
     exe = run_notebook_binary()
     work = Path(tempfile.mkdtemp(prefix="ripple-cli-bench-"))
     fresh = iter(range(1_000_000))
+    if args.rmd_only:
+        try:
+            env = dict(os.environ, LC_ALL="C.UTF-8", RIPPLE_CACHE_DIR=str(work / "unused-cache"))
+            load = os.getloadavg()
+            metrics = bench_real_document(exe, work, env, args.repeats)
+            print_real_document(metrics)
+            results = {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                       "commit": subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                                                stdout=subprocess.PIPE, text=True).stdout.strip(),
+                       "machine": {"cores": os.cpu_count(), "platform": platform.platform(), "load_before": load},
+                       "repeats": args.repeats, "metrics": metrics}
+            out = HERE / "results" / "cli_bench_rmd.json"
+            out.write_text(json.dumps(results, indent=1) + "\n")
+            print(f"wrote {out.relative_to(REPO)}")
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        return
     try:
         prefix = work / "prefix"
         install_irkernel(prefix, "ir")
@@ -363,6 +497,9 @@ def main():
                   f" (piece {data['piece']}); warm + their cold time = {predicted:.3f} s, ratio {ours / predicted:.2f};"
                   f" {ours / med['notebook_cold']:.2f} of run-notebook's cold run")
         results["metrics"]["team_cache"] = team_cache(exe, work, env, args.repeats)
+        real = bench_real_document(exe, work, env, args.repeats)
+        results["metrics"].update(real)
+        print_real_document(real)
         out = HERE / "results" / "cli_bench.json"
         out.parent.mkdir(exist_ok=True)
         out.write_text(json.dumps(results, indent=1) + "\n")

@@ -55,17 +55,6 @@ CellOutput output_from(const rbridge::MimeBundle& bundle, CellOutput::Kind kind)
     return output;
 }
 
-// Swallows everything (the R calls run-notebook makes for itself, such as setting the plot size).
-class DiscardSink final : public rbridge::OutputSink {
-public:
-    void stream(rbridge::StreamName, std::string_view) override {}
-    void display(const rbridge::MimeBundle&, const std::string&, bool) override {}
-    void result(const rbridge::MimeBundle&) override {}
-    void error(const rbridge::ErrorInfo&) override {}
-    void clear_output(bool) override {}
-    void page(const rbridge::MimeBundle&) override {}
-};
-
 // Keeps one run's outputs in order, as a Jupyter client would (clear_output, display updates, no pager).
 class RecordingSink final : public rbridge::OutputSink {
 public:
@@ -131,17 +120,10 @@ private:
     bool clear_pending_ = false;
 };
 
-std::string plot_options_code(const PlotSize& plot) {
-    char code[200];
-    std::snprintf(code, sizeof code, "options(repr.plot.width = %.6g, repr.plot.height = %.6g, repr.plot.res = %.6g)",
-                  plot.width_in, plot.height_in, plot.dpi);
-    return code;
-}
-
 } // namespace
 
 // rbridge::RunOutputs for run-notebook: each run of a request (the requested cell, cells run on its behalf)
-// is recorded under its cell id; a cell with a plot size gets its device set up before it runs.
+// is recorded under its cell id; a chunk of a document is handed to knitr when it runs.
 class EngineSession::Recorder final : public rbridge::RunOutputs {
 public:
     Recorder(rbridge::CellEvaluator& evaluator, std::function<void(const CellOutput&)> live)
@@ -152,24 +134,25 @@ public:
         updates_.clear();
         logged_ = logged;
     }
-    void set_plot_size(const std::string& id, std::optional<PlotSize> plot) {
-        if (plot) plots_[id] = *plot;
-        else plots_.erase(id);
+    void set_knit(const std::string& id, std::optional<KnitChunk> knit) {
+        if (knit) knits_[id] = std::move(*knit);
+        else knits_.erase(id);
     }
 
     rbridge::OutputSink& open(const dag::RunContext& context) override {
-        // After the engine restored the state and before it watches the run: the device size is the cell's
-        // own setting, not something the cell did.
-        if (auto plot = plots_.find(context.cell_id); plot != plots_.end()) {
-            DiscardSink discard;
-            evaluator_.execute(plot_options_code(plot->second), discard);
-        }
+        // After the engine restored the state, just before the cell runs (or is served from the cache: then close()
+        // takes the request back, since nothing ran).
+        if (auto knit = knits_.find(context.cell_id); knit != knits_.end())
+            evaluator_.knit_next_cell(knit->second.request);
         std::vector<CellOutput>& outputs = runs_[context.cell_id];
         outputs.clear();
         sink_ = std::make_unique<RecordingSink>(outputs, updates_, context.requested && logged_ ? live_ : no_live_);
         return *sink_;
     }
-    void close(const dag::RunContext&, rbridge::EvalStatus) override { sink_.reset(); }
+    void close(const dag::RunContext&, rbridge::EvalStatus) override {
+        evaluator_.knit_next_cell(std::string());
+        sink_.reset();
+    }
 
     std::vector<CellOutput> take(const std::string& id) {
         auto found = runs_.find(id);
@@ -184,7 +167,7 @@ private:
     std::function<void(const CellOutput&)> no_live_;
     std::map<std::string, std::vector<CellOutput>> runs_;
     std::vector<CellOutput> updates_;
-    std::map<std::string, PlotSize> plots_;
+    std::map<std::string, KnitChunk> knits_;
     std::unique_ptr<RecordingSink> sink_;
     bool logged_ = true;
 };
@@ -281,22 +264,18 @@ struct EngineSession::Cache {
 // A cell the replay chain served before R started: the engine runs it (from the cache) once R is up.
 struct EngineSession::Replayed {
     std::string id, code;
-    std::optional<PlotSize> plot;
+    std::optional<KnitChunk> knit;
     bool from_entry = false;    // served from a cache entry (else a recorded step: library(), options(), which rerun)
     bool binds_nothing = false; // its entry bound and removed no name (ReplayChain::Served)
 };
 
 namespace {
 
-// The device size changes what a cell draws: part of its cache key (SPEC section 5) and of its replay request.
-std::map<std::string, std::string> plot_request_options(const std::optional<PlotSize>& plot) {
-    if (!plot) return {};
-    auto number = [](double value) {
-        char text[32];
-        std::snprintf(text, sizeof text, "%g", value);
-        return std::string(text);
-    };
-    return {{"fig.width", number(plot->width_in)}, {"fig.height", number(plot->height_in)}, {"dpi", number(plot->dpi)}};
+// How knitr shows a chunk (its options, source, the carried opts_chunk) is part of its cache key (SPEC section 5) and
+// of its replay request.
+std::map<std::string, std::string> knit_request_options(const std::optional<KnitChunk>& knit) {
+    if (!knit) return {};
+    return {{"knitr chunk", knit->request}};
 }
 
 } // namespace
@@ -377,7 +356,7 @@ void EngineSession::start_r() {
     catching_up_ = true; // the chain is already past these cells
     for (const auto& cell : replayed) {
         if (cell.from_entry && cell.binds_nothing) continue;
-        CellRun again = run(cell.id, cell.code, cell.plot, false);
+        CellRun again = run(cell.id, cell.code, cell.knit, false);
         if (cell.from_entry && !again.from_cache) {
             std::string line = "ripple cache: [" + cell.id +
                                "] was shown from the cache but had to run again to rebuild "
@@ -438,7 +417,7 @@ void EngineSession::start_dry_run(const std::string& scope) {
     engine_->engine->set_dry_run([store, scope](const std::string& id) { return store->last_cell_key(scope, id); });
 }
 
-CellRun EngineSession::replay(const std::string& id, const std::string& code, const std::optional<PlotSize>& plot,
+CellRun EngineSession::replay(const std::string& id, const std::string& code, const std::optional<KnitChunk>& knit,
                               const dag::ReplayChain::Served& served, bool logged) {
     auto started = std::chrono::steady_clock::now();
     CellRun run;
@@ -449,23 +428,23 @@ CellRun EngineSession::replay(const std::string& id, const std::string& code, co
     if (!rbridge::replay(parsed, sink)) return run; // unreadable: not served (the caller starts R)
     run.from_cache = true;
     run.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-    replayed_.push_back({id, code, plot, served.from_entry, served.binds_nothing});
+    replayed_.push_back({id, code, knit, served.from_entry, served.binds_nothing});
     return run;
 }
 
-CellRun EngineSession::run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot,
+CellRun EngineSession::run(const std::optional<std::string>& id, const std::string& code, std::optional<KnitChunk> knit,
                            bool logged) {
-    const std::map<std::string, std::string> options = plot_request_options(plot);
+    const std::map<std::string, std::string> options = knit_request_options(knit);
     if (id && replaying()) {
         if (std::optional<dag::ReplayChain::Served> served = cache_->chain->advance(code, options)) {
-            CellRun run = replay(*id, code, plot, *served, logged);
+            CellRun run = replay(*id, code, knit, *served, logged);
             if (run.from_cache) return run;
             cache_->chain->stop();
         }
     }
     start_r();
     recorder_->begin_request(logged);
-    if (id) recorder_->set_plot_size(*id, plot);
+    if (id) recorder_->set_knit(*id, knit);
     dag::CellRequest request{code, id, {}, options};
     auto started = std::chrono::steady_clock::now();
     if (watchdog_) watchdog_->arm();
@@ -517,9 +496,9 @@ CellRun EngineSession::run(const std::optional<std::string>& id, const std::stri
     return run;
 }
 
-CellRun EngineSession::run_cell(const std::string& id, const std::string& code, std::optional<PlotSize> plot,
+CellRun EngineSession::run_cell(const std::string& id, const std::string& code, std::optional<KnitChunk> knit,
                                 bool logged) {
-    return run(id, code, plot, logged);
+    return run(id, code, std::move(knit), logged);
 }
 
 CellRun EngineSession::run_untracked(const std::string& code) { return run(std::nullopt, code, std::nullopt, false); }

@@ -18,11 +18,10 @@
 
 namespace ripple::cli {
 
-// The graphics device of one run (R Markdown's fig.width, fig.height, dpi).
-struct PlotSize {
-    double width_in = 7;
-    double height_in = 5;
-    double dpi = 96;
+// An R Markdown chunk that knitr renders (rbridge::CellEvaluator::knit_next_cell): the request for
+// ripple:::.knit_chunk, R code of a list (header, source, options). All of it is part of the cell's cache key.
+struct KnitChunk {
+    std::string request;
 };
 
 // R could not start (it starts when the first cell needs it, which may be in the middle of a run).
@@ -76,7 +75,7 @@ public:
 
     // Runs a tracked cell: cells are given in document order, each id once per run. `logged`: its output goes to
     // the live log (--log-output) as well.
-    CellRun run_cell(const std::string& id, const std::string& code, std::optional<PlotSize> plot = std::nullopt,
+    CellRun run_cell(const std::string& id, const std::string& code, std::optional<KnitChunk> knit = std::nullopt,
                      bool logged = true);
     // Runs code against the state at the end of the cells run so far, without tracking or logging it.
     CellRun run_untracked(const std::string& code);
@@ -110,9 +109,9 @@ private:
     class Recorder;
     class Watchdog;
     struct Replayed;
-    CellRun run(const std::optional<std::string>& id, const std::string& code, std::optional<PlotSize> plot,
+    CellRun run(const std::optional<std::string>& id, const std::string& code, std::optional<KnitChunk> knit,
                 bool logged);
-    CellRun replay(const std::string& id, const std::string& code, const std::optional<PlotSize>& plot,
+    CellRun replay(const std::string& id, const std::string& code, const std::optional<KnitChunk>& knit,
                    const dag::ReplayChain::Served& served, bool logged);
     bool replaying() const;
     void start_r();

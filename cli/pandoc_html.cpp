@@ -24,7 +24,7 @@ namespace ripple::cli {
 namespace fs = std::filesystem;
 
 void pandoc_to_html(const fs::path& markdown_file, const fs::path& html_file, const fs::path& resource_dir,
-                    bool self_contained, const std::string& page_title) {
+                    bool self_contained, const std::string& page_title, const fs::path& head_file) {
     std::vector<std::string> args = {"pandoc",
                                      "--from",
                                      "markdown",
@@ -37,6 +37,7 @@ void pandoc_to_html(const fs::path& markdown_file, const fs::path& html_file, co
                                      markdown_file.string()};
     if (!page_title.empty()) args.insert(args.end() - 1, {"--metadata", "pagetitle=" + page_title});
     if (self_contained) args.insert(args.begin() + 6, "--self-contained");
+    if (!head_file.empty()) args.insert(args.begin() + 6, "--include-in-header=" + head_file.string());
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);

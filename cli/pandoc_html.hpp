@@ -16,9 +16,11 @@ public:
 };
 
 // Converts `markdown_file` into `html_file`; relative links resolve against `resource_dir`. `page_title` (if not empty)
-// is the HTML title of a document without one. Throws PandocError (pandoc missing or failing, with its first error line).
+// is the HTML title of a document without one; `head_file` (if not empty) goes into the page's <head> (widget
+// libraries). Throws PandocError (pandoc missing or failing, with its first error line).
 void pandoc_to_html(const std::filesystem::path& markdown_file, const std::filesystem::path& html_file,
-                    const std::filesystem::path& resource_dir, bool self_contained, const std::string& page_title);
+                    const std::filesystem::path& resource_dir, bool self_contained, const std::string& page_title,
+                    const std::filesystem::path& head_file = {});
 
 // A content key for one such conversion, for the persistent cache (the same Markdown, figures, options and pandoc give
 // the same HTML): SHA-256 over the pandoc program found on PATH (its stamp), pandoc's user data folders (stamps), the

@@ -149,7 +149,7 @@ void take_pipe_options(Chunk& chunk, std::vector<std::string>& body, size_t body
 } // namespace
 
 RmdDocument parse_rmd(const std::string& text, const std::string& name) {
-    static const std::regex chunk_begin(R"(^[\t >]*(```+)\s*\{([a-zA-Z0-9_]+)(.*)\}\s*$)");
+    static const std::regex chunk_begin(R"(^([\t >]*)(```+)\s*\{([a-zA-Z0-9_]+)(.*)\}\s*$)");
     static const std::regex chunk_end(R"(^[\t >]*(```+)\s*$)");
     RmdDocument doc;
     std::vector<std::string> lines = split_lines(text, true);
@@ -185,6 +185,7 @@ RmdDocument parse_rmd(const std::string& text, const std::string& name) {
     }
 
     std::map<std::string, size_t> labels;
+    std::map<std::string, std::string> code_of; // label -> code, for chunks that reuse it
     size_t chunk_count = 0;
     TextBlock text_block;
     text_block.line = at + 1;
@@ -204,19 +205,20 @@ RmdDocument parse_rmd(const std::string& text, const std::string& name) {
         flush_text(at + 1);
         Chunk chunk;
         chunk.line = at + 1;
-        chunk.fence = begin[1];
-        chunk.engine = begin[2];
+        chunk.indent = begin[1];
+        chunk.fence = begin[2];
+        chunk.engine = begin[3];
         for (char& c : chunk.engine) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        chunk.header = chunk.engine + std::string(begin[3]);
+        chunk.header = chunk.engine + std::string(begin[4]);
         std::string where = name + " line " + std::to_string(chunk.line);
-        std::string rest = begin[3];
+        std::string rest = begin[4];
         if (!rest.empty() && rest[0] == ',') rest.erase(0, 1);
         else if (!rest.empty() && rest[0] != ' ' && rest[0] != '\t') {
             throw RmdError(where + ": the chunk header {" + chunk.header +
                            "} needs a space or a comma after the engine name.");
         }
         parse_chunk_header(chunk, rest, where);
-        ++chunk_count;
+        if (!chunk.named) ++chunk_count; // knitr numbers the unnamed chunks only
         std::vector<std::string> body;
         size_t close = at + 1;
         for (; close < lines.size(); ++close) {
@@ -239,11 +241,18 @@ RmdDocument parse_rmd(const std::string& text, const std::string& name) {
         for (const auto& body_line : body) chunk.code += body_line;
         if (!chunk.named) chunk.label = "unnamed-chunk-" + std::to_string(chunk_count);
         if (chunk.label.empty()) throw RmdError(where + ": the chunk label is empty.");
-        if (auto seen = labels.find(chunk.label); seen != labels.end()) {
+        bool empty = chunk.code.find_first_not_of(" \t\r\n") == std::string::npos;
+        if (auto earlier = code_of.find(chunk.label); earlier != code_of.end() && empty && chunk.named) {
+            chunk.code = earlier->second; // knitr's code reuse: an empty chunk named like an earlier one
+            chunk.reuses_code = true;
+        } else if (auto seen = labels.find(chunk.label); seen != labels.end()) {
             throw RmdError(where + ": the chunk label \"" + chunk.label + "\" is already used by the chunk on line " +
                            std::to_string(seen->second) + " (labels must be unique).");
         }
-        labels[chunk.label] = chunk.line;
+        if (!chunk.reuses_code) {
+            labels[chunk.label] = chunk.line;
+            code_of[chunk.label] = chunk.code;
+        }
         doc.blocks.emplace_back(std::move(chunk));
         at = close + 1;
         text_block.line = at + 1;

@@ -33,6 +33,8 @@ struct Chunk {
     std::string code;                 // the body without #| option lines
     std::string fence;                // the opening fence as written (``` or more backticks)
     std::string header;               // the text between { and }
+    std::string indent;               // what precedes the fence (a chunk in a list item: spaces; in a quote: "> ")
+    bool reuses_code = false;         // an empty chunk with an earlier chunk's label: knitr runs that chunk's code
 };
 
 struct TextBlock {

@@ -1,6 +1,6 @@
-// rmd_renderer.cpp: the R Markdown front door: params, chunk options (rmarkdown's defaults, knitr::opts_chunk$set,
-// the chunk's own), chunks and inline code through the engine, figures as files, Markdown and pandoc's HTML.
-// No engine logic: which cells run is the engine's business; this file decides only how the document looks.
+// rmd_renderer.cpp: the R Markdown front door: params, chunks and inline code through the engine, each chunk's Markdown
+// made by knitr itself (ripple:::.knit_chunk), figures as files, widget dependencies, Markdown and pandoc's HTML.
+// No engine logic: which cells run is the engine's business; knitr decides how a chunk looks.
 #include "cli/rmd_renderer.hpp"
 
 #include <cmath>
@@ -13,7 +13,6 @@
 
 #include "cli/atomic_file.hpp"
 #include "cli/engine_session.hpp"
-#include "cli/knitr_markdown.hpp"
 #include "cli/pandoc_html.hpp"
 #include "cli/plain_text.hpp"
 #include "cli/r_literal.hpp"
@@ -28,66 +27,73 @@ using OrderedJson = nlohmann::ordered_json;
 
 namespace {
 
-// The options of rmarkdown's formats that decide our output: the target and default figure size.
-struct FormatDefaults {
+// The output format of the header (its first one): the default target and the format options that are knitr's chunk
+// options (fig_width, fig_height, dpi, fig_retina, dev), as rmarkdown's html_document and md_document give them.
+struct OutputFormat {
     RenderTarget target = RenderTarget::Html;
-    PlotSize plot{7, 5, 96};
+    OrderedJson options = OrderedJson::object();
 };
 
-FormatDefaults format_defaults(const OrderedJson& header) {
-    FormatDefaults defaults;
-    if (!header.is_object() || !header.contains("output")) return defaults;
+OutputFormat output_format(const OrderedJson& header) {
+    OutputFormat format;
+    if (!header.is_object() || !header.contains("output")) return format;
     const OrderedJson& output = header["output"];
-    std::string format;
-    OrderedJson options = OrderedJson::object();
+    std::string name;
     if (output.is_string()) {
-        format = output.get<std::string>();
+        name = output.get<std::string>();
     } else if (output.is_object() && !output.empty()) {
-        format = output.begin().key();
-        options = output.begin().value();
+        name = output.begin().key();
+        if (output.begin().value().is_object()) format.options = output.begin().value();
     }
-    if (format.find("md_document") != std::string::npos || format.find("github_document") != std::string::npos) {
-        defaults.target = RenderTarget::Markdown;
+    if (name.find("md_document") != std::string::npos || name.find("github_document") != std::string::npos) {
+        format.target = RenderTarget::Markdown;
     }
-    if (options.is_object()) {
-        if (options.contains("fig_width") && options["fig_width"].is_number())
-            defaults.plot.width_in = options["fig_width"].get<double>();
-        if (options.contains("fig_height") && options["fig_height"].is_number())
-            defaults.plot.height_in = options["fig_height"].get<double>();
-        if (options.contains("dpi") && options["dpi"].is_number()) defaults.plot.dpi = options["dpi"].get<double>();
-    }
-    return defaults;
+    return format;
 }
 
-// Inline `r expr` formatted as knitr's inline hook does for HTML (numbers rounded to getOption("digits"), very
-// large or small ones as "a &times; 10<sup>b</sup>", vectors joined with ", "). The expression is evaluated as
-// the argument of a function call, so an assignment in it binds in the global environment, as in knitr.
-std::string inline_code(const std::string& expression) {
-    return "(function(.ripple_x) {\n"
-           "  .ripple_num <- function(v) {\n"
-           "    if (!(base::class(v)[1L] == \"numeric\") || base::is.na(v) || v == 0) return(base::as.character(v))\n"
-           "    if (base::is.infinite(v)) return(if (v < 0) \"-&infin;\" else \"&infin;\")\n"
-           "    lx <- base::floor(base::log10(base::abs(v)))\n"
-           "    if (base::abs(lx) < base::getOption(\"scipen\") + 4L) return(base::as.character(base::round(v, base::getOption(\"digits\"))))\n"
-           "    b <- base::as.character(base::round(v / 10^lx, base::getOption(\"digits\")))\n"
-           "    if (b %in% c(\"1\", \"-1\")) b <- base::sub(\"1\", \"\", b, fixed = TRUE)\n"
-           "    base::paste0(b, if (b %in% c(\"\", \"-\")) \"\" else \" &times; \", \"10<sup>\", lx, \"</sup>\")\n"
-           "  }\n"
-           "  if (base::is.numeric(.ripple_x) && !base::inherits(.ripple_x, \"roman\")) .ripple_x <- base::vapply(.ripple_x, .ripple_num, \"\")\n"
-           "  base::cat(base::paste(base::as.character(.ripple_x), collapse = \", \"))\n"
-           "})(\n" +
+// The format's chunk options as R code (rmarkdown's knitr_options_html / md_document: png at 96 dpi, 7 x 5 in, and
+// fig.retina = 2 for HTML only).
+std::string format_chunk_options(const OutputFormat& format, RenderTarget target) {
+    auto number = [&](const char* key, const char* fallback) {
+        if (format.options.contains(key) && format.options[key].is_number()) return format.options[key].dump();
+        return std::string(fallback);
+    };
+    std::string retina = target == RenderTarget::Html ? number("fig_retina", "2") : "NULL";
+    if (format.options.contains("fig_retina") && format.options["fig_retina"].is_null()) retina = "NULL";
+    std::string dev = format.options.contains("dev") && format.options["dev"].is_string()
+                          ? r_string_literal(format.options["dev"].get<std::string>())
+                          : "\"png\"";
+    return "list(dev = " + dev + ", dpi = " + number("dpi", "96") + ", fig.width = " + number("fig_width", "7") +
+           ", fig.height = " + number("fig_height", "5") + ", fig.retina = " + retina + ")";
+}
+
+// Inline `r expr`, written as knitr's inline hook writes it. The expression is evaluated as the argument of a
+// function call, so an assignment in it binds in the global environment, as in knitr.
+std::string inline_code(const std::string& expression, const std::string& pandoc_to) {
+    return "(function(.ripple_x) ripple:::.knit_inline(.ripple_x, " + r_string_literal(pandoc_to) + "))(\n" +
            expression + "\n)";
 }
 
-// What knitr::opts_chunk$set() changed from knitr's defaults, when the document loaded knitr (a setup chunk).
-const char* kChangedChunkDefaults =
-    "if (!\"knitr\" %in% base::loadedNamespaces()) base::dput(base::list()) else base::local({\n"
-    "  o <- knitr::opts_chunk$get(); d <- knitr::opts_chunk$get(default = TRUE)\n"
-    "  keys <- c(\"echo\", \"eval\", \"include\", \"results\", \"message\", \"warning\", \"error\", \"collapse\",\n"
-    "            \"comment\", \"fig.width\", \"fig.height\", \"fig.cap\", \"dpi\", \"fig.show\")\n"
-    "  changed <- base::Filter(function(k) !base::identical(o[[k]], d[[k]]), keys)\n"
-    "  if (base::length(changed)) base::dput(o[changed]) else base::dput(base::list())\n"
-    "})";
+// knitr's fig.path names the output (OUT_files/figure-html/); knitr is given this word instead and the Markdown and
+// figure paths get the output's name after, so that a chunk's cache entry serves any output name.
+const std::string kOutputStem = "RIPPLE-OUTPUT-STEM";
+
+std::string with_output_stem(std::string text, const std::string& stem) {
+    const std::string placeholder = kOutputStem + "_files/";
+    for (size_t at = text.find(placeholder); at != std::string::npos; at = text.find(placeholder, at + stem.size()))
+        text.replace(at, kOutputStem.size(), stem);
+    return text;
+}
+
+// The part of a chunk's recorded outputs that knitr made: its Markdown display (rbridge::CellEvaluator::knit_next_cell).
+const CellOutput* knitted_output(const std::vector<CellOutput>& outputs) {
+    for (const auto& output : outputs) {
+        if (output.kind == CellOutput::Kind::Display && output.data.contains("text/markdown") &&
+            output.data.contains("application/vnd.ripple.knit+json"))
+            return &output;
+    }
+    return nullptr;
+}
 
 std::string stdout_of(const CellRun& run) {
     std::string text;
@@ -97,7 +103,8 @@ std::string stdout_of(const CellRun& run) {
     return text;
 }
 
-// The code without its leading blank lines and trailing whitespace (the indent of its first line stays).
+// The code without its leading blank lines and trailing whitespace (the indent of its first line stays): how a chunk
+// in another language is shown.
 std::string trim_blank_lines(const std::string& code) {
     std::vector<std::string> lines = split_lines(code, true);
     size_t first = 0;
@@ -138,15 +145,14 @@ private:
     // Runs a tracked cell (a chunk, an inline expression, the params); in a dry run, notes its verdict and reports
     // nothing as failed (nothing ran).
     CellRun run_tracked(const std::string& id, const std::string& shown, const std::string& label,
-                        const std::string& code, std::optional<PlotSize> plot, bool logged);
+                        const std::string& code, std::optional<KnitChunk> knit, bool logged);
     int print_verdicts();
-    std::optional<Json> option_value(const Chunk& chunk, const std::string& option,
-                                     const std::map<std::string, Json>& inherited);
-    void resolve_chunk(const Chunk& chunk, bool& eval, bool& show_error, ChunkLook& look, PlotSize& plot);
+    std::string option_code(const Chunk& chunk, const ChunkOption& option);
+    std::string chunk_request(const Chunk& chunk, bool& eval);
     std::string substitute_inline(const std::string& text, size_t first_line);
     std::string render_chunk(const Chunk& chunk, size_t position, size_t total);
     std::string header_markdown();
-    std::vector<std::string> write_figures(const Chunk& chunk, const std::vector<CellOutput>& outputs);
+    void take_knitted(const Chunk& chunk, const Json& knitted);
     [[noreturn]] void stop(ExitCode code, const std::string& message, const std::string& details = "") {
         throw RenderStop{code, message, details};
     }
@@ -159,21 +165,23 @@ private:
     RmdDocument doc_;
     std::string name_;
     ResolvedPaths paths_;
-    FormatDefaults defaults_;
+    std::string pandoc_to_;      // what knitr is told the document becomes (opts_knit's rmarkdown.pandoc.to)
+    std::string format_options_; // the output format's chunk options (R code)
     std::unique_ptr<EngineSession> session_;
     RunRecord record_;
-    std::map<std::string, Json> inherited_; // knitr::opts_chunk$set() of earlier chunks
-    bool watch_opts_chunk_ = false;
+    // What earlier chunks set in knitr (opts_chunk, knit_hooks, opts_hooks), R code as ripple:::.knit_chunk left it.
+    std::string carried_ = "NULL";
     size_t inline_count_ = 0;
-    fs::path figure_dir_;
-    std::string figure_link_prefix_;
+    fs::path files_dir_;   // OUT_files: figures go under it, as knitr's fig.path says
+    std::string fig_path_; // knitr's fig.path, with kOutputStem for the output's name
     std::set<fs::path> figures_written_;
+    std::vector<std::pair<std::string, std::string>> dependencies_; // widget dependencies (name, inline HTML), once
     RmdDryRun* dry_ = nullptr;
 };
 
 CellRun RmdRender::run_tracked(const std::string& id, const std::string& shown, const std::string& label,
-                               const std::string& code, std::optional<PlotSize> plot, bool logged) {
-    CellRun run = session_->run_cell(id, code, plot, logged);
+                               const std::string& code, std::optional<KnitChunk> knit, bool logged) {
+    CellRun run = session_->run_cell(id, code, std::move(knit), logged);
     if (!dry_) return run;
     bool seen = false;
     for (const auto& cell : dry_->order) seen = seen || cell.id == id;
@@ -209,88 +217,44 @@ int RmdRender::print_verdicts() {
     return 0;
 }
 
-std::optional<Json> RmdRender::option_value(const Chunk& chunk, const std::string& option,
-                                            const std::map<std::string, Json>& inherited) {
-    std::optional<std::string> code = option_code(chunk, option);
-    if (!code) {
-        auto found = inherited.find(option);
-        if (found != inherited.end()) return found->second;
-        return std::nullopt;
-    }
-    if (auto literal = parse_r_literal(*code)) return literal;
+// A chunk option's value as R code for knitr: as written when it is a literal, else the value the expression has now
+// (deparsed), so that the cache key holds what the option is (`eval = params$show` changes with params).
+std::string RmdRender::option_code(const Chunk& chunk, const ChunkOption& option) {
+    if (parse_r_literal(option.code)) return option.code;
     std::string where = name_ + " line " + std::to_string(chunk.line);
-    CellRun run = session_->run_untracked("base::dput((" + *code + "))");
+    CellRun run = session_->run_untracked("base::cat(ripple:::.knit_deparse((" + option.code + ")))");
     if (run.failed) {
         const CellOutput* error = error_of(run.outputs);
-        stop(ExitCode::CellFailed, where + ": the option " + option + " = " + *code + " of chunk " + chunk.label +
-                                       " could not be evaluated" + (error ? ": " + error->evalue : std::string()) +
-                                       ".");
+        stop(ExitCode::CellFailed, where + ": the option " + option.name + " = " + option.code + " of chunk " +
+                                       chunk.label + " could not be evaluated" +
+                                       (error ? ": " + error->evalue : std::string()) + ".");
     }
-    std::string text = stdout_of(run);
-    auto value = parse_r_literal(text);
-    if (!value) {
-        stop(ExitCode::BadInput, where + ": the option " + option + " = " + *code + " of chunk " + chunk.label +
-                                     " is not a plain value (TRUE, a number or a string).");
-    }
-    return value;
+    return stdout_of(run);
 }
 
-void RmdRender::resolve_chunk(const Chunk& chunk, bool& eval, bool& show_error, ChunkLook& look, PlotSize& plot) {
-    std::string where = name_ + " line " + std::to_string(chunk.line) + ": chunk " + chunk.label;
-    auto flag = [&](const char* option, bool fallback) {
-        auto value = option_value(chunk, option, inherited_);
-        if (!value || value->is_null()) return fallback;
-        if (is_r_na(*value)) return false;
-        if (value->is_boolean()) return value->get<bool>();
-        stop(ExitCode::BadInput,
-             where + ": the option " + std::string(option) + " must be TRUE or FALSE, not " + value->dump() + ".");
-    };
-    auto number = [&](const char* option, double fallback) {
-        auto value = option_value(chunk, option, inherited_);
-        if (!value || value->is_null()) return fallback;
-        if (value->is_array() && !value->empty()) *value = (*value)[0];
-        if (value->is_number() && value->get<double>() > 0) return value->get<double>();
-        stop(ExitCode::BadInput,
-             where + ": the option " + std::string(option) + " must be a positive number, not " + value->dump() + ".");
-    };
-    auto text = [&](const char* option) -> std::optional<Json> {
-        auto value = option_value(chunk, option, inherited_);
-        if (value && value->is_array() && !value->empty()) *value = (*value)[0];
-        return value;
-    };
-    eval = flag("eval", true);
-    show_error = flag("error", false);
-    look.echo = flag("echo", true);
-    look.include = flag("include", true);
-    look.message = flag("message", true);
-    look.warning = flag("warning", true);
-    look.collapse = flag("collapse", false);
-    if (auto results = text("results")) {
-        if (results->is_boolean() && !results->get<bool>()) {
-            look.results = ChunkLook::Results::Hide;
-        } else if (results->is_string()) {
-            std::string mode = results->get<std::string>();
-            if (mode == "markup") look.results = ChunkLook::Results::Markup;
-            else if (mode == "asis") look.results = ChunkLook::Results::Asis;
-            else if (mode == "hide") look.results = ChunkLook::Results::Hide;
-            else if (mode == "hold") look.results = ChunkLook::Results::Hold;
-            else
-                stop(ExitCode::BadInput,
-                     where + ": results must be \"markup\", \"asis\", \"hold\" or \"hide\", not \"" + mode + "\".");
-        } else if (!results->is_null()) {
-            stop(ExitCode::BadInput, where + ": results must be \"markup\", \"asis\", \"hold\" or \"hide\".");
+// The request for ripple:::.knit_chunk (share/R/ripple/R/knit.R): the chunk header with its options resolved, its
+// source, the format's and earlier chunks' options. `eval` says whether R evaluates the chunk at all.
+std::string RmdRender::chunk_request(const Chunk& chunk, bool& eval) {
+    std::string header = "label = " + r_string_literal(chunk.label);
+    std::map<std::string, std::string> resolved; // a later option of the same name wins, as in knitr
+    std::vector<std::string> order;
+    for (const auto& option : chunk.options) {
+        if (option.name == "label") continue;
+        if (!resolved.count(option.name)) order.push_back(option.name);
+        resolved[option.name] = option_code(chunk, option);
+    }
+    eval = true;
+    for (const auto& name : order) {
+        header += ", " + name + " = " + resolved[name];
+        if (name == "eval") {
+            auto value = parse_r_literal(resolved[name]);
+            eval = !(value && ((value->is_boolean() && !value->get<bool>()) || value->is_null() || is_r_na(*value)));
         }
     }
-    if (auto comment = text("comment")) {
-        if (comment->is_string()) look.comment = comment->get<std::string>();
-        else if (comment->is_null() || is_r_na(*comment)) look.comment = std::nullopt;
-        else stop(ExitCode::BadInput, where + ": comment must be a string or NA.");
-    }
-    if (auto caption = text("fig.cap"); caption && caption->is_string()) look.fig_cap = caption->get<std::string>();
-    if (auto show = text("fig.show"); show && show->is_string()) look.show_figures = show->get<std::string>() != "hide";
-    plot.width_in = number("fig.width", defaults_.plot.width_in);
-    plot.height_in = number("fig.height", defaults_.plot.height_in);
-    plot.dpi = number("dpi", defaults_.plot.dpi);
+    return "list(header = " + r_string_literal(header) + ", source = " + r_string_literal(chunk.code) +
+           ", indent = " + r_string_literal(chunk.indent) + ", format = " + format_options_ +
+           ", carried = " + r_string_literal(carried_) + ", pandoc_to = " + r_string_literal(pandoc_to_) +
+           ", fig_path = " + r_string_literal(fig_path_) + ")";
 }
 
 std::string RmdRender::substitute_inline(const std::string& text, size_t first_line) {
@@ -304,7 +268,8 @@ std::string RmdRender::substitute_inline(const std::string& text, size_t first_l
         for (size_t i = 0; i < span.offset; ++i) line += text[i] == '\n';
         out += text.substr(at, span.offset - at);
         std::string id = "inline:" + std::to_string(++inline_count_); // cell ids by kind: never equal to a chunk's
-        CellRun run = run_tracked(id, id, "r " + shorten(span.code, 30), inline_code(span.code), std::nullopt, false);
+        CellRun run =
+            run_tracked(id, id, "r " + shorten(span.code, 30), inline_code(span.code, pandoc_to_), std::nullopt, false);
         std::string where = name_ + " line " + std::to_string(line);
         if (run.timed_out)
             stop(ExitCode::Timeout,
@@ -312,11 +277,8 @@ std::string RmdRender::substitute_inline(const std::string& text, size_t first_l
         check_signal();
         if (run.failed) {
             const CellOutput* error = error_of(run.outputs);
-            stop(ExitCode::CellFailed,
-                 where + ": the inline R code `r " + span.code + "` failed" +
-                     (error ? ": " + knitr_error_text(*error).substr(0, knitr_error_text(*error).size() - 1)
-                            : std::string()) +
-                     ".");
+            stop(ExitCode::CellFailed, where + ": the inline R code `r " + span.code + "` failed" +
+                                           (error ? ": " + error->evalue : std::string()) + ".");
         }
         out += stdout_of(run);
         at = span.offset + span.length;
@@ -324,41 +286,49 @@ std::string RmdRender::substitute_inline(const std::string& text, size_t first_l
     return out + text.substr(at);
 }
 
-std::vector<std::string> RmdRender::write_figures(const Chunk& chunk, const std::vector<CellOutput>& outputs) {
-    std::vector<std::string> links;
-    size_t number = 0;
-    for (const auto& output : outputs) {
-        if (!is_figure(output)) continue;
-        ++number;
-        bool png = output.data.contains("image/png");
-        const Json& content = png ? output.data["image/png"] : output.data["image/svg+xml"];
-        std::optional<std::string> bytes;
-        if (content.is_string()) bytes = png ? decode_base64(content.get<std::string>()) : content.get<std::string>();
-        if (!bytes) {
-            links.emplace_back();
-            continue;
+// What knitr made besides the Markdown: figure files (written next to the output, where its links point), what the
+// chunk left set in knitr for the next ones, widget dependencies for the page.
+void RmdRender::take_knitted(const Chunk& chunk, const Json& knitted) {
+    if (knitted.contains("carried") && knitted["carried"].is_string()) carried_ = knitted["carried"].get<std::string>();
+    if (dry_) return;
+    if (knitted.contains("figures") && knitted["figures"].is_array()) {
+        for (const auto& figure : knitted["figures"]) {
+            if (!figure.contains("path") || !figure["path"].is_string() || !figure.contains("base64")) continue;
+            std::optional<std::string> bytes =
+                figure["base64"].is_string() ? decode_base64(figure["base64"].get<std::string>()) : std::nullopt;
+            fs::path relative =
+                fs::path(with_output_stem(figure["path"].get<std::string>(), paths_.output.stem().string()))
+                    .lexically_normal();
+            if (!bytes || relative.is_absolute() || relative.string().rfind("..", 0) == 0) continue;
+            fs::path file = paths_.output.parent_path() / relative;
+            std::error_code ec;
+            fs::create_directories(file.parent_path(), ec);
+            try {
+                write_file_atomically(file, *bytes);
+            } catch (const FileError& e) {
+                stop(ExitCode::Internal, "chunk " + chunk.label + ": cannot write a figure: " + e.what());
+            }
+            figures_written_.insert(file);
         }
-        std::string file = chunk.label + "-" + std::to_string(number) + (png ? ".png" : ".svg");
-        for (char& c : file) {
-            if (c == '/' || c == '\\' || c == ' ') c = '_';
-        }
-        std::error_code ec;
-        fs::create_directories(figure_dir_, ec);
-        try {
-            write_file_atomically(figure_dir_ / file, *bytes);
-        } catch (const FileError& e) {
-            stop(ExitCode::Internal, std::string("cannot write a figure: ") + e.what());
-        }
-        figures_written_.insert(figure_dir_ / file);
-        links.push_back(figure_link_prefix_ + file);
     }
-    return links;
+    if (knitted.contains("dependencies") && knitted["dependencies"].is_array()) {
+        for (const auto& dependency : knitted["dependencies"]) {
+            if (!dependency.contains("name") || !dependency["name"].is_string() || !dependency.contains("html") ||
+                !dependency["html"].is_string())
+                continue;
+            std::string name = dependency["name"].get<std::string>();
+            bool seen = false;
+            for (const auto& [known, html] : dependencies_) seen = seen || known == name;
+            if (!seen) dependencies_.emplace_back(name, dependency["html"].get<std::string>());
+        }
+    }
 }
 
 std::string RmdRender::render_chunk(const Chunk& chunk, size_t position, size_t total) {
     CellRecord cell;
     cell.position = position;
-    cell.id = chunk.label;
+    // A chunk that reuses an earlier one's code (same label) is a cell of its own.
+    cell.id = chunk.reuses_code ? chunk.label + "@" + std::to_string(chunk.line) : chunk.label;
     cell.label = chunk.label;
     cell.line = chunk.line;
     std::string source = trim_blank_lines(chunk.code);
@@ -369,56 +339,50 @@ std::string RmdRender::render_chunk(const Chunk& chunk, size_t position, size_t 
                        " chunk " + chunk.label + " is shown, not run (run-notebook runs R chunks only).");
         return source.empty() ? "" : "```" + chunk.engine + "\n" + source + "\n```\n";
     }
-    if (watch_opts_chunk_) {
-        CellRun query = session_->run_untracked(kChangedChunkDefaults);
-        auto changed = parse_r_literal(stdout_of(query));
-        inherited_.clear();
-        if (changed && changed->is_object()) {
-            for (const auto& [key, value] : changed->items()) inherited_[key] = value;
-        }
+    bool eval = true;
+    KnitChunk knit{chunk_request(chunk, eval)};
+    // A chunk R does not evaluate (eval = FALSE) is still knitted (its source shown) as a cell that reads and binds
+    // nothing; its key is the request, which holds the source.
+    bool evaluates = eval && source.find_first_not_of(" \t\r\n") != std::string::npos;
+    check_signal();
+    if (evaluates) progress_.start_cell(position, total, chunk.label);
+    CellRun run = run_tracked("chunk:" + cell.id, cell.id, shorten(source, 40),
+                              evaluates ? chunk.code : std::string("NULL"), knit, evaluates);
+    cell.seconds = run.seconds;
+    cell.from_cache = run.from_cache;
+    cell.status = run.timed_out                                          ? CellStatus::Timeout
+                  : run.interrupted && EngineSession::stop_signal() != 0 ? CellStatus::Interrupted
+                  : run.failed                                           ? CellStatus::Error
+                  : !evaluates                                           ? CellStatus::Skipped
+                                                                         : CellStatus::Ok;
+    if (const CellOutput* error = error_of(run.outputs)) cell.error = *error;
+    if (cell.status == CellStatus::Timeout) cell.error = timeout_error(*request_.timeout_seconds);
+    const CellOutput* knitted = knitted_output(run.outputs);
+    if (knitted && cell.status == CellStatus::Ok &&
+        knitted->data["application/vnd.ripple.knit+json"].value("error_shown", false)) {
+        cell.status = CellStatus::Error; // shown in the chunk (error = TRUE); the render goes on
     }
-    bool eval = true, show_error = false;
-    ChunkLook look;
-    PlotSize plot = defaults_.plot;
-    resolve_chunk(chunk, eval, show_error, look, plot);
-    std::vector<CellOutput> outputs;
-    if (eval && source.find_first_not_of(" \t\r\n") != std::string::npos) {
-        check_signal();
-        progress_.start_cell(position, total, chunk.label);
-        // knitr::opts_chunk$set() changes knitr's state, not a variable, and later chunks' options read it: such a
-        // chunk always runs (served from the cache, it would show its output without setting anything).
-        bool sets_chunk_options = chunk.code.find("opts_chunk") != std::string::npos;
-        CellRun run = run_tracked("chunk:" + chunk.label, chunk.label, shorten(source, 40),
-                                  sets_chunk_options ? "#| cache: false\n" + chunk.code : chunk.code, plot, true);
-        if (sets_chunk_options) watch_opts_chunk_ = true;
-        cell.seconds = run.seconds;
-        cell.from_cache = run.from_cache;
-        cell.status = run.timed_out                                          ? CellStatus::Timeout
-                      : run.interrupted && EngineSession::stop_signal() != 0 ? CellStatus::Interrupted
-                      : run.failed                                           ? CellStatus::Error
-                                                                             : CellStatus::Ok;
-        if (const CellOutput* error = error_of(run.outputs)) cell.error = *error;
-        if (cell.status == CellStatus::Timeout) cell.error = timeout_error(*request_.timeout_seconds);
-        record_.cells.push_back(cell);
-        progress_.finish_cell(cell.status, run.seconds, run.from_cache);
-        for (const auto& notice : run.notices) progress_.note(notice);
-        check_signal();
-        std::string where = name_ + " line " + std::to_string(chunk.line) + ": chunk " + chunk.label;
-        if (cell.status == CellStatus::Timeout) {
-            stop(ExitCode::Timeout, where + " ran longer than --timeout and was interrupted.");
-        }
-        if (cell.status == CellStatus::Error && !show_error) {
-            const CellOutput* error = error_of(run.outputs);
-            stop(ExitCode::CellFailed, where + " failed" + (error ? ": " + error->evalue : std::string()) + ".",
-                 error ? describe_error(*error) : std::string());
-        }
-        outputs = std::move(run.outputs);
-    } else {
-        cell.status = CellStatus::Skipped;
-        record_.cells.push_back(cell);
+    record_.cells.push_back(cell);
+    if (evaluates) progress_.finish_cell(cell.status, run.seconds, run.from_cache);
+    for (const auto& notice : run.notices) progress_.note(notice);
+    check_signal();
+    std::string where = name_ + " line " + std::to_string(chunk.line) + ": chunk " + chunk.label;
+    if (cell.status == CellStatus::Timeout)
+        stop(ExitCode::Timeout, where + " ran longer than --timeout and was interrupted.");
+    if (run.failed || cell.status == CellStatus::Interrupted) {
+        // knitr keeps an error in the chunk's output when the chunk says error = TRUE; one that reaches us stops.
+        const CellOutput* error = error_of(run.outputs);
+        stop(ExitCode::CellFailed, where + " failed" + (error ? ": " + error->evalue : std::string()) + ".",
+             error ? describe_error(*error) : std::string());
     }
-    std::vector<std::string> links = look.include && !dry_ ? write_figures(chunk, outputs) : std::vector<std::string>{};
-    return chunk_markdown(source, outputs, links, look);
+    if (!knitted) {
+        if (dry_) return "";
+        stop(ExitCode::Internal, where + ": knitr returned no Markdown for it.");
+    }
+    take_knitted(chunk, knitted->data["application/vnd.ripple.knit+json"]);
+    const Json& markdown = knitted->data["text/markdown"];
+    return markdown.is_string() ? with_output_stem(markdown.get<std::string>(), paths_.output.stem().string())
+                                : std::string();
 }
 
 std::string RmdRender::header_markdown() {
@@ -450,8 +414,11 @@ std::string RmdRender::header_markdown() {
 }
 
 int RmdRender::render() {
-    defaults_ = format_defaults(doc_.header);
-    RenderTarget target = request_.to ? *request_.to : defaults_.target;
+    OutputFormat format = output_format(doc_.header);
+    RenderTarget target = request_.to ? *request_.to : format.target;
+    // As rmarkdown's html_document and md_document (markdown_strict) tell knitr.
+    pandoc_to_ = target == RenderTarget::Html ? "html" : "markdown_strict";
+    format_options_ = format_chunk_options(format, target);
     if (request_.self_contained && target != RenderTarget::Html) {
         throw InputError("--self-contained applies to HTML output, and " + name_ + " renders to Markdown.");
     }
@@ -461,8 +428,8 @@ int RmdRender::render() {
     if (paths_.output == paths_.input)
         throw InputError("the output " + paths_.output.string() + " would overwrite the document.");
     std::string stem = paths_.output.stem().string();
-    figure_dir_ = paths_.output.parent_path() / (stem + "_files") / "figure-html";
-    figure_link_prefix_ = stem + "_files/figure-html/";
+    files_dir_ = paths_.output.parent_path() / (stem + "_files");
+    fig_path_ = kOutputStem + "_files/figure-" + pandoc_to_ + "/";
 
     // params: the header's values (a value or {value: ...}), overridden by -p.
     std::vector<std::pair<std::string, std::string>> params;
@@ -511,6 +478,8 @@ int RmdRender::render() {
         settings.live_output = [this](const CellOutput& output) {
             if (output.kind == CellOutput::Kind::Stream) progress_.live(output.text);
             else if (output.kind == CellOutput::Kind::Error) progress_.live(describe_error(output));
+            else if (output.data.contains("text/markdown") && output.data["text/markdown"].is_string())
+                progress_.live(output.data["text/markdown"].get<std::string>()); // a chunk as knitr wrote it
             else if (output.data.contains("text/plain") && output.data["text/plain"].is_string()) {
                 progress_.live(output.data["text/plain"].get<std::string>() + "\n");
             }
@@ -601,9 +570,12 @@ int RmdRender::render() {
             std::string title = doc_.header.is_object() && doc_.header.contains("title") ? "" : stem;
             // The same Markdown and figures through the same pandoc give the same HTML: served from the cache.
             std::vector<fs::path> figures(figures_written_.begin(), figures_written_.end());
+            std::string head; // widget libraries, each once, in the order chunks first used them
+            for (const auto& [name, html] : dependencies_) head += html + "\n";
             std::optional<std::string> key;
             if (session_->cache_available()) {
-                key = pandoc_run_key(markdown, paths_.output.parent_path(), request_.self_contained, title, figures);
+                key = pandoc_run_key(markdown + std::string(1, '\0') + head, paths_.output.parent_path(),
+                                     request_.self_contained, title, figures);
             }
             std::optional<std::string> cached_html = key ? session_->cached_artifact(*key) : std::nullopt;
             if (cached_html) {
@@ -612,16 +584,25 @@ int RmdRender::render() {
                 fs::path md_file =
                     paths_.output.parent_path() / ("." + stem + ".knit-" + std::to_string(getpid()) + ".md");
                 write_file_atomically(md_file, markdown);
+                fs::path head_file;
+                if (!head.empty()) {
+                    head_file =
+                        paths_.output.parent_path() / ("." + stem + ".head-" + std::to_string(getpid()) + ".html");
+                    write_file_atomically(head_file, head);
+                }
                 fs::path html_tmp =
                     paths_.output.parent_path() / ("." + stem + ".html-" + std::to_string(getpid()) + ".tmp");
                 try {
-                    pandoc_to_html(md_file, html_tmp, paths_.output.parent_path(), request_.self_contained, title);
+                    pandoc_to_html(md_file, html_tmp, paths_.output.parent_path(), request_.self_contained, title,
+                                   head_file);
                 } catch (...) {
                     fs::remove(md_file, ec);
+                    if (!head_file.empty()) fs::remove(head_file, ec);
                     fs::remove(html_tmp, ec);
                     throw;
                 }
                 fs::remove(md_file, ec);
+                if (!head_file.empty()) fs::remove(head_file, ec);
                 if (key) session_->store_artifact(*key, read_text_file(html_tmp), "pandoc HTML of " + stem);
                 if (::rename(html_tmp.c_str(), paths_.output.c_str()) != 0) {
                     fs::remove(html_tmp, ec);
@@ -632,8 +613,8 @@ int RmdRender::render() {
             if (request_.self_contained) {
                 // Figures live inside the HTML now, as with rmarkdown's self_contained.
                 for (const auto& figure : figures_written_) fs::remove(figure, ec);
-                fs::remove(figure_dir_, ec);
-                fs::remove(figure_dir_.parent_path(), ec);
+                fs::remove_all(files_dir_ / ("figure-" + pandoc_to_), ec);
+                fs::remove(files_dir_, ec); // only when empty
                 figures_written_.clear();
             }
         }
@@ -649,8 +630,9 @@ int RmdRender::render() {
         return static_cast<int>(ExitCode::Internal);
     }
     // Figures of an earlier render that this one no longer makes.
-    if (fs::is_directory(figure_dir_, ec)) {
-        for (const auto& entry : fs::directory_iterator(figure_dir_, ec)) {
+    fs::path figure_dir = files_dir_ / ("figure-" + pandoc_to_);
+    if (fs::is_directory(figure_dir, ec)) {
+        for (const auto& entry : fs::directory_iterator(figure_dir, ec)) {
             if (!figures_written_.count(entry.path())) fs::remove(entry.path(), ec);
         }
     }

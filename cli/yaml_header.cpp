@@ -1,472 +1,186 @@
-// yaml_header.cpp: an indentation-driven reader for the subset of YAML found in R Markdown headers.
-// Pure C++: must not know about R or knitr; it turns text into ordered JSON or a YamlError with a line.
+// yaml_header.cpp: YAML read by libyaml (its event parser), turned into ordered JSON with YAML 1.1 scalars as R's
+// yaml package reads them; libyaml's errors become YamlError with the file line. Must not know about R or knitr.
 #include "cli/yaml_header.hpp"
 
-#include "cli/plain_text.hpp"
-
-#include <cctype>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
-#include <optional>
+#include <limits>
 #include <regex>
 #include <vector>
 
-namespace ripple::cli {
+#include <yaml.h>
 
-using Json = nlohmann::ordered_json;
+namespace ripple::cli {
 
 namespace {
 
-struct Line {
-    size_t number = 0;   // line in the file
-    size_t indent = 0;   // leading spaces
-    std::string content; // after the indent, comment removed, right-trimmed
-    std::string raw;     // the whole line as written (block scalars keep it)
-    bool blank = true;   // empty or only a comment
-};
+using OrderedJson = nlohmann::ordered_json;
 
-// Removes a `# comment` that is outside quotes and preceded by a space (or starts the text).
-std::string strip_comment(const std::string& text) {
-    char quote = 0;
-    for (size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (quote) {
-            if (c == quote) {
-                if (quote == '\'' && i + 1 < text.size() && text[i + 1] == '\'') ++i;
-                else quote = 0;
-            } else if (c == '\\' && quote == '"') {
-                ++i;
-            }
-            continue;
-        }
-        if ((c == '"' || c == '\'') && (i == 0 || std::string(" \t[{,:-").find(text[i - 1]) != std::string::npos))
-            quote = c;
-        else if (c == '#' && (i == 0 || text[i - 1] == ' ' || text[i - 1] == '\t')) return trim_end(text.substr(0, i));
+// A plain (unquoted, untagged) scalar as YAML 1.1 resolves it: null, booleans (yes/no/on/off too), integers,
+// floats (.inf, .nan), else the string itself.
+OrderedJson plain_scalar(const std::string& text) {
+    static const std::regex null_re("~|null|Null|NULL");
+    static const std::regex true_re("yes|Yes|YES|true|True|TRUE|on|On|ON");
+    static const std::regex false_re("no|No|NO|false|False|FALSE|off|Off|OFF");
+    static const std::regex int_re("[-+]?(0|[1-9][0-9_]*)");
+    static const std::regex hex_re("0x[0-9a-fA-F_]+");
+    static const std::regex float_re(
+        "[-+]?([0-9][0-9_]*)?\\.[0-9_]*([eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*[eE][-+]?[0-9]+");
+    static const std::regex inf_re("[-+]?\\.(inf|Inf|INF)");
+    static const std::regex nan_re("\\.(nan|NaN|NAN)");
+    if (text.empty() || std::regex_match(text, null_re)) return nullptr;
+    if (std::regex_match(text, true_re)) return true;
+    if (std::regex_match(text, false_re)) return false;
+    std::string digits;
+    for (char c : text) {
+        if (c != '_') digits.push_back(c);
     }
-    return trim_end(text);
-}
-
-// Position of the `:` that ends a mapping key (followed by a space or the end), outside quotes and brackets.
-std::optional<size_t> key_colon(const std::string& text) {
-    char quote = 0;
-    int depth = 0;
-    for (size_t i = 0; i < text.size(); ++i) {
-        char c = text[i];
-        if (quote) {
-            if (c == quote) quote = 0;
-            else if (c == '\\' && quote == '"') ++i;
-            continue;
-        }
-        if ((c == '"' || c == '\'') && i == 0) quote = c;
-        else if (c == '[' || c == '{') ++depth;
-        else if (c == ']' || c == '}') --depth;
-        else if (c == ':' && depth == 0 && (i + 1 == text.size() || text[i + 1] == ' ' || text[i + 1] == '\t'))
-            return i;
-        if (i == 0 && (c == '[' || c == '{')) return std::nullopt;
+    if (std::regex_match(text, int_re) || std::regex_match(text, hex_re)) {
+        errno = 0;
+        long long value = std::strtoll(digits.c_str(), nullptr, 0);
+        if (errno == 0) return value;
     }
-    return std::nullopt;
-}
-
-bool is_sequence_item(const std::string& content) { return content == "-" || content.rfind("- ", 0) == 0; }
-
-Json plain_scalar(const std::string& text) {
-    static const std::regex integer(R"([-+]?[0-9]+)");
-    static const std::regex real(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
-    if (text.empty() || text == "~" || text == "null" || text == "Null" || text == "NULL") return nullptr;
-    for (const char* word : {"true", "True", "TRUE", "yes", "Yes", "YES", "on", "On", "ON"}) {
-        if (text == word) return true;
+    if (std::regex_match(text, float_re) && text != "." && text != "-." && text != "+.") {
+        return std::strtod(digits.c_str(), nullptr);
     }
-    for (const char* word : {"false", "False", "FALSE", "no", "No", "NO", "off", "Off", "OFF"}) {
-        if (text == word) return false;
+    if (std::regex_match(text, inf_re)) {
+        // JSON has no infinity: kept as R code, which is what params need.
+        return OrderedJson{{"!r", text[0] == '-' ? "-Inf" : "Inf"}};
     }
-    if (std::regex_match(text, integer) && text.size() < 16) return std::stoll(text);
-    if (std::regex_match(text, real)) return std::strtod(text.c_str(), nullptr);
-    if (text == ".inf" || text == ".Inf" || text == "+.inf") return HUGE_VAL;
-    if (text == "-.inf" || text == "-.Inf") return -HUGE_VAL;
+    if (std::regex_match(text, nan_re)) return OrderedJson{{"!r", "NaN"}};
     return text;
 }
 
-// Reads inline values (quoted scalars, flow collections, plain scalars) from one logical line of text.
-class InlineReader {
+class EventReader {
 public:
-    InlineReader(const std::string& text, size_t line) : text_(text), line_(line) {}
+    EventReader(const std::string& text, size_t first_line) : text_(text), first_line_(first_line) {
+        if (!yaml_parser_initialize(&parser_)) throw YamlError(first_line, "the YAML reader could not start");
+        yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    }
+    ~EventReader() { yaml_parser_delete(&parser_); }
+    EventReader(const EventReader&) = delete;
+    EventReader& operator=(const EventReader&) = delete;
 
-    Json read_document_value() {
-        skip_space();
-        Json value = read_value(false);
-        skip_space();
-        if (at_ != text_.size()) fail("unexpected text after the value: \"" + text_.substr(at_) + "\"");
-        return value;
+    OrderedJson document() {
+        Event stream = next(); // STREAM-START
+        Event start = next();
+        if (start.type() != YAML_DOCUMENT_START_EVENT) return nullptr; // empty text
+        OrderedJson result = node(next());
+        expect_end_of_document();
+        return result;
     }
 
 private:
-    [[noreturn]] void fail(const std::string& message) const { throw YamlError(line_, message); }
-    void skip_space() {
-        while (at_ < text_.size() && (text_[at_] == ' ' || text_[at_] == '\t')) ++at_;
-    }
-
-    Json read_value(bool in_flow) {
-        skip_space();
-        if (at_ >= text_.size()) return nullptr;
-        char c = text_[at_];
-        if (c == '"') return read_double_quoted();
-        if (c == '\'') return read_single_quoted();
-        if (c == '[') return read_flow_sequence();
-        if (c == '{') return read_flow_mapping();
-        if (c == '!') return read_tagged(in_flow);
-        if (c == '&' || c == '*') fail("YAML anchors and aliases (& and *) are not supported in R Markdown headers");
-        return plain_scalar(read_plain(in_flow));
-    }
-
-    std::string read_plain(bool in_flow) {
-        size_t start = at_;
-        while (at_ < text_.size()) {
-            char c = text_[at_];
-            if (in_flow && (c == ',' || c == ']' || c == '}')) break;
-            if (in_flow && c == ':' && (at_ + 1 == text_.size() || text_[at_ + 1] == ' ')) break;
-            ++at_;
+    // One event, freed when it goes out of scope.
+    class Event {
+    public:
+        Event() = default;
+        Event(const Event&) = delete;
+        Event& operator=(const Event&) = delete;
+        Event(Event&& other) noexcept : event_(other.event_), owned_(other.owned_) { other.owned_ = false; }
+        ~Event() {
+            if (owned_) yaml_event_delete(&event_);
         }
-        return trim(text_.substr(start, at_ - start));
+        yaml_event_t* get() { return &event_; }
+        void own() { owned_ = true; }
+        yaml_event_type_t type() const { return event_.type; }
+        const yaml_event_t& operator*() const { return event_; }
+        size_t line() const { return event_.start_mark.line; }
+
+    private:
+        yaml_event_t event_{};
+        bool owned_ = false;
+    };
+
+    Event next() {
+        Event event;
+        if (!yaml_parser_parse(&parser_, event.get())) fail();
+        event.own();
+        return event;
     }
 
-    Json read_tagged(bool in_flow) {
-        size_t start = at_;
-        while (at_ < text_.size() && text_[at_] != ' ') ++at_;
-        std::string tag = text_.substr(start, at_ - start);
-        skip_space();
-        if (tag == "!r" || tag == "!expr") {
-            std::string code = in_flow ? read_plain(true) : trim(text_.substr(at_));
-            if (!in_flow) at_ = text_.size();
-            if (code.size() >= 2 && (code.front() == '"' || code.front() == '\'') && code.back() == code.front()) {
-                code = code.substr(1, code.size() - 2);
-            }
-            if (code.empty()) fail(tag + " needs an R expression after it");
-            return Json{{"!r", code}};
-        }
-        if (tag == "!!str") {
-            Json value = read_value(in_flow);
-            return value.is_string() ? value : Json(value.dump());
-        }
-        fail("the YAML tag " + tag + " is not supported (use !r for R code)");
+    [[noreturn]] void fail() {
+        const yaml_parser_t& p = parser_;
+        // A problem found only at the end of the text (an unclosed quote or flow list, a key without ':') is where
+        // the construct being read began, when libyaml marked it, else the last line with content; any other
+        // problem is where libyaml found it.
+        const yaml_mark_t& context = p.context_mark;
+        bool at_end = p.problem_mark.index >= text_.size();
+        bool context_marked = p.context && (context.index != 0 || context.line != 0 || context.column != 0);
+        const yaml_mark_t& mark = at_end && context_marked ? context : p.problem_mark;
+        size_t line = mark.line;
+        if (mark.index >= text_.size()) line = last_content_line();
+        std::string message = p.problem ? p.problem : "malformed YAML";
+        if (p.context) message = std::string(p.context) + ", " + message;
+        throw YamlError(first_line_ + line, message);
     }
 
-    Json read_double_quoted() {
-        ++at_;
-        std::string out;
-        while (at_ < text_.size() && text_[at_] != '"') {
-            char c = text_[at_++];
-            if (c != '\\') {
-                out.push_back(c);
-                continue;
-            }
-            if (at_ >= text_.size()) break;
-            char e = text_[at_++];
-            switch (e) {
-            case 'n': out.push_back('\n'); break;
-            case 't': out.push_back('\t'); break;
-            case 'r': out.push_back('\r'); break;
-            case '0': out.push_back('\0'); break;
-            case '"':
-            case '\\':
-            case '/':
-            case ' ': out.push_back(e); break;
-            case 'x':
-            case 'u':
-            case 'U': {
-                size_t digits = e == 'x' ? 2 : e == 'u' ? 4 : 8;
-                if (at_ + digits > text_.size())
-                    fail("a \\" + std::string(1, e) + " escape needs " + std::to_string(digits) + " hex digits");
-                std::string hex = text_.substr(at_, digits);
-                for (char h : hex) {
-                    if (!std::isxdigit(static_cast<unsigned char>(h)))
-                        fail("\"\\" + std::string(1, e) + hex + "\" is not a valid escape");
-                }
-                append_utf8(out, std::strtoul(hex.c_str(), nullptr, 16));
-                at_ += digits;
-                break;
-            }
-            default: fail(std::string("\"\\") + e + "\" is not a valid escape in a double-quoted string");
+    size_t last_content_line() const {
+        size_t line = 0, last = 0;
+        for (char c : text_) {
+            if (c == '\n') ++line;
+            else if (c != ' ' && c != '\t' && c != '\r') last = line;
+        }
+        return last;
+    }
+
+    OrderedJson node(Event event) {
+        switch (event.type()) {
+        case YAML_SCALAR_EVENT: return scalar(*event);
+        case YAML_SEQUENCE_START_EVENT: {
+            OrderedJson list = OrderedJson::array();
+            while (true) {
+                Event item = next();
+                if (item.type() == YAML_SEQUENCE_END_EVENT) return list;
+                list.push_back(node(std::move(item)));
             }
         }
-        if (at_ >= text_.size()) fail("a double-quoted string is not closed");
-        ++at_;
-        return out;
-    }
-
-    Json read_single_quoted() {
-        ++at_;
-        std::string out;
-        for (;;) {
-            if (at_ >= text_.size()) fail("a single-quoted string is not closed");
-            char c = text_[at_++];
-            if (c == '\'') {
-                if (at_ < text_.size() && text_[at_] == '\'') {
-                    out.push_back('\'');
-                    ++at_;
-                    continue;
-                }
-                return out;
+        case YAML_MAPPING_START_EVENT: {
+            OrderedJson map = OrderedJson::object();
+            while (true) {
+                Event key = next();
+                if (key.type() == YAML_MAPPING_END_EVENT) return map;
+                size_t line = first_line_ + key.line();
+                if (key.type() != YAML_SCALAR_EVENT) throw YamlError(line, "a key must be a plain name");
+                const yaml_event_t& k = *key;
+                std::string text(reinterpret_cast<const char*>(k.data.scalar.value), k.data.scalar.length);
+                if (map.contains(text)) throw YamlError(line, "the key \"" + text + "\" appears twice");
+                map[text] = node(next());
             }
-            out.push_back(c);
+        }
+        case YAML_ALIAS_EVENT:
+            throw YamlError(first_line_ + event.line(), "anchors and aliases (*name) are not supported in headers");
+        default: throw YamlError(first_line_ + event.line(), "unexpected YAML structure");
         }
     }
 
-    Json read_flow_sequence() {
-        ++at_;
-        Json items = Json::array();
-        skip_space();
-        if (at_ < text_.size() && text_[at_] == ']') {
-            ++at_;
-            return items;
-        }
-        for (;;) {
-            items.push_back(read_value(true));
-            skip_space();
-            if (at_ >= text_.size()) fail("a [ list is not closed with ]");
-            if (text_[at_] == ',') {
-                ++at_;
-                continue;
-            }
-            if (text_[at_] == ']') {
-                ++at_;
-                return items;
-            }
-            fail(std::string("unexpected \"") + text_[at_] + "\" in a [ list");
-        }
+    static OrderedJson scalar(const yaml_event_t& event) {
+        std::string value(reinterpret_cast<const char*>(event.data.scalar.value), event.data.scalar.length);
+        std::string tag = event.data.scalar.tag ? reinterpret_cast<const char*>(event.data.scalar.tag) : "";
+        if (tag == "!r" || tag == "!expr") return OrderedJson{{"!r", value}};
+        if (event.data.scalar.style != YAML_PLAIN_SCALAR_STYLE || !tag.empty()) return value;
+        return plain_scalar(value);
     }
 
-    Json read_flow_mapping() {
-        ++at_;
-        Json map = Json::object();
-        skip_space();
-        if (at_ < text_.size() && text_[at_] == '}') {
-            ++at_;
-            return map;
-        }
-        for (;;) {
-            Json key = read_value(true);
-            skip_space();
-            if (at_ >= text_.size() || text_[at_] != ':') fail("a { map entry needs \"key: value\"");
-            ++at_;
-            Json value = read_value(true);
-            std::string name = key.is_string() ? key.get<std::string>() : key.dump();
-            if (map.contains(name)) fail("the key \"" + name + "\" appears twice");
-            map[name] = value;
-            skip_space();
-            if (at_ >= text_.size()) fail("a { map is not closed with }");
-            if (text_[at_] == ',') {
-                ++at_;
-                continue;
-            }
-            if (text_[at_] == '}') {
-                ++at_;
-                return map;
-            }
-            fail(std::string("unexpected \"") + text_[at_] + "\" in a { map");
-        }
+    void expect_end_of_document() {
+        Event end = next();
+        if (end.type() != YAML_DOCUMENT_END_EVENT) throw YamlError(first_line_ + end.line(), "unexpected YAML content");
+        Event after = next();
+        if (after.type() == YAML_DOCUMENT_START_EVENT)
+            throw YamlError(first_line_ + after.line(), "a header holds one YAML document");
     }
 
     const std::string& text_;
-    size_t line_;
-    size_t at_ = 0;
-};
-
-class BlockReader {
-public:
-    explicit BlockReader(std::vector<Line> lines) : lines_(std::move(lines)) {}
-
-    Json read_document() {
-        skip_blank();
-        if (done()) return nullptr;
-        Json value = read_node(lines_[at_].indent);
-        skip_blank();
-        if (!done())
-            fail(lines_[at_], "this line is indented less than the block it belongs to, or more than the one before");
-        return value;
-    }
-
-private:
-    [[noreturn]] static void fail(const Line& line, const std::string& message) {
-        throw YamlError(line.number, message);
-    }
-    bool done() const { return at_ >= lines_.size(); }
-    void skip_blank() {
-        while (!done() && lines_[at_].blank) ++at_;
-    }
-
-    Json read_node(size_t indent) {
-        const Line& line = lines_[at_];
-        if (is_sequence_item(line.content)) return read_sequence(indent);
-        if (key_colon(line.content)) return read_mapping(indent);
-        return read_scalar_lines(indent, line.content, line.number);
-    }
-
-    // A value that starts on this line and may continue (quoted or plain) on more-indented lines.
-    Json read_scalar_lines(size_t parent_indent, std::string text, size_t number) {
-        ++at_;
-        char open = text.empty() ? 0 : text[0];
-        auto closed = [&](const std::string& t) {
-            if (open == '"' || open == '\'') {
-                try {
-                    InlineReader(t, number).read_document_value();
-                    return true;
-                } catch (const YamlError&) {
-                    return false;
-                }
-            }
-            if (open == '[' || open == '{') {
-                int depth = 0;
-                for (char c : t) depth += (c == '[' || c == '{') - (c == ']' || c == '}');
-                return depth <= 0;
-            }
-            return true;
-        };
-        while (true) {
-            size_t next = at_;
-            while (next < lines_.size() && lines_[next].blank) ++next;
-            if (next >= lines_.size()) break;
-            const Line& more = lines_[next];
-            bool continues = (open == '"' || open == '\'' || open == '[' || open == '{') ? !closed(text)
-                                                                                         : more.indent > parent_indent;
-            if (!continues) break;
-            if (open != '"' && open != '\'' && open != '[' && open != '{' && key_colon(more.content)) {
-                fail(more,
-                     "this line is indented like a continuation of the value above but looks like \"key: value\"");
-            }
-            text += " " + (open == '"' || open == '\'' ? trim(more.raw) : more.content);
-            at_ = next + 1;
-        }
-        return InlineReader(text, number).read_document_value();
-    }
-
-    Json read_block_scalar(const std::string& header, size_t parent_indent, size_t number) {
-        bool literal = header[0] == '|';
-        char chomp = 0;
-        for (char c : header.substr(1)) {
-            if (c == '-' || c == '+') chomp = c;
-            else if (!std::isdigit(static_cast<unsigned char>(c)))
-                throw YamlError(number, "\"" + header + "\" is not a block scalar header");
-        }
-        std::vector<std::string> body;
-        size_t block_indent = 0;
-        while (!done()) {
-            const Line& line = lines_[at_];
-            bool empty = trim(line.raw).empty();
-            if (!empty && line.indent <= parent_indent) break;
-            if (!empty && block_indent == 0) block_indent = line.indent;
-            body.push_back(empty ? "" : line.raw.substr(std::min(block_indent, line.indent)));
-            ++at_;
-        }
-        while (!body.empty() && body.back().empty() && chomp != '+') body.pop_back();
-        std::string text;
-        for (size_t i = 0; i < body.size(); ++i) {
-            if (i > 0) text += literal || body[i].empty() || body[i - 1].empty() ? "\n" : " ";
-            text += body[i];
-        }
-        if (chomp != '-' && !body.empty()) text += "\n";
-        return text;
-    }
-
-    Json read_mapping(size_t indent) {
-        Json map = Json::object();
-        while (true) {
-            skip_blank();
-            if (done()) break;
-            const Line& line = lines_[at_];
-            if (line.indent < indent) break;
-            if (line.indent > indent) fail(line, "this line is indented more than the key above it");
-            if (is_sequence_item(line.content))
-                fail(line, "a list item (\"- \") appears where a \"key: value\" was expected");
-            auto colon = key_colon(line.content);
-            if (!colon) fail(line, "expected \"key: value\", found \"" + line.content + "\"");
-            Json key = InlineReader(trim(line.content.substr(0, *colon)), line.number).read_document_value();
-            std::string name = key.is_string() ? key.get<std::string>() : key.is_null() ? "" : key.dump();
-            if (name.empty()) fail(line, "a key is empty");
-            if (map.contains(name)) fail(line, "the key \"" + name + "\" appears twice");
-            std::string rest = trim(line.content.substr(*colon + 1));
-            size_t number = line.number;
-            if (rest.empty()) {
-                ++at_;
-                skip_blank();
-                if (!done() && (lines_[at_].indent > indent ||
-                                (lines_[at_].indent == indent && is_sequence_item(lines_[at_].content)))) {
-                    map[name] = read_node(lines_[at_].indent);
-                } else {
-                    map[name] = nullptr;
-                }
-            } else if (rest[0] == '|' || rest[0] == '>') {
-                ++at_;
-                map[name] = read_block_scalar(rest, indent, number);
-            } else {
-                map[name] = read_scalar_lines(indent, rest, number);
-            }
-        }
-        return map;
-    }
-
-    Json read_sequence(size_t indent) {
-        Json items = Json::array();
-        while (true) {
-            skip_blank();
-            if (done()) break;
-            Line& line = lines_[at_];
-            if (line.indent < indent) break;
-            if (line.indent > indent) fail(line, "this line is indented more than the list item above it");
-            if (!is_sequence_item(line.content)) break;
-            std::string rest = line.content.substr(1);
-            size_t spaces = rest.find_first_not_of(' ');
-            if (spaces == std::string::npos) {
-                ++at_;
-                skip_blank();
-                if (!done() && lines_[at_].indent > indent) items.push_back(read_node(lines_[at_].indent));
-                else items.push_back(nullptr);
-                continue;
-            }
-            // "- key: value": the item's content becomes a line of its own, indented where its text starts.
-            line.indent = indent + 1 + spaces;
-            line.content = rest.substr(spaces);
-            if (line.content[0] == '|' || line.content[0] == '>') {
-                std::string header = line.content;
-                size_t number = line.number;
-                ++at_;
-                items.push_back(read_block_scalar(header, indent, number));
-            } else {
-                items.push_back(read_node(line.indent));
-            }
-        }
-        return items;
-    }
-
-    std::vector<Line> lines_;
-    size_t at_ = 0;
+    size_t first_line_;
+    yaml_parser_t parser_{};
 };
 
 } // namespace
 
-Json parse_yaml(const std::string& text, size_t first_line) {
-    // Every line, also the empty one after a final newline (a block scalar that keeps trailing newlines sees it).
-    std::vector<std::string> raws = split_lines(text, false);
-    if (text.empty() || text.back() == '\n') raws.emplace_back();
-    std::vector<Line> lines;
-    size_t number = first_line;
-    for (std::string& raw : raws) {
-        if (!raw.empty() && raw.back() == '\r') raw.pop_back();
-        Line line;
-        line.number = number++;
-        line.raw = raw;
-        size_t indent = 0;
-        while (indent < raw.size() && (raw[indent] == ' ' || raw[indent] == '\t')) {
-            if (raw[indent] == '\t' && raw.find_first_not_of(" \t") != std::string::npos) {
-                throw YamlError(line.number, "YAML does not allow tabs for indentation; use spaces");
-            }
-            ++indent;
-        }
-        line.indent = indent;
-        line.content = strip_comment(raw.substr(indent));
-        line.blank = line.content.empty();
-        lines.push_back(std::move(line));
-    }
-    return BlockReader(std::move(lines)).read_document();
+OrderedJson parse_yaml(const std::string& text, size_t first_line) {
+    EventReader reader(text, first_line);
+    return reader.document();
 }
 
 } // namespace ripple::cli

@@ -1,5 +1,5 @@
-// yaml_header.hpp: a reader for the YAML that R Markdown headers use (maps, lists, plain/quoted/block scalars,
-// flow [..] and {..}, !r expressions), with errors that name the line. Pure C++: must not know about R or knitr.
+// yaml_header.hpp: the YAML of R Markdown headers and #| chunk options, read by libyaml into ordered JSON (YAML 1.1
+// scalars as R's yaml package reads them, !r expressions), with errors that name the line. Must not know R or knitr.
 #pragma once
 
 #include <cstddef>

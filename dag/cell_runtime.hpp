@@ -92,6 +92,9 @@ public:
     // True for values that cannot be snapshotted (environments, external pointers, reference objects):
     // running code can change them in place without changing their identity.
     virtual bool is_opaque(ValueId value) = 0;
+    // The packages that search path value `after` (the @search pseudo-symbol) attaches beyond `before` (kUnbound: the
+    // session's baseline): what serving a cached library() call attached.
+    virtual std::set<std::string> attached_between(ValueId /*before*/, ValueId /*after*/) { return {}; }
     // A fresh id for the same object (a cell that touched an opaque value "redefines" it).
     virtual ValueId rehold(ValueId value) = 0;
     virtual void release(ValueId value) = 0;

@@ -72,7 +72,10 @@ std::optional<Reason> Engine::uncacheable_reason(const std::string& code, const 
     CellCacheChoice choice = cell_cache_choice(code);
     if (choice == CellCacheChoice::Never) return Reason(ReasonKind::OptedOut);
     if (analysis.is_volatile && choice != CellCacheChoice::Always) return Reason(ReasonKind::Volatile);
-    if (!analysis.attaches.empty() || analysis.effects.count("search")) return Reason(ReasonKind::ChangesPackages);
+    // library(pkg) with a named package is cacheable: its entry keeps the search path it left (restored by attaching),
+    // so a chunk that loads packages and computes is served like any other. attach(), detach() and computed names
+    // are not.
+    if (analysis.effects.count("search")) return Reason(ReasonKind::ChangesPackages);
     if (analysis.effects.count("options")) return Reason(ReasonKind::ChangesOptions);
     if (analysis.effects.count("wd")) return Reason(ReasonKind::ChangesWorkdir);
     if (analysis.effects.count("envvars") || analysis.effects.count("locale")) {
@@ -133,6 +136,10 @@ std::optional<CacheKey> Engine::cache_key_for(size_t position, const std::string
         return std::nullopt; // draws from a generator seeded by the clock
     }
     for (const auto& file : analysis.files) key.add_file(file, scan_.file_digest(file));
+    // The packages it attaches: another version (or none installed) is another run.
+    for (const auto& package : analysis.attaches) {
+        key.add_package_use("library(" + package + ")", package, runtime_.package_version(package));
+    }
     return key;
 }
 
@@ -179,6 +186,11 @@ std::optional<RunOutcome> Engine::serve_from_cache(size_t position, const CacheK
         outcome.bound[symbol] = value;
     }
     if (!runtime_.replay(entry->outputs, context)) return give_back();
+    if (auto search = outcome.bound.find(kSearchSymbol); search != outcome.bound.end()) {
+        auto before = state.find(kSearchSymbol);
+        outcome.attached_packages =
+            runtime_.attached_between(before == state.end() ? kUnbound : before->second, search->second);
+    }
     replay_.served(*entry);
     // The global state as the run would have left it.
     std::set<std::string> touched;
@@ -208,7 +220,7 @@ std::optional<ReplayStep> Engine::recorded_step(size_t position, const RunOutcom
 std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position, const RunOutcome& outcome,
                                                   const std::set<std::string>& uses,
                                                   const std::map<std::string, ValueId>& state, double seconds) {
-    if (outcome.failed || outcome.interrupted || !outcome.attached_packages.empty()) return std::nullopt;
+    if (outcome.failed || outcome.interrupted) return std::nullopt;
     if (!outcome.outside.empty()) {
         // A marker without results: a later session, or `why`, learns from the store that this work is never served.
         CachedRun marker;
@@ -238,7 +250,8 @@ std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position,
     for (const auto& path : outcome.files_written) key.add_written_file(path, scan_.file_digest(path));
     CachedRun entry;
     for (const auto& [symbol, value] : outcome.bound) {
-        if (is_pseudo_symbol(symbol)) return std::nullopt;
+        // The search path a library() call left is kept like a value (search()'s names); serving it attaches them.
+        if (is_pseudo_symbol(symbol) && symbol != kSearchSymbol) return std::nullopt;
         std::optional<std::string> hash = runtime_.value_hash(value);
         if (!hash) return std::nullopt;
         if (!cache_->has_value(*hash)) {

@@ -100,6 +100,11 @@ struct ParseJob {
 } // namespace
 
 EvalStatus CellEvaluator::execute(const std::string& code, OutputSink& sink) {
+    if (!knit_request_.empty()) {
+        std::string request = std::move(knit_request_);
+        knit_request_.clear();
+        return execute_knitted(code, request, sink);
+    }
     RSession& session = RSession::get();
     SinkScope sink_scope(sink);
     RSession::ExecutionScope execution;
@@ -167,6 +172,35 @@ EvalStatus CellEvaluator::execute(const std::string& code, OutputSink& sink) {
     if (last_result) sink.result(*last_result);
     if (failure) sink.error(*failure);
     return status;
+}
+
+EvalStatus CellEvaluator::execute_knitted(const std::string& code, const std::string& request, OutputSink& sink) {
+    RSession& session = RSession::get();
+    SinkScope sink_scope(sink);
+    RSession::ExecutionScope execution;
+    ProtectScope protect;
+    SEXP knitted = call_guarded(ripple_function(".knit_chunk"),
+                                {protect(Rf_mkString(code.c_str())), protect(Rf_mkString(request.c_str()))});
+    if (knitted != nullptr) protect(knitted);
+    session.flush_console();
+    if (RSession::interrupt_requested() || inherits(knitted, "ripple_interrupt")) {
+        sink.error(interrupt_error());
+        return EvalStatus::Interrupted;
+    }
+    if (knitted == nullptr || inherits(knitted, "ripple_error")) {
+        sink.error(knitted ? error_from_record(knitted) : ErrorInfo{"Error", "knitr stopped unexpectedly", {}});
+        return EvalStatus::Error;
+    }
+    MimeBundle chunk;
+    chunk.data["text/markdown"] = as_string(list_element(knitted, "markdown"));
+    chunk.data["application/vnd.ripple.knit+json"] = to_json(list_element(knitted, "knit"));
+    sink.display(chunk, "", false);
+    SEXP failure = list_element(knitted, "error");
+    if (failure != nullptr && failure != R_NilValue) {
+        sink.error(error_from_record(failure));
+        return EvalStatus::Error;
+    }
+    return EvalStatus::Ok;
 }
 
 CodeCompleteness CellEvaluator::check_completeness(const std::string& code) {

@@ -26,11 +26,20 @@ public:
     // environment. Console text streams live; intermediate visible values are displays, the last
     // one is the result; plots follow the cell's text; an error stops the cell (reported once).
     EvalStatus execute(const std::string& code, OutputSink& sink);
+    // The next execute() hands its cell to knitr (ripple:::.knit_chunk, share/R/ripple/R/knit.R) with `request`
+    // (R code of a list: chunk header, source, options): its output is one display of the chunk's Markdown
+    // (text/markdown) and what the cache must keep with it (application/vnd.ripple.knit+json: figures, knitr's
+    // chunk options after it, widget dependencies), then the error that stopped it, if any.
+    void knit_next_cell(std::string request) { knit_request_ = std::move(request); }
 
     CodeCompleteness check_completeness(const std::string& code);
     Completion complete(const std::string& code, int cursor_pos);
     // Help for the name at the cursor (text/plain and text/html), or an empty bundle.
     MimeBundle inspect(const std::string& code, int cursor_pos);
+
+private:
+    EvalStatus execute_knitted(const std::string& code, const std::string& request, OutputSink& sink);
+    std::string knit_request_; // empty: the next cell is evaluated as in R's console
 };
 
 } // namespace ripple::rbridge

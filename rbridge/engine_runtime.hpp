@@ -32,6 +32,9 @@ public:
     dag::RunOutcome run(const std::string& code, const dag::RunContext& context,
                         const std::set<std::string>& report_bindings) override;
     bool is_opaque(dag::ValueId value) override { return state_.is_opaque(value); }
+    std::set<std::string> attached_between(dag::ValueId before, dag::ValueId after) override {
+        return state_.attached_between(before, after);
+    }
 
     // The cache's side (SPEC 5). Fingerprints are computed only once caching is switched on.
     void enable_cache_support(bool on) { cache_support_ = on; }

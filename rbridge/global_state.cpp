@@ -264,6 +264,25 @@ std::set<std::string> GlobalState::package_exports(const std::string& package) {
     return result == nullptr ? std::set<std::string>{} : string_set(result);
 }
 
+std::set<std::string> GlobalState::attached_between(ValueHandle before, ValueHandle after) {
+    auto packages = [&](ValueHandle handle) {
+        SEXP value = handle == 0 ? nullptr : store_->get(handle);
+        if (value == nullptr) value = store_->baseline_search.get();
+        std::set<std::string> names;
+        if (value == nullptr || TYPEOF(value) != STRSXP) return names;
+        for (R_xlen_t i = 0; i < Rf_xlength(value); ++i) {
+            std::string entry = Rf_translateCharUTF8(STRING_ELT(value, i));
+            if (entry.rfind("package:", 0) == 0) names.insert(entry.substr(8));
+        }
+        return names;
+    };
+    std::set<std::string> had = packages(before), attached;
+    for (const auto& name : packages(after)) {
+        if (!had.count(name)) attached.insert(name);
+    }
+    return attached;
+}
+
 void GlobalState::restore(const std::map<std::string, ValueHandle>& state, const std::set<std::string>& tracked) {
     auto target = [&](const char* name, const PreservedObject& baseline) -> SEXP {
         auto found = state.find(name);

@@ -50,6 +50,8 @@ public:
 
     // Binds every name of `tracked` to its value in `state`, or removes it (pseudo-state: baseline).
     void restore(const std::map<std::string, ValueHandle>& state, const std::set<std::string>& tracked);
+    // The packages on search path `after` that `before` lacks ("MASS" for "package:MASS"); 0 is the baseline.
+    std::set<std::string> attached_between(ValueHandle before, ValueHandle after);
 
     // Call around a cell's evaluation: begin_watch snapshots object identities, end_watch reports changes.
     void begin_watch();

@@ -156,6 +156,13 @@ SEXP native_engine_query(SEXP request) {
     return from_json(answer);
 }
 
+// interactive() for the code that follows (knitr renders with it FALSE; the kernel keeps it TRUE); returns the old one.
+SEXP native_set_interactive(SEXP flag) {
+    const bool was = R_Interactive != FALSE;
+    R_Interactive = as_bool(flag) ? TRUE : FALSE;
+    return Rf_ScalarLogical(was ? TRUE : FALSE);
+}
+
 // R's registration table stores every routine as DL_FUNC; void(*)() is the sanctioned detour.
 template <class F>
 DL_FUNC as_dl_func(F* fn) {
@@ -174,6 +181,7 @@ const R_CallMethodDef kCallMethods[] = {
     {"ripple_page", as_dl_func(&native_page), 1},
     {"ripple_engine_query", as_dl_func(&native_engine_query), 1},
     {"ripple_watch_pause", as_dl_func(&native_watch_pause), 1},
+    {"ripple_set_interactive", as_dl_func(&native_set_interactive), 1},
     {nullptr, nullptr, 0},
 };
 

@@ -13,17 +13,20 @@ PACKAGES=(
   # packages whose own state, files and processes the engine must respect (tests/engine/test_package_state.py,
   # test_files.py): in-place objects, file readers and writers, a local database, programs started from R
   r-cran-data.table r-cran-r6 r-cran-dplyr r-cran-readr r-cran-dbi r-cran-rsqlite r-cran-processx
-  # cache store, hashing
-  libsqlite3-dev libssl-dev
+  # cache store, hashing; R Markdown headers (libyaml)
+  libsqlite3-dev libssl-dev libyaml-dev
   # the team cache: HTTP(S) client, and the nginx (WebDAV PUT) its tests serve it with (openssl: their certificate)
   libcurl4-openssl-dev nginx-light openssl
   # tests
   doctest-dev python3-jupyter-client python3-jupyter-kernel-test python3-nbclient
   python3-nbformat python3-notebook jupyter-server jupyter-core procps python3-pytest
   # benchmark peer and R packages of examples
-  r-cran-irkernel r-cran-knitr r-cran-rmarkdown r-cran-digest python3-nbconvert
+  r-cran-irkernel r-cran-knitr r-cran-evaluate r-cran-rmarkdown r-cran-digest python3-nbconvert
   # htmlwidgets and htmltools output (issue 21): DT is the widget the tests display
   r-cran-htmlwidgets r-cran-htmltools r-cran-dt
+  # R Markdown tests and the vignette corpus (tests/cli/rmd_corpus.py): the packages whose vignettes it renders
+  r-cran-tibble r-cran-dplyr r-cran-stringr r-cran-glue r-cran-jsonlite r-cran-lifecycle r-cran-withr
+  r-cran-lazyeval r-cran-readr r-cran-bit r-cran-tidyselect r-cran-pillar r-cran-magrittr
   # rendering and graphs
   pandoc graphviz
   # deployment tests: local JupyterHub, k8s/z2jh validators, offline image build (kubectl is not in

@@ -1,5 +1,5 @@
 // test_cli_documents.cpp: run-notebook's pure parts without R: command line, nbformat reading/writing, YAML headers,
-// R Markdown chunks and options, R literals, knitr-style Markdown, reports, atomic writes.
+// R Markdown chunks and options, R literals, reports, atomic writes.
 #include <doctest/doctest.h>
 
 #include <filesystem>
@@ -9,7 +9,6 @@
 
 #include "cli/atomic_file.hpp"
 #include "cli/command_line.hpp"
-#include "cli/knitr_markdown.hpp"
 #include "cli/notebook_file.hpp"
 #include "cli/r_literal.hpp"
 #include "cli/rmd_document.hpp"
@@ -388,7 +387,7 @@ TEST_CASE("R Markdown: header, chunks with labels and options, text, inline code
     CHECK(*option_code(setup, "fig.cap") == "\"A, B\"");
     CHECK(setup.code == "x <- 1\n");
     const auto& unnamed = std::get<Chunk>(doc.blocks[3]);
-    CHECK(unnamed.label == "unnamed-chunk-2");
+    CHECK(unnamed.label == "unnamed-chunk-1"); // knitr numbers unnamed chunks only
     CHECK(*option_code(unnamed, "echo") == "FALSE");
     CHECK(*option_code(unnamed, "fig.width") == "5");
     CHECK(unnamed.code == "y <- x\n"); // #| lines are not part of the code
@@ -420,53 +419,6 @@ TEST_CASE("R Markdown: malformed documents are one sentence naming the line") {
     CHECK(error("```{r a, =1}\n1\n```\n").find("line 1") != std::string::npos);
     CHECK(error("```{r}\n#| echo: [\n1\n```\n").find("line 2: the #| chunk options are malformed") !=
           std::string::npos);
-}
-
-TEST_CASE("knitr Markdown: source, commented output, messages, warnings, errors, figures") {
-    CellOutput value;
-    value.kind = CellOutput::Kind::Result;
-    value.data = {{"text/plain", "[1] 1 2 3"}};
-    CellOutput figure;
-    figure.kind = CellOutput::Kind::Display;
-    figure.data = {{"image/png", "AAAA"}, {"text/plain", "<Figure 1>"}};
-    std::vector<CellOutput> outputs = {
-        CellOutput::stream_text("stdout", "a\n\nb\n"),
-        CellOutput::stream_text("stderr", "hello\nWarning message:\nIn log(-1) : NaNs produced\n"),
-        CellOutput::stream_text("stderr", "Warning message:\ncareful\n"),
-        value,
-        figure,
-        CellOutput::error("simpleError", "boom", {"Error in f() : boom", "1. f()"})};
-    ChunkLook look;
-    look.fig_cap = "Cap";
-    std::string md = chunk_markdown("x <- 1:3\nx\n", outputs, {"doc_files/figure-html/a-1.png"}, look);
-    CHECK(
-        md ==
-        "```r\nx <- 1:3\nx\n```\n\n"
-        "```\n## a\n## \n## b\n## hello\n## Warning in log(-1): NaNs produced\n## Warning: careful\n## [1] 1 2 3\n```\n\n"
-        "![Cap](doc_files/figure-html/a-1.png)\n\n"
-        "```\n## Error in f(): boom\n```\n");
-
-    look = ChunkLook{};
-    look.echo = false;
-    look.message = false;
-    look.warning = false;
-    look.comment = std::nullopt;
-    CHECK(chunk_markdown("x", outputs, {"f.png"}, look) ==
-          "```\na\n\nb\n[1] 1 2 3\n```\n\n![](f.png)\n\n```\nError in f(): boom\n```\n");
-
-    look = ChunkLook{};
-    look.collapse = true;
-    CHECK(chunk_markdown("x\n", {value}, {}, look) == "```r\nx\n## [1] 1 2 3\n```\n");
-    look.collapse = false;
-    look.results = ChunkLook::Results::Asis;
-    CHECK(chunk_markdown("cat('**b**')", {CellOutput::stream_text("stdout", "**b**\n")}, {}, look) ==
-          "```r\ncat('**b**')\n```\n\n**b**\n");
-    look.results = ChunkLook::Results::Hide;
-    CHECK(chunk_markdown("x", {value}, {}, look) == "```r\nx\n```\n");
-    look = ChunkLook{};
-    look.include = false;
-    CHECK(chunk_markdown("x", {value}, {}, look).empty());
-    CHECK(comment_out("x\n\n\n", std::string("##")) == "## x\n");
 }
 
 TEST_CASE("reports: JSON has every cell, JUnit has failures and skips") {

@@ -211,8 +211,8 @@ def test_an_unchanged_rmd_is_rendered_without_starting_r(tmp_path):
     assert json.loads((tmp_path / "a.json").read_text())["r_started"] is True
     assert json.loads((tmp_path / "b.json").read_text())["r_started"] is False
     assert (tmp_path / "a.md").read_text().replace("a_files", "b_files") == (tmp_path / "b.md").read_text()
-    assert (tmp_path / "b_files" / "figure-html" / "show-1.png").read_bytes() == \
-        (tmp_path / "a_files" / "figure-html" / "show-1.png").read_bytes()
+    assert (tmp_path / "b_files" / "figure-markdown_strict" / "show-1.png").read_bytes() == \
+        (tmp_path / "a_files" / "figure-markdown_strict" / "show-1.png").read_bytes()
     assert "There are 4 numbers." in (tmp_path / "b.md").read_text()
 
 

@@ -22,8 +22,8 @@ namespace ripple::dag::testing {
 //   env e         binds e to a new opaque value; `poke e` changes it in place
 //   out a         reads a (prints it: recorded in `printed`)
 //   read F        reads the file F (a literal path, as R's analysis finds them)
-//   volatile, setopt, setwd, setenv, lsall, rmall, unparsable: what the analysis says of such R code (the run does
-//   nothing)
+//   volatile, setopt, setwd, setenv, attach, lsall, rmall, unparsable: what the analysis says of such R code (the
+//   run does nothing)
 class FakeRuntime final : public CellRuntime {
 public:
     std::map<std::string, std::set<std::string>> packages{{"P", {"pf", "pg"}}};
@@ -63,6 +63,8 @@ public:
                 analysis.is_volatile = true;
             } else if (head == "setopt") {
                 analysis.effects.insert("options");
+            } else if (head == "attach") {
+                analysis.effects.insert("search"); // attach(df), detach(), a computed package name
             } else if (head == "setwd") {
                 analysis.effects.insert("wd");
             } else if (head == "setenv") {

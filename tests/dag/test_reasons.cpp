@@ -182,7 +182,7 @@ TEST_CASE("reasons: why a cell cannot be cached reads the same in why_cache and 
     const std::vector<std::pair<ReasonKind, std::string>> uncacheable{
         {ReasonKind::OptedOut, "#| cache: false\ny <- x"},
         {ReasonKind::Volatile, "volatile\ny <- x"},
-        {ReasonKind::ChangesPackages, "lib P"},
+        {ReasonKind::ChangesPackages, "attach"},
         {ReasonKind::ChangesOptions, "setopt"},
         {ReasonKind::ChangesWorkdir, "setwd"},
         {ReasonKind::ChangesEnvironment, "setenv"},

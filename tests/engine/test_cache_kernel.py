@@ -69,7 +69,8 @@ def test_a_restarted_kernel_restores_outputs_and_values_without_recomputing(cach
 def test_a_restarted_kernel_replays_a_widget_from_the_cache(cache_dir, tmp_path):
     marker = tmp_path / "runs.txt"
     # DT loads cli, whose options() the cell that loads it then defines: such a cell is not served after a restart
-    # (an engine limitation shared by every package that sets options when it loads), so DT loads in a setup cell.
+    # (an engine limitation shared by every package that sets options when it loads), so DT loads in a setup cell,
+    # which is served with the search path it leaves (library() of a named package is cacheable).
     cells = [("a", "library(DT)\nn <- 4"),
              ("b", f"cat('computed\\n', file = '{marker}', append = TRUE)\ndatatable(head(iris, n))"),
              ("c", 'htmltools::tags$b(paste(n, "rows"))')]
@@ -79,7 +80,7 @@ def test_a_restarted_kernel_replays_a_widget_from_the_cache(cache_dir, tmp_path)
     assert 'class="datatables html-widget' in first["b"]["text/html"] and "<b>4 rows</b>" in first["c"]["text/html"]
     with kernel(cache_dir) as nb:
         results = run_all(nb, cells)
-        assert [served(r) for r in results] == [[], ["b"], ["c"]], [r.stream_text() for r in results]
+        assert [served(r) for r in results] == [["a"], ["b"], ["c"]], [r.stream_text() for r in results]
         assert {cid: nb.bundles[cid] for cid in ("b", "c")} == first
     assert marker.read_text() == "computed\n", "the widget cell ran again although its result was cached"
 

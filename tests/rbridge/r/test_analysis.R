@@ -356,12 +356,14 @@ check("par(mfrow = ...)", field("par(mfrow = c(1, 2))", "effects"), "par")
 check("par() is a read", field("par()", "effects"), character())
 check("par(no.readonly = TRUE) is a read", field("op <- par(no.readonly = TRUE)", "effects"),
       character())
-check("library: search", field("library(stats4)", "effects"), "search")
-check("require: search", field("require(stats4)", "effects"), "search")
+# library() of a named package attaches it (the cache can repeat that); a computed name changes the search path.
+check("library: attaches, no search effect", field("library(stats4)", "effects"), character())
+check("require: attaches, no search effect", field("require(stats4)", "effects"), character())
+check("library of a computed name: search", field("library(pkg, character.only = TRUE)", "effects"), "search")
 check("attach: search", field("attach(df)", "effects"), "search")
 check("detach: search", field("detach(\"package:stats4\")", "effects"), "search")
 check("requireNamespace: no effect", field("requireNamespace(\"x\")", "effects"), character())
-check("several effects", field("set.seed(1); options(warn = 1); library(x); setwd(d)", "effects"),
+check("several effects", field("set.seed(1); options(warn = 1); attach(x); setwd(d)", "effects"),
       c("options", "rng", "search", "wd"))
 check("effects in function body don't count", field("f <- function() options(digits = 1)", "effects"),
       character())

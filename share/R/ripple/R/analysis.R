@@ -796,14 +796,21 @@
   skip <- 0L
   if (package > 0L) {
     arg <- e[[package]]
+    named <- FALSE
     if (.is_string(arg)) {
       st$attaches <- c(st$attaches, arg)
+      named <- TRUE
     } else if (!character_only) {
       # library(pkg) quotes its argument: not a use.
       skip <- package
-      if (is.symbol(arg)) st$attaches <- c(st$attaches, as.character(arg))
+      if (is.symbol(arg)) {
+        st$attaches <- c(st$attaches, as.character(arg))
+        named <- TRUE
+      }
     }
-    .effect("search", st)
+    # A package named in the code is an attach the cache can repeat (the search path is part of the cell's entry);
+    # a computed one changes the search path in a way only running can tell.
+    if (!named) .effect("search", st)
   }
   for (i in setdiff(seq_len(length(e))[-1L], skip)) .walk(e[[i]], st)
 }

@@ -186,6 +186,8 @@ display <- function(...) {
 # are displayed instead; under knitr they print as in R without a viewer. Installed when htmlwidgets or
 # htmltools loads (R's S3 registry keeps the last registration for a class).
 .html_print_method <- function(original, widget) {
+  force(original) # made in a loop over classes: each method keeps its own class's original
+  force(widget)
   without_viewer <- function(x, ...) {
     args <- list(...)
     args$view <- NULL
