@@ -239,14 +239,14 @@ def t_dt_read(c):
 
 
 def t_file_write(c):
-    # A file through a computed path, named by a variable the writer binds: a reader below depends on the writer through
-    # the variable and through the file's content. The name is unique to this writer statement (a fresh token), so no
-    # two cells write one file; a digit edit changes only what is written. fa holds text, fb an .rds.
+    # A file through a computed path, named by a variable the writer binds only once the file is written (a failing
+    # writer leaves the name unbound or as it was): a reader below depends on the writer through the variable and the
+    # file's content. The name is unique to this writer statement (a fresh token), so no two cells write one file; a
+    # digit edit changes only what is written. Short enough for R's console to echo on one line (engine.reference).
     token = "".join(c.rng.choice("abcdefghjkmnpqrstuvwxyz") for _ in range(6))
     if c.rng.random() < 0.5:
-        return (f'fa <- (function(p, v) {{ writeLines(as.character(v), p); p }})'
-                f'(paste0("gen-", "{token}", ".txt"), {c.num()} + {_i(c.rng)})')
-    return f'fb <- (function(p, v) {{ saveRDS(v * {_i(c.rng)}, p); p }})(paste0("gen-", "{token}", ".rds"), {c.num()})'
+        return f'fa <- {{p <- paste0("g-", "{token}"); writeLines(as.character({c.num()} + {_i(c.rng)}), p); p}}'
+    return f'fb <- {{p <- paste0("g-", "{token}"); saveRDS({c.num()} * {_i(c.rng)}, p); p}}'
 
 
 def t_file_read(c):
