@@ -312,6 +312,8 @@ EngineSession::EngineSession(SessionSettings settings) : settings_(std::move(set
 EngineSession::~EngineSession() {
     watchdog_.reset();
     if (engine_) {
+        // Large values forked children are still writing reach the cache before it closes.
+        if (engine_->engine) engine_->engine->finish_background_writes();
         engine_->engine.reset();
         engine_->runtime.reset();
     }

@@ -5,6 +5,7 @@
 #include "dag/sqlite_statement.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <chrono>
@@ -916,6 +917,53 @@ bool CacheStore::put_value(const std::string& hash, std::string_view bytes) {
         Statement(s.db(), insert)
             .bind(1, hash)
             .bind(2, static_cast<std::int64_t>(bytes.size()))
+            .bind_null(3)
+            .bind(4, now)
+            .bind(5, now)
+            .run();
+        transaction.commit();
+        return true;
+    } catch (const StoreError& error) {
+        s.store_failed(error);
+        return false;
+    }
+}
+
+std::optional<fs::path> CacheStore::new_value_file() {
+    State& s = *state_;
+    if (!s.can_write()) return std::nullopt;
+    try {
+        create_private_directories(s.temp_folder(), s.modes);
+        static std::atomic<std::uint64_t> counter{0};
+        return s.temp_folder() / ("background-" + std::to_string(::getpid()) + "-" + std::to_string(++counter) + "-" +
+                                  std::to_string(now_ms()));
+    } catch (const StoreError& error) {
+        s.store_failed(error);
+        return std::nullopt;
+    }
+}
+
+bool CacheStore::adopt_value_file(const std::string& hash, const fs::path& file, std::uint64_t size) {
+    State& s = *state_;
+    TempFile temp(file); // removed unless published
+    if (!is_sha256_hex(hash) || !s.can_write()) return false;
+    try {
+        if (auto row = s.blob_row(hash); row && row->size == size && (!row->in_file || !s.file_problem(hash, size))) {
+            Statement(s.db(), "UPDATE blobs SET last_used_at = ? WHERE hash = ?").bind(1, now_ms()).bind(2, hash).run();
+            return true; // already here: the new copy goes
+        }
+        Transaction transaction(s.db(), Transaction::Kind::Write);
+        fs::path target = s.value_path(hash);
+        create_private_directories(target.parent_path(), s.modes);
+        if (s.modes.shared) ::chmod(file.c_str(), s.modes.file); // the writer made it 0600
+        if (::rename(file.c_str(), target.c_str()) != 0) throw file_error(errno, "publishing a value file");
+        temp.published();
+        const std::int64_t now = now_ms();
+        Statement(
+            s.db(),
+            "INSERT OR REPLACE INTO blobs (hash, size, inline_data, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)")
+            .bind(1, hash)
+            .bind(2, static_cast<std::int64_t>(size))
             .bind_null(3)
             .bind(4, now)
             .bind(5, now)

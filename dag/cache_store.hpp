@@ -107,6 +107,12 @@ public:
     // every entry that uses it, reported once, and answered with nullopt.
     std::optional<std::string> load_value(const std::string& hash);
 
+    // A value written by someone else (a forked writer): new_value_file() names a fresh file in the store's
+    // temporary folder (nullopt: the store is not writable), adopt_value_file() publishes the finished file as the
+    // value `hash` (its SHA-256, computed by the writer as it wrote) or removes it on failure.
+    std::optional<std::filesystem::path> new_value_file();
+    bool adopt_value_file(const std::string& hash, const std::filesystem::path& file, std::uint64_t size);
+
     // --- entries -----------------------------------------------------------------------------------
     // Stores (or replaces) an entry; every value hash it names must have been put first.
     bool store(const CacheEntry& entry);

@@ -118,6 +118,35 @@ public:
     }
     // RNG kind and the hash of the current .Random.seed ("" when there is none yet).
     virtual std::pair<std::string, std::string> rng_state() { return {}; }
+
+    // --- What the value store needs (dag/value_store.hpp). A runtime without these keeps every value in memory. ---
+    // Roughly how much memory a held value takes; nullopt when unknown (opaque, evicted).
+    virtual std::optional<std::uint64_t> value_bytes(ValueId) { return std::nullopt; }
+    // From now on value_hash() answers `identity` (derived from the run that made the value), never hashing content.
+    virtual void set_value_identity(ValueId, const std::string& /*identity*/) {}
+    // True when value_hash() would answer without hashing.
+    virtual bool value_hash_known(ValueId) { return false; }
+    // Drops the object, keeping the id and its hash (false: it cannot); refill or adopt bring an object back.
+    virtual bool evict(ValueId) { return false; }
+    virtual bool resident(ValueId) { return true; }
+    virtual bool refill(ValueId, const std::string& /*bytes*/) { return false; }
+    // `into` (evicted) takes `from`'s object, and `from` is released.
+    virtual bool adopt(ValueId /*into*/, ValueId /*from*/) { return false; }
+    // Writes the value's serialized bytes to `path` behind the caller's back (a forked child); a ticket for
+    // poll_value_write, or nullopt when it cannot (the caller stores in the foreground).
+    virtual std::optional<std::uint64_t> start_value_write(ValueId, const std::string& /*path*/) {
+        return std::nullopt;
+    }
+    struct ValueWrite {
+        bool ok = false;
+        std::string hash; // SHA-256 of the bytes written (what value_hash would compute)
+        std::uint64_t bytes = 0;
+        std::string error; // why it failed, in words
+    };
+    // The outcome once the write has finished (nullopt: still writing); `wait` blocks until it has.
+    virtual std::optional<ValueWrite> poll_value_write(std::uint64_t /*ticket*/, bool /*wait*/) {
+        return ValueWrite{false, "", 0, "not supported"};
+    }
 };
 
 } // namespace ripple::dag

@@ -33,6 +33,10 @@
 //     after the run, in Execution::files, and a use of kFilePrefix + path); a write or removal defines
 //     kFilePrefix + path, so the reaching writer of a file is an edge like a variable's. A run that reached outside
 //     R (a socket, a program) or changed a file it read is never cached, with a notice for the former.
+// (10) Large values (dag/value_store.hpp): a keyed run's large value is identified by its key, not by hashing it;
+//     its bytes reach the cache from a forked child, or not at all when rerunning is cheaper than loading; a version
+//     the document's end no longer binds may leave memory. Before a state is restored, such versions come back:
+//     loaded, or rebuilt by running their cell again, whose unchanged key gives the value its old id (early cutoff).
 #include "dag/engine.hpp"
 
 #include <algorithm>
@@ -78,6 +82,10 @@ CellCacheChoice cell_cache_choice(const std::string& code) {
     return CellCacheChoice::Default;
 }
 
+Engine::Engine(CellRuntime& runtime) : runtime_(runtime) {
+    values_.set_settings(ValueStoreSettings::from_environment(startup_notices_));
+}
+
 Engine::~Engine() {
     for (const auto& [id, execution] : executions_) release_outputs(execution);
 }
@@ -97,8 +105,50 @@ Staleness Engine::staleness(const std::string& id) const {
 
 void Engine::release_outputs(const Execution& execution) {
     for (const auto& [symbol, value] : execution.outputs) {
-        if (value != kUnbound) runtime_.release(value);
+        if (value != kUnbound) release_value(value);
     }
+}
+
+void Engine::release_value(ValueId value) {
+    values_.forget(value);
+    runtime_.release(value);
+}
+
+// Values the state before `at` binds that left memory come back before it is restored (design note 10): loaded from
+// the cache, or rebuilt by running the cell that bound them (upstream first, as that run brings back its own).
+void Engine::bring_back_values(size_t at, ExecutionReport& report, int depth) {
+    if (!values_.any_evicted()) return;
+    ++bringing_back_; // nothing leaves memory until the cell that needs these has run
+    for (int round = 0; round < 3 && !report.interrupted; ++round) {
+        bool missing = false;
+        for (const auto& [symbol, value] : scan_.state_before(at)) {
+            if (value == kUnbound || runtime_.resident(value) || values_.load(value)) continue;
+            missing = true;
+            auto source = scan_.reaching_definition(at, symbol);
+            if (!source || *source >= at || depth > 256) continue;
+            const std::string source_id = order_.cells()[*source].id;
+            run_cell(source_id, RunContext{source_id, false, 0}, report);
+            report.reran_after.push_back(source_id);
+            break; // the state before `at` may have changed: look again
+        }
+        if (!missing) break;
+    }
+    --bringing_back_;
+}
+
+// Tracked large values the document's end does not bind leave memory beyond the budget (design note 10).
+void Engine::evict_values() {
+    if (bringing_back_ > 0 || !values_.holds_evictable()) return;
+    std::set<ValueId> live;
+    for (const auto& [symbol, value] : scan_.state_before(order_.cells().size())) live.insert(value);
+    values_.evict_beyond_budget(live);
+}
+
+void Engine::say_value_warnings(ExecutionReport& report) {
+    values_.complete_writes(false);
+    for (auto& line : startup_notices_) report.notices.push_back(std::move(line));
+    startup_notices_.clear();
+    for (auto& line : values_.take_warnings()) report.notices.push_back(std::move(line));
 }
 
 void Engine::forget(const std::string& id) {
@@ -122,6 +172,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     run.context = context;
     if (!run.analysis.parsed) return run_unparsed(run, report);
     rebuild_spoiled_inputs(run, report);
+    bring_back_values(run.at, report);
     restore_state_and_find_reads(run);
     find_key(run);
     if (run.key && cache_use_ == CacheUse::ReadWrite)
@@ -132,6 +183,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     Execution execution = execution_of(run);
     store_and_note_step(run, execution);
     keep_execution(id, std::move(execution), run.key.has_value());
+    evict_values();
     if (context.requested) report.requested_failed = run.outcome.failed;
     if (run.outcome.interrupted) report.interrupted = true;
 }
@@ -139,6 +191,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
 // A parse error shows its message and changes nothing: the cell keeps its last good execution, so nothing
 // below becomes stale.
 void Engine::run_unparsed(const CellRun& run, ExecutionReport& report) {
+    bring_back_values(run.at, report);
     runtime_.restore(scan_.state_before(run.at), tracked_);
     RunOutcome outcome = runtime_.run(run.code, run.context, {});
     if (run.context.requested) report.requested_failed = true;
@@ -360,16 +413,25 @@ void Engine::keep_execution(const std::string& id, Execution execution, bool con
                 old->second == value || runtime_.is_opaque(old->second)) {
                 continue;
             }
-            std::optional<std::string> before = runtime_.value_hash(old->second);
+            // A large value is compared only by an identity known without hashing it (design note 10).
+            bool cheap = (runtime_.value_hash_known(old->second) && runtime_.value_hash_known(value)) ||
+                         (!values_.large_size(old->second) && !values_.large_size(value));
+            std::optional<std::string> before = cheap ? runtime_.value_hash(old->second) : std::nullopt;
             if (before && before == runtime_.value_hash(value)) {
-                runtime_.release(value);
+                // A rebuilt value that had left memory takes the new object under its old id.
+                if (!runtime_.resident(old->second) && runtime_.adopt(old->second, value)) {
+                    values_.forget(value);
+                    values_.note_resident(old->second);
+                } else {
+                    release_value(value);
+                }
                 value = old->second;
                 kept.insert(value);
             }
         }
     }
     for (const auto& [symbol, value] : previous->second.outputs) {
-        if (value != kUnbound && !kept.count(value)) runtime_.release(value);
+        if (value != kUnbound && !kept.count(value)) release_value(value);
     }
     previous->second = std::move(execution);
 }
@@ -401,8 +463,10 @@ ExecutionReport Engine::execute(const CellRequest& request, int execution_count)
     for (const auto& id : removed) forget(id);
     report.removed_cells = removed;
 
+    say_value_warnings(report);
     if (!request.cell_id) {
         // Anonymous: as if appended after the last cell of the document.
+        bring_back_values(order_.cells().size(), report);
         runtime_.restore(scan_.state_before(order_.cells().size()), tracked_);
         RunOutcome outcome = runtime_.run(request.code, RunContext{"", true, execution_count}, {});
         report.requested_failed = outcome.failed;
@@ -430,6 +494,7 @@ ExecutionReport Engine::execute(const CellRequest& request, int execution_count)
     if (!report.interrupted) run_cell(id, RunContext{id, true, execution_count}, report);
     if (!report.interrupted) rerun_stale(id, report);
     rebuild_spoiled_at_end(report);
+    say_value_warnings(report);
     return report;
 }
 
@@ -453,6 +518,7 @@ ExecutionReport Engine::sync_notebook(std::vector<Cell> cells) {
     analysed_revision_ = order_.revision();
     rerun_stale("", report);
     rebuild_spoiled_at_end(report);
+    say_value_warnings(report);
     return report;
 }
 

@@ -22,6 +22,7 @@
 #include "dag/replay_chain.hpp"
 #include "dag/replay_step_recorder.hpp"
 #include "dag/run_planner.hpp"
+#include "dag/value_store.hpp"
 
 namespace ripple::dag {
 
@@ -33,7 +34,7 @@ CellCacheChoice cell_cache_choice(const std::string& code);
 // steps, engine.cpp) and keeps the cache policy (engine_cache.cpp); DryRun and ReplayStepRecorder keep their state.
 class Engine {
 public:
-    explicit Engine(CellRuntime& runtime) : runtime_(runtime) {}
+    explicit Engine(CellRuntime& runtime);
     ~Engine();
     Engine(const Engine&) = delete;
     Engine& operator=(const Engine&) = delete;
@@ -48,7 +49,15 @@ public:
     void set_cache(ExecutionCache* cache, CacheUse use) {
         cache_ = cache;
         cache_use_ = cache ? use : CacheUse::Off;
+        values_.set_cache(cache_use_ == CacheUse::Off ? nullptr : cache);
     }
+    // Large values still being written to the cache by forked children: waits for them and stores their entries.
+    // A front door calls it before the cache goes away (the end of a run, a kernel's shutdown); requests do it
+    // for the writes that finished meanwhile.
+    void finish_background_writes() { values_.complete_writes(true); }
+    void poll_background_writes() { values_.complete_writes(false); }
+    // The value store's settings (dag/value_store.hpp): read from the environment at construction.
+    void set_value_store_settings(const ValueStoreSettings& settings) { values_.set_settings(settings); }
     // The key of a cell's last execution (nullopt: it did not run, or could not be cached).
     std::optional<CacheKey> last_key(const std::string& id) const;
     // Dry run (`run-notebook why`): nothing runs. A cell whose key is in the cache is served from it as
@@ -103,6 +112,11 @@ private:
     void store_and_note_step(CellRun& run, const Execution& execution);
     void keep_execution(const std::string& id, Execution execution, bool content_known);
     void rerun_stale(const std::string& except, ExecutionReport& report);
+    // --- Large values (value_store.hpp): evicted ones brought back before a restore, others evicted after a run. ---
+    void bring_back_values(size_t at, ExecutionReport& report, int depth = 0);
+    void evict_values();
+    void release_value(ValueId value);
+    void say_value_warnings(ExecutionReport& report);
     void forget(const std::string& id);
     void release_outputs(const Execution& execution);
 
@@ -143,6 +157,9 @@ private:
     std::map<std::string, CacheKey> last_keys_;                         // by cell id
     std::map<std::string, std::map<std::string, std::string>> options_; // by cell id: its evaluation options
     DependencyScan scan_{order_, executions_, analyses_, runtime_};     // reads the four members above it
+    ValueStore values_{runtime_};
+    std::vector<std::string> startup_notices_; // said with the first request's report
+    int bringing_back_ = 0;                    // bring_back_values at work: evict nothing
     RunPlanner planner_{order_, scan_};
     DryRun dry_run_;
     ReplayStepRecorder replay_;

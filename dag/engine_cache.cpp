@@ -172,7 +172,7 @@ std::optional<RunOutcome> Engine::serve_from_cache(size_t position, const CacheK
         if (name.rfind("wrote:", 0) == 0) outcome.files_written.insert(name.substr(6));
     }
     auto give_back = [&] {
-        for (const auto& [symbol, value] : outcome.bound) runtime_.release(value);
+        for (const auto& [symbol, value] : outcome.bound) release_value(value);
         return std::nullopt;
     };
     for (const auto& [symbol, hash] : entry->values) {
@@ -181,9 +181,18 @@ std::optional<RunOutcome> Engine::serve_from_cache(size_t position, const CacheK
             continue;
         }
         std::optional<std::string> bytes = cache_->load_value(hash);
-        ValueId value = bytes ? runtime_.unserialize_value(*bytes, hash) : kUnbound;
+        // A large value answers with the identity its run gave it (design note 10), so cells below key alike.
+        const bool derived = entry->derived.count(symbol) > 0;
+        ValueId value =
+            bytes
+                ? runtime_.unserialize_value(*bytes, derived ? ValueStore::derived_identity(entry->key, symbol) : hash)
+                : kUnbound;
         if (value == kUnbound) return give_back();
         outcome.bound[symbol] = value;
+        if (derived || bytes->size() >= values_.settings().large_bytes) {
+            values_.track(value, bytes->size());
+            values_.note_stored(value, hash);
+        }
     }
     if (!runtime_.replay(entry->outputs, context)) return give_back();
     if (auto search = outcome.bound.find(kSearchSymbol); search != outcome.bound.end()) {
@@ -249,9 +258,25 @@ std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position,
     }
     for (const auto& path : outcome.files_written) key.add_written_file(path, scan_.file_digest(path));
     CachedRun entry;
+    // Large values first (design note 10): each is known by an identity derived from the full key, so neither this
+    // store nor a cell below hashes it. If rerunning the cell is cheaper than loading one back, nothing is stored.
+    std::map<std::string, ValueId> large;
+    bool worth_storing = true;
+    for (const auto& [symbol, value] : outcome.bound) {
+        if (is_pseudo_symbol(symbol)) continue;
+        std::optional<std::uint64_t> bytes = values_.large_size(value);
+        if (!bytes) continue;
+        runtime_.set_value_identity(value, ValueStore::derived_identity(key, symbol));
+        values_.track(value, *bytes);
+        large[symbol] = value;
+        entry.derived.insert(symbol);
+        worth_storing = worth_storing && values_.worth_storing(*bytes, seconds);
+    }
+    if (!worth_storing) return std::nullopt;
     for (const auto& [symbol, value] : outcome.bound) {
         // The search path a library() call left is kept like a value (search()'s names); serving it attaches them.
         if (is_pseudo_symbol(symbol) && symbol != kSearchSymbol) return std::nullopt;
+        if (large.count(symbol)) continue;
         std::optional<std::string> hash = runtime_.value_hash(value);
         if (!hash) return std::nullopt;
         if (!cache_->has_value(*hash)) {
@@ -265,6 +290,27 @@ std::optional<std::string> Engine::store_in_cache(CacheKey key, size_t position,
     entry.key = std::move(key);
     entry.outputs = outcome.recorded_outputs;
     entry.seconds = seconds;
+    // A forked child writes each large value while the session goes on; the entry is stored once all are written.
+    std::vector<ValueStore::PendingValue> pending;
+    for (const auto& [symbol, value] : large) {
+        std::optional<std::string> file = cache_->new_value_file();
+        std::optional<std::uint64_t> ticket = file ? runtime_.start_value_write(value, *file) : std::nullopt;
+        if (ticket) {
+            pending.push_back(ValueStore::PendingValue{symbol, value, *ticket, *file});
+            continue;
+        }
+        // No fork here (or no file): in the foreground, hashing what is written.
+        std::optional<std::string> bytes = runtime_.serialize_value(value);
+        if (!bytes) return std::nullopt;
+        std::string hash = sha256_hex(*bytes);
+        cache_->store_value(hash, *bytes);
+        entry.values[symbol] = hash;
+        values_.note_stored(value, hash);
+    }
+    if (!pending.empty()) {
+        values_.defer(digest, std::move(entry), std::move(pending));
+        return std::nullopt; // not a replay step: its values are not stored yet
+    }
     cache_->store(digest, entry);
     if (!replay_.on()) return std::string();
     return execution_identity(entry);

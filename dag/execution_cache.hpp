@@ -2,8 +2,10 @@
 // entries by key digest and values by content hash. Pure C++; the SQLite store implements it.
 #pragma once
 
+#include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "dag/cache_key.hpp"
@@ -15,7 +17,10 @@ struct CachedRun {
     CacheKey key;                              // the full key, incl. parts known only after the run (RNG use)
     std::string outputs;                       // recorded outputs, replayed in order (JSON)
     std::map<std::string, std::string> values; // symbol -> value hash of what it bound; "" = it removed it
-    double seconds = 0;                        // how long the run took
+    // Symbols whose value's identity in keys is derived from this entry's key, not its content hash (large values:
+    // dag/value_store.hpp). Their bytes are still stored and verified under `values`' content hash.
+    std::set<std::string> derived;
+    double seconds = 0; // how long the run took
 };
 
 class ExecutionCache {
@@ -28,6 +33,12 @@ public:
     // The bytes stored under `hash`, verified; nullopt if missing or damaged.
     virtual std::optional<std::string> load_value(const std::string& hash) = 0;
     virtual void store_value(const std::string& hash, const std::string& bytes) = 0;
+    // A value written elsewhere (a forked writer): a fresh file to write it to (nullopt: nowhere), then published
+    // as `hash` by adopt_value_file (false: dropped, the file removed).
+    virtual std::optional<std::string> new_value_file() { return std::nullopt; }
+    virtual bool adopt_value_file(const std::string& /*hash*/, const std::string& /*file*/, std::uint64_t /*bytes*/) {
+        return false;
+    }
     // Replay steps (dag/replay_chain.hpp) by the session state before a cell and the cell's request; a cache
     // without them keeps none. `entry_key`: the entry the step serves ("" for a step with its own outputs).
     virtual std::optional<std::string> find_replay_step(const std::string& /*state*/, const std::string& /*request*/) {

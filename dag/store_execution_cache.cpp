@@ -1,5 +1,5 @@
-// store_execution_cache.cpp: CachedRun <-> CacheEntry. Symbols a run removed (value hash "") travel in the
-// entry's metadata, since the store only names values it holds. Must not know about R.
+// store_execution_cache.cpp: CachedRun <-> CacheEntry. Symbols a run removed (value hash "") and those with derived
+// identities travel in the entry's metadata, since the store only names values it holds. Must not know about R.
 #include "dag/store_execution_cache.hpp"
 
 #include <nlohmann/json.hpp>
@@ -25,6 +25,11 @@ std::optional<CachedRun> StoreExecutionCache::find(const std::string& digest) {
             if (symbol.is_string()) run.values[symbol.get<std::string>()] = "";
         }
     }
+    if (auto derived = metadata.find("derived"); derived != metadata.end() && derived->is_array()) {
+        for (const auto& symbol : *derived) {
+            if (symbol.is_string()) run.derived.insert(symbol.get<std::string>());
+        }
+    }
     return run;
 }
 
@@ -42,7 +47,9 @@ void StoreExecutionCache::store(const std::string& digest, const CachedRun& exec
             entry.values[symbol] = hash;
         }
     }
-    entry.metadata_json = nlohmann::json{{"removed", removed}}.dump();
+    nlohmann::json metadata{{"removed", removed}};
+    if (!execution.derived.empty()) metadata["derived"] = execution.derived;
+    entry.metadata_json = metadata.dump();
     store_.store(entry);
 }
 

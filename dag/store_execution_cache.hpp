@@ -16,6 +16,14 @@ public:
     bool has_value(const std::string& hash) override { return store_.has_value(hash); }
     std::optional<std::string> load_value(const std::string& hash) override { return store_.load_value(hash); }
     void store_value(const std::string& hash, const std::string& bytes) override { store_.put_value(hash, bytes); }
+    std::optional<std::string> new_value_file() override {
+        std::optional<std::filesystem::path> file = store_.new_value_file();
+        if (!file) return std::nullopt;
+        return file->string();
+    }
+    bool adopt_value_file(const std::string& hash, const std::string& file, std::uint64_t bytes) override {
+        return store_.adopt_value_file(hash, file, bytes);
+    }
     std::optional<std::string> find_replay_step(const std::string& state, const std::string& request) override {
         return store_.replay_step(state, request);
     }

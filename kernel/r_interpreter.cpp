@@ -19,9 +19,13 @@
 
 namespace ripple::kernel {
 
-RInterpreter::~RInterpreter() = default;
+RInterpreter::~RInterpreter() {
+    // Large values forked children are still writing reach the cache before it closes.
+    if (engine_) engine_->finish_background_writes();
+}
 
 void RInterpreter::on_idle() {
+    if (engine_) engine_->poll_background_writes();
     if (cache_store_) cache_store_->record_hits();
 }
 

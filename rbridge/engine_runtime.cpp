@@ -111,6 +111,22 @@ bool EngineRuntime::replay(const std::string& recorded_outputs, const dag::RunCo
     return replayed;
 }
 
+std::optional<std::uint64_t> EngineRuntime::start_value_write(dag::ValueId value, const std::string& path) {
+    std::optional<BackgroundWrite> write = state_.write_in_background(value, path);
+    if (!write) return std::nullopt;
+    writes_.emplace(++next_ticket_, std::move(*write));
+    return next_ticket_;
+}
+
+std::optional<dag::CellRuntime::ValueWrite> EngineRuntime::poll_value_write(std::uint64_t ticket, bool wait) {
+    auto found = writes_.find(ticket);
+    if (found == writes_.end()) return ValueWrite{false, "", 0, "no such write"};
+    std::optional<BackgroundWriteResult> result = found->second.poll(wait);
+    if (!result) return std::nullopt;
+    writes_.erase(found);
+    return ValueWrite{result->ok, result->hash, result->bytes, result->error};
+}
+
 std::optional<dag::KeyEnvironment> EngineRuntime::key_environment() {
     GlobalState::KeyFacts facts = state_.key_facts();
     dag::KeyEnvironment environment;

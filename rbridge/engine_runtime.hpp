@@ -48,6 +48,17 @@ public:
         return state_.package_files(packages);
     }
     std::pair<std::string, std::string> rng_state() override { return {state_.rng_kind(), std::string()}; }
+    std::optional<std::uint64_t> value_bytes(dag::ValueId value) override { return state_.value_bytes(value); }
+    void set_value_identity(dag::ValueId value, const std::string& identity) override {
+        state_.set_identity(value, identity);
+    }
+    bool value_hash_known(dag::ValueId value) override { return state_.hash_known(value); }
+    bool evict(dag::ValueId value) override { return state_.evict(value); }
+    bool resident(dag::ValueId value) override { return state_.resident(value); }
+    bool refill(dag::ValueId value, const std::string& bytes) override { return state_.refill(value, bytes); }
+    bool adopt(dag::ValueId into, dag::ValueId from) override { return state_.adopt(into, from); }
+    std::optional<std::uint64_t> start_value_write(dag::ValueId value, const std::string& path) override;
+    std::optional<ValueWrite> poll_value_write(std::uint64_t ticket, bool wait) override;
     dag::ValueId rehold(dag::ValueId value) override { return state_.rehold(value); }
     void release(dag::ValueId value) override { state_.release(value); }
 
@@ -63,6 +74,8 @@ private:
     CellEvaluator& evaluator_;
     RunOutputs& outputs_;
     GlobalState state_;
+    std::map<std::uint64_t, BackgroundWrite> writes_; // by ticket
+    std::uint64_t next_ticket_ = 0;
     Timing timing_;
     bool cache_support_ = false;
 };

@@ -535,6 +535,90 @@ bool GlobalState::is_opaque(ValueHandle value) const {
     return found != store_->held.end() && found->second.opaque;
 }
 
+namespace {
+
+// Memory a value takes, roughly: enough to tell a 400 MB vector from a small one without touching its elements
+// (except a list's). ALTREP objects (compact sequences, memory maps) count as small: they are not materialized here.
+std::uint64_t approximate_bytes(SEXP value, int depth) {
+    if (value == R_NilValue || depth > 64) return 0;
+    std::uint64_t bytes = 56;
+    if (ALTREP(value)) return bytes;
+    switch (TYPEOF(value)) {
+    case LGLSXP:
+    case INTSXP: bytes += 4 * static_cast<std::uint64_t>(XLENGTH(value)); break;
+    case REALSXP: bytes += 8 * static_cast<std::uint64_t>(XLENGTH(value)); break;
+    case CPLXSXP: bytes += 16 * static_cast<std::uint64_t>(XLENGTH(value)); break;
+    case RAWSXP: bytes += static_cast<std::uint64_t>(XLENGTH(value)); break;
+    case STRSXP: bytes += 8 * static_cast<std::uint64_t>(XLENGTH(value)); break;
+    case VECSXP:
+    case EXPRSXP: {
+        R_xlen_t n = XLENGTH(value);
+        bytes += 8 * static_cast<std::uint64_t>(n);
+        for (R_xlen_t i = 0; i < n; ++i) bytes += approximate_bytes(VECTOR_ELT(value, i), depth + 1);
+        break;
+    }
+    default: break;
+    }
+    for (SEXP cell = ATTRIB(value); cell != R_NilValue && TYPEOF(cell) == LISTSXP; cell = CDR(cell))
+        bytes += approximate_bytes(CAR(cell), depth + 1);
+    return bytes;
+}
+
+} // namespace
+
+std::optional<std::uint64_t> GlobalState::value_bytes(ValueHandle value) {
+    SEXP object = store_->get(value);
+    if (object == nullptr || is_opaque(value)) return std::nullopt;
+    return approximate_bytes(object, 0);
+}
+
+void GlobalState::set_identity(ValueHandle value, const std::string& identity) {
+    auto found = store_->held.find(value);
+    if (found != store_->held.end() && !found->second.opaque) found->second.hash = identity;
+}
+
+bool GlobalState::hash_known(ValueHandle value) const {
+    auto found = store_->held.find(value);
+    return found != store_->held.end() && found->second.hash && !found->second.hash->empty();
+}
+
+bool GlobalState::evict(ValueHandle value) {
+    auto found = store_->held.find(value);
+    if (found == store_->held.end() || found->second.opaque || !hash_known(value)) return false;
+    found->second.object = PreservedObject();
+    return true;
+}
+
+bool GlobalState::resident(ValueHandle value) const {
+    auto found = store_->held.find(value);
+    return found == store_->held.end() || found->second.object.get() != nullptr;
+}
+
+bool GlobalState::refill(ValueHandle value, const std::string& bytes) {
+    auto found = store_->held.find(value);
+    if (found == store_->held.end()) return false;
+    PreservedObject object = ::ripple::rbridge::unserialize_value(bytes);
+    if (object.get() == nullptr) return false;
+    MARK_NOT_MUTABLE(object.get());
+    found->second.object = std::move(object);
+    return true;
+}
+
+bool GlobalState::adopt(ValueHandle into, ValueHandle from) {
+    auto target = store_->held.find(into);
+    SEXP object = store_->get(from);
+    if (target == store_->held.end() || object == nullptr) return false;
+    target->second.object = PreservedObject(object);
+    release(from);
+    return true;
+}
+
+std::optional<BackgroundWrite> GlobalState::write_in_background(ValueHandle value, const std::string& path) {
+    SEXP object = store_->get(value);
+    if (object == nullptr || is_opaque(value)) return std::nullopt;
+    return BackgroundWrite::start(object, path);
+}
+
 ValueHandle GlobalState::rehold(ValueHandle value) {
     SEXP object = store_->get(value);
     if (object == nullptr) return 0;

@@ -10,6 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "background_write.hpp"
+
 namespace ripple::rbridge {
 
 // A value kept alive on the engine's behalf. Handles are never reused; 0 means "unbound".
@@ -77,6 +79,24 @@ public:
     std::optional<std::string> serialize(ValueHandle value);
     ValueHandle unserialize(const std::string& bytes, const std::string& hash);
     bool is_opaque(ValueHandle value) const;
+
+    // --- for the value store (dag/value_store.hpp decides what stays in memory) -----------------------------------
+    // Roughly how much memory the value takes (vectors by length, lists summed; ALTREP and strings' own bytes not
+    // counted); nullopt for an opaque or evicted value.
+    std::optional<std::uint64_t> value_bytes(ValueHandle value);
+    // The value's hash is `identity` from now on (derived from the run that made it), so it is never content-hashed.
+    void set_identity(ValueHandle value, const std::string& identity);
+    bool hash_known(ValueHandle value) const;
+    // Drops the object (R may free it once nothing else refers to it), keeping the handle and its hash. False for an
+    // opaque value or one without a known hash.
+    bool evict(ValueHandle value);
+    bool resident(ValueHandle value) const;
+    // Brings an evicted value back: from serialized bytes, or by taking `from`'s object (released).
+    bool refill(ValueHandle value, const std::string& bytes);
+    bool adopt(ValueHandle into, ValueHandle from);
+    // Writes the value's bytes to `path` in a forked child (nullopt: could not fork; the value is untouched).
+    std::optional<BackgroundWrite> write_in_background(ValueHandle value, const std::string& path);
+
     ValueHandle rehold(ValueHandle value);
     void release(ValueHandle value);
     std::size_t held_values() const;

@@ -14,7 +14,10 @@
 #include <unordered_map>
 #include <vector>
 
+#include <cerrno>
+
 #include <openssl/evp.h>
+#include <unistd.h>
 
 namespace ripple::rbridge {
 
@@ -111,11 +114,24 @@ struct DigestContextFreer {
     void operator()(EVP_MD_CTX* context) const noexcept { EVP_MD_CTX_free(context); }
 };
 
+// Writes all of n bytes to fd, retrying short writes; false on an error (ENOSPC, EIO).
+bool write_all(int fd, const unsigned char* data, std::size_t n) noexcept {
+    while (n > 0) {
+        ssize_t written = ::write(fd, data, n);
+        if (written < 0 && errno == EINTR) continue;
+        if (written <= 0) return false;
+        data += written;
+        n -= static_cast<std::size_t>(written);
+    }
+    return true;
+}
+
 // Receives R's serialization: the header is set aside, the payload goes into SHA-256 (through a buffer that
-// gathers R's many small writes) or into a string.
+// gathers R's many small writes) or into a string; with a file descriptor, into SHA-256 and the file alike.
 class SerializationTap {
 public:
-    SerializationTap(ValueFormat format, std::string* collect) : skipper_(format), collect_(collect) {
+    SerializationTap(ValueFormat format, std::string* collect, int fd = -1)
+            : skipper_(format), collect_(collect), fd_(fd) {
         if (collect_ == nullptr) {
             digest_.reset(EVP_MD_CTX_new());
             if (!digest_ || EVP_DigestInit_ex(digest_.get(), EVP_sha256(), nullptr) != 1) digest_.reset();
@@ -153,18 +169,19 @@ public:
             return true;
         }
         if (n >= kDirectUpdateBytes) {
-            flush();
+            if (!flush()) return false;
             EVP_DigestUpdate(digest_.get(), data, n);
-            return true;
+            return fd_ < 0 || write_all(fd_, static_cast<const unsigned char*>(data), n);
         }
-        if (used_ + n > buffer_.size()) flush();
+        if (used_ + n > buffer_.size() && !flush()) return false;
         std::memcpy(buffer_.data() + used_, data, n);
         used_ += n;
         return true;
     }
 
+    // Empty when writing to the file failed.
     std::string hex_digest() {
-        flush();
+        if (!flush()) return std::string();
         std::array<unsigned char, EVP_MAX_MD_SIZE> digest{};
         unsigned int size = 0;
         EVP_DigestFinal_ex(digest_.get(), digest.data(), &size);
@@ -180,13 +197,19 @@ public:
     const std::string& header() const { return skipper_.header(); }
 
 private:
-    void flush() {
-        if (used_ > 0) EVP_DigestUpdate(digest_.get(), buffer_.data(), used_);
+    bool flush() {
+        bool ok = true;
+        if (used_ > 0) {
+            EVP_DigestUpdate(digest_.get(), buffer_.data(), used_);
+            ok = fd_ < 0 || write_all(fd_, buffer_.data(), used_);
+        }
         used_ = 0;
+        return ok;
     }
 
     HeaderSkipper skipper_;
     std::string* collect_;
+    int fd_ = -1;
     std::unique_ptr<EVP_MD_CTX, DigestContextFreer> digest_;
     ScratchBuffer buffer_;
     std::size_t used_ = 0;
@@ -610,6 +633,14 @@ std::optional<std::string> value_hash(SEXP value) {
     std::optional<ValueDigest> digest = value_digest(value);
     if (!digest) return std::nullopt;
     return std::move(digest->hash);
+}
+
+std::optional<ValueDigest> write_value(SEXP value, int fd) {
+    SerializationTap tap(ValueFormat::Native, nullptr, fd);
+    if (!serialize_payload(value, ValueFormat::Native, tap)) return std::nullopt;
+    std::string hash = tap.hex_digest();
+    if (hash.empty()) return std::nullopt;
+    return ValueDigest{std::move(hash), tap.payload_bytes()};
 }
 
 std::optional<std::string> serialize_value(SEXP value, ValueFormat format) {

@@ -36,6 +36,10 @@ std::optional<std::string> value_hash(SEXP value);
 // The serialization after its header: SHA-256 of these bytes is value_hash(value).
 std::optional<std::string> serialize_value(SEXP value, ValueFormat format = ValueFormat::Native);
 
+// The serialization after its header written to fd while hashed: its digest is value_digest(value)'s. nullopt if R
+// could not serialize it or a write failed (a full disk). Call on R's thread (or in a forked child).
+std::optional<ValueDigest> write_value(SEXP value, int fd);
+
 // Rebuilds a value from serialize_value() bytes, with this session's header in front. Empty (get() ==
 // nullptr) when the bytes are not a complete serialization; R errors are contained.
 PreservedObject unserialize_value(std::string_view payload, ValueFormat format = ValueFormat::Native);

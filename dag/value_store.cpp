@@ -1,0 +1,200 @@
+// value_store.cpp: settings from the environment, derived identities, deferred entries of forked writes, eviction by
+// budget and loading back. The engine (engine.cpp, engine_cache.cpp) decides when; this keeps the books.
+#include "dag/value_store.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+
+#include "dag/sha256.hpp"
+
+namespace ripple::dag {
+
+namespace {
+
+// The memory this process may use: the cgroup's limit when there is one, else the machine's.
+std::uint64_t memory_limit() {
+    std::uint64_t limit = 0;
+    if (std::ifstream cgroup("/sys/fs/cgroup/memory.max"); cgroup) {
+        std::string text;
+        cgroup >> text;
+        if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0])))
+            limit = std::strtoull(text.c_str(), nullptr, 10);
+    }
+    if (std::ifstream meminfo("/proc/meminfo"); meminfo) {
+        std::string name, unit;
+        std::uint64_t kilobytes = 0;
+        while (meminfo >> name >> kilobytes >> unit) {
+            if (name == "MemTotal:") {
+                std::uint64_t machine = kilobytes * 1024;
+                if (limit == 0 || machine < limit) limit = machine;
+                break;
+            }
+        }
+    }
+    return limit;
+}
+
+} // namespace
+
+std::optional<std::uint64_t> ValueStoreSettings::parse_size(const std::string& text) {
+    std::string s;
+    for (char c : text) {
+        if (!std::isspace(static_cast<unsigned char>(c))) s.push_back(static_cast<char>(std::toupper(c)));
+    }
+    if (s.empty()) return std::nullopt;
+    char* end = nullptr;
+    double number = std::strtod(s.c_str(), &end);
+    if (end == s.c_str() || !std::isfinite(number) || number < 0) return std::nullopt;
+    std::string unit(end);
+    if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
+    if (unit.size() > 1 && unit.back() == 'I') unit.pop_back(); // GiB, MiB: binary like the rest
+    double scale = 1;
+    if (unit == "" || unit == "B") scale = 1;
+    else if (unit == "K") scale = 1024.0;
+    else if (unit == "M") scale = 1024.0 * 1024;
+    else if (unit == "G") scale = 1024.0 * 1024 * 1024;
+    else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
+    else return std::nullopt;
+    return static_cast<std::uint64_t>(number * scale);
+}
+
+ValueStoreSettings ValueStoreSettings::from_environment(std::vector<std::string>& warnings) {
+    ValueStoreSettings settings;
+    if (std::uint64_t limit = memory_limit(); limit > 0)
+        settings.budget_bytes = std::min(settings.budget_bytes, limit / 8);
+    auto read = [&](const char* name, std::uint64_t& into) {
+        const char* text = std::getenv(name);
+        if (text == nullptr || *text == '\0') return;
+        if (std::optional<std::uint64_t> bytes = parse_size(text)) {
+            into = *bytes;
+        } else {
+            warnings.push_back(std::string("ripple: ") + name + "=" + text +
+                               " is not a size (bytes, or with K, M, G as in 512M); using the default.");
+        }
+    };
+    read("RIPPLE_MEMORY_BUDGET", settings.budget_bytes);
+    read("RIPPLE_LARGE_VALUE", settings.large_bytes);
+    if (settings.large_bytes == 0) settings.large_bytes = 1;
+    return settings;
+}
+
+std::string ValueStore::derived_identity(const CacheKey& key, const std::string& symbol) {
+    Sha256 digest;
+    digest.update_framed("ripple derived value identity 1");
+    digest.update_framed(key.digest());
+    digest.update_framed(symbol);
+    return digest.hex_digest();
+}
+
+std::optional<std::uint64_t> ValueStore::large_size(ValueId value) {
+    auto known = sizes_.find(value);
+    if (known != sizes_.end()) return known->second;
+    std::optional<std::uint64_t> bytes = runtime_.value_bytes(value);
+    if (bytes && *bytes < settings_.large_bytes) bytes.reset();
+    sizes_.emplace(value, bytes);
+    return bytes;
+}
+
+void ValueStore::track(ValueId value, std::uint64_t bytes) { tracked_[value].bytes = bytes; }
+
+void ValueStore::note_stored(ValueId value, const std::string& hash) {
+    auto found = tracked_.find(value);
+    if (found != tracked_.end()) found->second.stored_hash = hash;
+}
+
+bool ValueStore::worth_storing(std::uint64_t bytes, double run_seconds) const {
+    return run_seconds > static_cast<double>(bytes) / settings_.load_bytes_per_second;
+}
+
+void ValueStore::forget(ValueId value) {
+    sizes_.erase(value);
+    auto found = tracked_.find(value);
+    if (found == tracked_.end()) return;
+    if (found->second.evicted) --evicted_;
+    tracked_.erase(found);
+}
+
+void ValueStore::note_resident(ValueId value) {
+    auto found = tracked_.find(value);
+    if (found == tracked_.end() || !found->second.evicted) return;
+    found->second.evicted = false;
+    --evicted_;
+}
+
+void ValueStore::defer(std::string digest, CachedRun entry, std::vector<PendingValue> values) {
+    for (const auto& value : values) {
+        if (auto found = tracked_.find(value.value); found != tracked_.end())
+            found->second.pending_ticket = value.ticket;
+    }
+    pending_.push_back(PendingEntry{std::move(digest), std::move(entry), std::move(values), false});
+}
+
+void ValueStore::finish_value(PendingEntry& pending, PendingValue& value, const CellRuntime::ValueWrite& result) {
+    auto found = tracked_.find(value.value);
+    if (found != tracked_.end()) found->second.pending_ticket = 0;
+    value.ticket = 0;
+    if (result.ok && cache_ != nullptr && cache_->adopt_value_file(result.hash, value.file, result.bytes)) {
+        pending.entry.values[value.symbol] = result.hash;
+        if (found != tracked_.end()) found->second.stored_hash = result.hash;
+        return;
+    }
+    pending.failed = true;
+    if (!result.ok) {
+        std::string line = "ripple: a value could not be written to the cache (" + result.error +
+                           "); it is recomputed when needed, never served wrong.";
+        if (said_.insert(line).second) warnings_.push_back(line);
+    }
+}
+
+void ValueStore::complete_writes(bool wait) {
+    for (auto& pending : pending_) {
+        for (auto& value : pending.values) {
+            if (value.ticket == 0) continue;
+            std::optional<CellRuntime::ValueWrite> result = runtime_.poll_value_write(value.ticket, wait);
+            if (result) finish_value(pending, value, *result);
+        }
+    }
+    auto done = [](const PendingEntry& pending) {
+        return std::all_of(pending.values.begin(), pending.values.end(),
+                           [](const PendingValue& value) { return value.ticket == 0; });
+    };
+    for (auto& pending : pending_) {
+        if (done(pending) && !pending.failed && cache_ != nullptr) cache_->store(pending.digest, pending.entry);
+    }
+    pending_.erase(std::remove_if(pending_.begin(), pending_.end(), done), pending_.end());
+}
+
+void ValueStore::evict_beyond_budget(const std::set<ValueId>& live) {
+    std::vector<std::pair<std::uint64_t, ValueId>> resident;
+    std::uint64_t total = 0;
+    for (const auto& [value, tracked] : tracked_) {
+        if (tracked.evicted || live.count(value)) continue;
+        resident.emplace_back(tracked.bytes, value);
+        total += tracked.bytes;
+    }
+    std::sort(resident.rbegin(), resident.rend());
+    for (const auto& [bytes, value] : resident) {
+        if (total <= settings_.budget_bytes && bytes <= settings_.budget_bytes / 4) continue;
+        if (!runtime_.evict(value)) continue;
+        tracked_[value].evicted = true;
+        ++evicted_;
+        total -= bytes;
+    }
+}
+
+bool ValueStore::load(ValueId value) {
+    auto found = tracked_.find(value);
+    if (found == tracked_.end() || cache_ == nullptr) return false;
+    if (found->second.pending_ticket != 0) complete_writes(true); // its bytes are still on their way
+    found = tracked_.find(value);
+    if (found == tracked_.end() || found->second.stored_hash.empty()) return false;
+    std::optional<std::string> bytes = cache_->load_value(found->second.stored_hash);
+    if (!bytes || !runtime_.refill(value, *bytes)) return false;
+    note_resident(value);
+    return true;
+}
+
+} // namespace ripple::dag
