@@ -41,6 +41,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <memory>
 
 namespace ripple::dag {
@@ -136,11 +137,13 @@ void Engine::bring_back_values(size_t at, ExecutionReport& report, int depth) {
     --bringing_back_;
 }
 
-// Tracked large values the document's end does not bind leave memory beyond the budget (design note 10).
-void Engine::evict_values() {
+// Tracked large values that neither the document's end nor the state after the cell that just ran (what R binds now,
+// and what a rerun of the cell below reads) binds leave memory beyond the budget (design note 10).
+void Engine::evict_values(size_t ran_at) {
     if (bringing_back_ > 0 || !values_.holds_evictable()) return;
     std::set<ValueId> live;
     for (const auto& [symbol, value] : scan_.state_before(order_.cells().size())) live.insert(value);
+    for (const auto& [symbol, value] : scan_.state_before(ran_at + 1)) live.insert(value);
     values_.evict_beyond_budget(live);
 }
 
@@ -183,7 +186,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     Execution execution = execution_of(run);
     store_and_note_step(run, execution);
     keep_execution(id, std::move(execution), run.key.has_value());
-    evict_values();
+    evict_values(run.at);
     if (context.requested) report.requested_failed = run.outcome.failed;
     if (run.outcome.interrupted) report.interrupted = true;
 }

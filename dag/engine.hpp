@@ -114,7 +114,7 @@ private:
     void rerun_stale(const std::string& except, ExecutionReport& report);
     // --- Large values (value_store.hpp): evicted ones brought back before a restore, others evicted after a run. ---
     void bring_back_values(size_t at, ExecutionReport& report, int depth = 0);
-    void evict_values();
+    void evict_values(size_t ran_at);
     void release_value(ValueId value);
     void say_value_warnings(ExecutionReport& report);
     void forget(const std::string& id);

@@ -106,7 +106,8 @@ void ValueStore::note_stored(ValueId value, const std::string& hash) {
 }
 
 bool ValueStore::worth_storing(std::uint64_t bytes, double run_seconds) const {
-    return run_seconds > static_cast<double>(bytes) / settings_.load_bytes_per_second;
+    // Twice: a stored value also costs its disk space and a child's write, and a run's time varies with the load.
+    return run_seconds > 2 * static_cast<double>(bytes) / settings_.load_bytes_per_second;
 }
 
 void ValueStore::forget(ValueId value) {

@@ -50,7 +50,7 @@ public:
     void track(ValueId value, std::uint64_t bytes);
     // Its bytes are in the cache under `hash`: it comes back by loading, not by rerunning its cell.
     void note_stored(ValueId value, const std::string& hash);
-    // Storing pays when the run took longer than loading the value back would.
+    // Storing pays when the run took clearly longer (twice) than loading the value back would.
     bool worth_storing(std::uint64_t bytes, double run_seconds) const;
     // The value was released: nothing more to keep about it.
     void forget(ValueId value);
