@@ -20,6 +20,7 @@
 #include <vector>
 
 #include <fcntl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -817,6 +818,37 @@ struct CacheStore::State {
         return bytes;
     }
 
+    // load_value for a value file, mapped instead of read into memory (nullopt: not a file value, or damaged).
+    std::optional<SharedBytes> map_value(const std::string& hash) {
+        std::optional<BlobRow> row = blob_row(hash);
+        if (!row || !row->in_file || row->size == 0) return std::nullopt;
+        const fs::path path = value_path(hash);
+        FileDescriptor file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (file.get() < 0) {
+            if (errno == ENOENT) value_damaged(hash, "its file is missing");
+            else throw file_error(errno, "reading value file " + path.string());
+            return std::nullopt;
+        }
+        struct stat info {};
+        if (::fstat(file.get(), &info) != 0) throw file_error(errno, "reading value file " + path.string());
+        if (static_cast<std::uint64_t>(info.st_size) != row->size) {
+            value_damaged(hash, "its file has " + std::to_string(info.st_size) + " bytes instead of " +
+                                    std::to_string(row->size));
+            return std::nullopt;
+        }
+        void* address = ::mmap(nullptr, row->size, PROT_READ, MAP_PRIVATE, file.get(), 0);
+        if (address == MAP_FAILED) throw file_error(errno, "mapping value file " + path.string());
+        const std::size_t size = row->size;
+        std::shared_ptr<const void> mapping(address, [size](const void* at) { ::munmap(const_cast<void*>(at), size); });
+        ::madvise(address, size, MADV_SEQUENTIAL);
+        std::string_view bytes(static_cast<const char*>(address), size);
+        if (sha256_hex(bytes) != hash) {
+            value_damaged(hash, "its content does not match its hash");
+            return std::nullopt;
+        }
+        return SharedBytes{std::move(mapping), bytes};
+    }
+
     std::uint64_t total_bytes() {
         return static_cast<std::uint64_t>(query_integer(db(), "SELECT COALESCE(SUM(size), 0) FROM entries")) +
                static_cast<std::uint64_t>(query_integer(db(), "SELECT COALESCE(SUM(size), 0) FROM blobs"));
@@ -993,6 +1025,19 @@ std::optional<std::string> CacheStore::load_value(const std::string& hash) {
     if (!is_sha256_hex(hash) || !s.ready()) return std::nullopt;
     try {
         return s.load_value(hash);
+    } catch (const StoreError& error) {
+        s.read_failed(error);
+        return std::nullopt;
+    }
+}
+
+std::optional<SharedBytes> CacheStore::map_value(const std::string& hash) {
+    State& s = *state_;
+    if (!is_sha256_hex(hash) || !s.ready()) return std::nullopt;
+    try {
+        if (std::optional<SharedBytes> mapped = s.map_value(hash)) return mapped;
+        if (std::optional<std::string> bytes = s.load_value(hash)) return SharedBytes::of(std::move(*bytes));
+        return std::nullopt;
     } catch (const StoreError& error) {
         s.read_failed(error);
         return std::nullopt;

@@ -13,6 +13,7 @@
 
 #include "dag/cache_key.hpp"
 #include "dag/remote_cache.hpp"
+#include "dag/shared_bytes.hpp"
 
 namespace ripple::dag {
 
@@ -106,6 +107,8 @@ public:
     // The bytes, verified against the hash. A corrupt, truncated or missing value is removed with
     // every entry that uses it, reported once, and answered with nullopt.
     std::optional<std::string> load_value(const std::string& hash);
+    // The same for a large value without copying it: its file mapped read-only (verified the same way).
+    std::optional<SharedBytes> map_value(const std::string& hash);
 
     // A value written by someone else (a forked writer): new_value_file() names a fresh file in the store's
     // temporary folder (nullopt: the store is not writable), adopt_value_file() publishes the finished file as the

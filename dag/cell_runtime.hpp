@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "dag/cache_key.hpp"
+#include "dag/shared_bytes.hpp"
 
 namespace ripple::dag {
 
@@ -130,11 +131,13 @@ public:
     // Drops the object, keeping the id and its hash (false: it cannot); refill or adopt bring an object back.
     virtual bool evict(ValueId) { return false; }
     virtual bool resident(ValueId) { return true; }
-    virtual bool refill(ValueId, const std::string& /*bytes*/) { return false; }
+    virtual bool refill(ValueId, std::string_view /*bytes*/) { return false; }
     // A value not loaded yet, known by `identity` (its hash): restore() binds it so that R loads it, through the
     // loader, when something reads it (kUnbound: not supported, load it now).
     virtual ValueId hold_lazy(const std::string& /*identity*/) { return kUnbound; }
-    virtual void set_value_loader(std::function<std::optional<std::string>(ValueId)> /*loader*/) {}
+    virtual void set_value_loader(std::function<std::optional<SharedBytes>(ValueId)> /*loader*/) {}
+    // Returns the memory of released objects now (R's full garbage collection), after large values left.
+    virtual void collect_garbage() {}
     // `into` (evicted) takes `from`'s object, and `from` is released.
     virtual bool adopt(ValueId /*into*/, ValueId /*from*/) { return false; }
     // Writes the value's serialized bytes to `path` behind the caller's back (a forked child); a ticket for

@@ -121,7 +121,7 @@ void Engine::release_value(ValueId value) {
 // loads them if something reads them.
 void Engine::bring_back_values(size_t at, ExecutionReport& report, const std::set<std::string>* needed) {
     if (!values_.any_evicted()) return;
-    ++bringing_back_; // nothing leaves memory until the cell that needs these has run
+    bringing_back_.push_back(at); // what the state before `at` binds stays until that cell has run
     for (int round = 0; round < 3 && !report.interrupted; ++round) {
         bool missing = false;
         for (const auto& [symbol, value] : scan_.state_before(at)) {
@@ -138,16 +138,21 @@ void Engine::bring_back_values(size_t at, ExecutionReport& report, const std::se
         }
         if (!missing) break;
     }
-    --bringing_back_;
+    bringing_back_.pop_back();
 }
 
-// Tracked large values that neither the document's end nor the state after the cell that just ran (what R binds now,
-// and what a rerun of the cell below reads) binds leave memory beyond the budget (design note 10).
+// Tracked large values that neither the document's end, nor the state after the cell that just ran (what R binds now,
+// and what a rerun of the cell below reads), nor a cell waiting for values to come back binds leave memory beyond the
+// budget (design note 10).
 void Engine::evict_values(size_t ran_at) {
-    if (bringing_back_ > 0 || !values_.holds_evictable()) return;
+    if (!values_.holds_evictable()) return;
     std::set<ValueId> live;
     for (const auto& [symbol, value] : scan_.state_before(order_.cells().size())) live.insert(value);
     for (const auto& [symbol, value] : scan_.state_before(ran_at + 1)) live.insert(value);
+    // A cell run to bring a value back for a cell below: what that cell is waiting for stays too.
+    for (size_t waiting : bringing_back_) {
+        for (const auto& [symbol, value] : scan_.state_before(waiting)) live.insert(value);
+    }
     values_.evict_beyond_budget(live);
 }
 

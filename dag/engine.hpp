@@ -159,7 +159,7 @@ private:
     DependencyScan scan_{order_, executions_, analyses_, runtime_};     // reads the four members above it
     ValueStore values_{runtime_};
     std::vector<std::string> startup_notices_; // said with the first request's report
-    int bringing_back_ = 0;                    // bring_back_values at work: evict nothing
+    std::vector<size_t> bringing_back_;        // positions bring_back_values is bringing values back for
     RunPlanner planner_{order_, scan_};
     DryRun dry_run_;
     ReplayStepRecorder replay_;

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "dag/cache_key.hpp"
+#include "dag/shared_bytes.hpp"
 
 namespace ripple::dag {
 
@@ -33,6 +34,12 @@ public:
     // The bytes stored under `hash`, verified; nullopt if missing or damaged.
     virtual std::optional<std::string> load_value(const std::string& hash) = 0;
     virtual void store_value(const std::string& hash, const std::string& bytes) = 0;
+    // load_value without a copy where the cache can (a value file mapped read-only).
+    virtual std::optional<SharedBytes> map_value(const std::string& hash) {
+        std::optional<std::string> bytes = load_value(hash);
+        if (!bytes) return std::nullopt;
+        return SharedBytes::of(std::move(*bytes));
+    }
     // A value written elsewhere (a forked writer): a fresh file to write it to (nullopt: nowhere), then published
     // as `hash` by adopt_value_file (false: dropped, the file removed).
     virtual std::optional<std::string> new_value_file() { return std::nullopt; }

@@ -16,6 +16,7 @@ public:
     bool has_value(const std::string& hash) override { return store_.has_value(hash); }
     std::optional<std::string> load_value(const std::string& hash) override { return store_.load_value(hash); }
     void store_value(const std::string& hash, const std::string& bytes) override { store_.put_value(hash, bytes); }
+    std::optional<SharedBytes> map_value(const std::string& hash) override { return store_.map_value(hash); }
     std::optional<std::string> new_value_file() override {
         std::optional<std::filesystem::path> file = store_.new_value_file();
         if (!file) return std::nullopt;

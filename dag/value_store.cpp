@@ -181,13 +181,18 @@ void ValueStore::evict_beyond_budget(const std::set<ValueId>& live) {
         total += tracked.bytes;
     }
     std::sort(resident.rbegin(), resident.rend());
+    std::uint64_t freed = 0;
     for (const auto& [bytes, value] : resident) {
         if (total <= settings_.budget_bytes && bytes <= settings_.budget_bytes / 4) continue;
         if (!runtime_.evict(value)) continue;
         tracked_[value].evicted = true;
         ++evicted_;
         total -= bytes;
+        freed += bytes;
     }
+    // R frees what nobody refers to at its next collection, which a large heap makes rare: a plain kernel would have
+    // let go of these versions as they were overwritten, so ripple gives their memory back now.
+    if (freed >= settings_.large_bytes) runtime_.collect_garbage();
 }
 
 void ValueStore::track_lazy(ValueId value, const std::string& hash) {
@@ -203,20 +208,20 @@ bool ValueStore::loadable(ValueId value) const {
     return found != tracked_.end() && (!found->second.stored_hash.empty() || found->second.pending_ticket != 0);
 }
 
-std::optional<std::string> ValueStore::bytes_of(ValueId value) {
+std::optional<SharedBytes> ValueStore::bytes_of(ValueId value) {
     auto found = tracked_.find(value);
     if (found == tracked_.end() || cache_ == nullptr) return std::nullopt;
     if (found->second.pending_ticket != 0) complete_writes(true); // its bytes are still on their way
     found = tracked_.find(value);
     if (found == tracked_.end() || found->second.stored_hash.empty()) return std::nullopt;
-    std::optional<std::string> bytes = cache_->load_value(found->second.stored_hash);
-    if (bytes) found->second.bytes = bytes->size();
+    std::optional<SharedBytes> bytes = cache_->map_value(found->second.stored_hash);
+    if (bytes) found->second.bytes = bytes->bytes.size();
     return bytes;
 }
 
 bool ValueStore::load(ValueId value) {
-    std::optional<std::string> bytes = bytes_of(value);
-    if (!bytes || !runtime_.refill(value, *bytes)) return false;
+    std::optional<SharedBytes> bytes = bytes_of(value);
+    if (!bytes || !runtime_.refill(value, bytes->bytes)) return false;
     note_resident(value);
     return true;
 }

@@ -24,7 +24,7 @@ struct ValueStoreSettings {
     // eighth of the memory limit (the cgroup's, else the machine's). The live state is never counted or evicted.
     std::uint64_t budget_bytes = std::uint64_t{1} << 30U;
     // How fast a stored value comes back (read + unserialize), for the choice between storing and recomputing.
-    double load_bytes_per_second = 400e6;
+    double load_bytes_per_second = 500e6;
 
     // From the environment; a value that does not parse is one line in `warnings` and the default.
     static ValueStoreSettings from_environment(std::vector<std::string>& warnings);
@@ -84,7 +84,7 @@ public:
     // Whether an evicted or lazy value can come back by loading (else only by rerunning its cell).
     bool loadable(ValueId value) const;
     // The stored bytes of a tracked value (its write finished first if still running); nullopt if not stored.
-    std::optional<std::string> bytes_of(ValueId value);
+    std::optional<SharedBytes> bytes_of(ValueId value);
 
 private:
     struct Tracked {

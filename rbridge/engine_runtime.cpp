@@ -2,6 +2,8 @@
 // Must not know about sockets; no engine decisions here.
 #include "engine_runtime.hpp"
 
+#include <R_ext/Memory.h>
+
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -110,6 +112,8 @@ bool EngineRuntime::replay(const std::string& recorded_outputs, const dag::RunCo
     outputs_.close(context, EvalStatus::Ok);
     return replayed;
 }
+
+void EngineRuntime::collect_garbage() { R_gc(); }
 
 std::optional<std::uint64_t> EngineRuntime::start_value_write(dag::ValueId value, const std::string& path) {
     std::optional<BackgroundWrite> write = state_.write_in_background(value, path);

@@ -55,11 +55,16 @@ public:
     bool value_hash_known(dag::ValueId value) override { return state_.hash_known(value); }
     bool evict(dag::ValueId value) override { return state_.evict(value); }
     bool resident(dag::ValueId value) override { return state_.resident(value); }
-    bool refill(dag::ValueId value, const std::string& bytes) override { return state_.refill(value, bytes); }
+    bool refill(dag::ValueId value, std::string_view bytes) override { return state_.refill(value, bytes); }
     bool adopt(dag::ValueId into, dag::ValueId from) override { return state_.adopt(into, from); }
+    void collect_garbage() override;
     dag::ValueId hold_lazy(const std::string& identity) override { return state_.hold_lazy(identity); }
-    void set_value_loader(std::function<std::optional<std::string>(dag::ValueId)> loader) override {
-        state_.set_loader(std::move(loader));
+    void set_value_loader(std::function<std::optional<dag::SharedBytes>(dag::ValueId)> loader) override {
+        state_.set_loader([loader = std::move(loader)](ValueHandle value) -> std::optional<GlobalState::LoadedBytes> {
+            std::optional<dag::SharedBytes> bytes = loader(value);
+            if (!bytes) return std::nullopt;
+            return GlobalState::LoadedBytes{bytes->owner, bytes->bytes};
+        });
     }
     std::optional<std::uint64_t> start_value_write(dag::ValueId value, const std::string& path) override;
     std::optional<ValueWrite> poll_value_write(std::uint64_t ticket, bool wait) override;

@@ -233,9 +233,9 @@ SEXP GlobalState::Store::load(ValueHandle handle) {
     auto found = held.find(handle);
     if (found == held.end()) return nullptr;
     if (found->second.object.get() != nullptr) return found->second.object.get();
-    std::optional<std::string> bytes = loader ? loader(handle) : std::nullopt;
+    std::optional<LoadedBytes> bytes = loader ? loader(handle) : std::nullopt;
     if (!bytes) return nullptr;
-    PreservedObject object = ::ripple::rbridge::unserialize_value(*bytes);
+    PreservedObject object = ::ripple::rbridge::unserialize_value(bytes->bytes);
     if (object.get() == nullptr) return nullptr;
     MARK_NOT_MUTABLE(object.get());
     found->second.object = std::move(object);
@@ -651,7 +651,7 @@ bool GlobalState::resident(ValueHandle value) const {
     return found == store_->held.end() || found->second.object.get() != nullptr;
 }
 
-bool GlobalState::refill(ValueHandle value, const std::string& bytes) {
+bool GlobalState::refill(ValueHandle value, std::string_view bytes) {
     auto found = store_->held.find(value);
     if (found == store_->held.end()) return false;
     PreservedObject object = ::ripple::rbridge::unserialize_value(bytes);

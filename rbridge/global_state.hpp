@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "background_write.hpp"
@@ -93,13 +94,17 @@ public:
     bool evict(ValueHandle value);
     bool resident(ValueHandle value) const;
     // Brings an evicted value back: from serialized bytes, or by taking `from`'s object (released).
-    bool refill(ValueHandle value, const std::string& bytes);
+    bool refill(ValueHandle value, std::string_view bytes);
     bool adopt(ValueHandle into, ValueHandle from);
     // A handle for a value not loaded yet: restore() binds a promise that loads it (through the loader) when R reads
     // it; evicted values are bound the same way. `identity` is its hash.
     ValueHandle hold_lazy(const std::string& identity);
     // Where the bytes of an evicted or lazy value come from (nullopt: they cannot be had; reading it is an R error).
-    using ValueLoader = std::function<std::optional<std::string>(ValueHandle)>;
+    struct LoadedBytes {
+        std::shared_ptr<const void> owner; // keeps `bytes` valid
+        std::string_view bytes;
+    };
+    using ValueLoader = std::function<std::optional<LoadedBytes>(ValueHandle)>;
     void set_loader(ValueLoader loader);
     // The promise's side: the object, loaded now if need be (nullptr: it cannot be had).
     SEXP load_for_promise(ValueHandle value);
