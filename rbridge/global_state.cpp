@@ -544,8 +544,9 @@ std::string GlobalState::package_version(const std::string& package) {
     // stamps.
     Store& s = *store_;
     SEXP library_paths = nullptr;
-    if (SEXP lib_paths = Rf_findVarInFrame(R_BaseEnv, Rf_install(".libPaths")); TYPEOF(lib_paths) == CLOSXP)
-        library_paths = Rf_findVarInFrame(CLOENV(lib_paths), Rf_install(".lib.loc"));
+    SEXP lib_paths = Rf_findVarInFrame(R_BaseEnv, Rf_install(".libPaths"));
+    if (TYPEOF(lib_paths) == PROMSXP) lib_paths = PRVALUE(lib_paths); // base is lazy-loaded
+    if (TYPEOF(lib_paths) == CLOSXP) library_paths = Rf_findVarInFrame(CLOENV(lib_paths), Rf_install(".lib.loc"));
     if (library_paths == nullptr || library_paths == R_UnboundValue || library_paths != s.library_paths.get()) {
         s.versions.clear();
         s.library_paths = PreservedObject(library_paths == R_UnboundValue ? nullptr : library_paths);
