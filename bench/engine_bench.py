@@ -3,7 +3,7 @@
 # Knows the kernel protocol and nbclient; prints ratios, asserts nothing about time (benchmarks are not tests).
 """Engine benchmark.
 
-    /usr/bin/python3 bench/engine_bench.py [--repeats 3] [--n 300]
+    /usr/bin/python3 bench/engine_bench.py [--repeats 3] [--n 300] [--chains 100,400,1000] [--only chains|everyday]
 
 Notebook: 60 cells, each sleeping 50 ms; cell 10 defines `x10`, read by cells 11, 12 and 13 (its 3
 dependents); every other cell defines its own variable.
@@ -16,7 +16,13 @@ dependents); every other cell defines its own variable.
   user code: also watching the global state and publishing the cell's display);
   and the round trips of trivial tracked cells (`x <- 1`, which prints nothing, and `x + 1`) with
   the engine vs RIPPLE_ENGINE=off: two kernels side by side, requests alternating between them.
-ripple runs with RIPPLE_CACHE=off here: this measures the engine; bench/cache_bench.py the cache.
+- chains (`--chains 100,400,1000`): long notebooks, each cell reading the one above, run top to bottom beside
+  IRkernel: planning per cell by position (issue 15: < 1 ms everywhere) and run all against IRkernel.
+- everyday: 60 dplyr/tidyr/ggplot2 cells on small data, run the way JupyterLab runs them (execute_request with
+  cellId) by ripple with the cache off and on (an empty cache) beside IRkernel, one cell on each in turn, then by a
+  fresh ripple on that cache (served) beside a fresh IRkernel: median round trips, their ratios, planning.
+ripple runs with RIPPLE_CACHE=off here except in the everyday section: this measures the engine;
+bench/cache_bench.py the cache. `--only chains|everyday` runs one section (printed, not written).
 Writes bench/results/engine_bench.json.
 """
 import argparse
@@ -142,9 +148,14 @@ def chains_section(sizes):
     for n in sizes:
         planning, rt_ripple, rt_ir = chain_run(n)
         tail = planning[-max(1, n // 10):]
+        tenths = [planning[k * n // 10:(k + 1) * n // 10] for k in range(10)]
         out[str(n)] = {
             "planning_ms_median": statistics.median(planning), "planning_ms_max": max(planning),
             "planning_ms_last_tenth_median": statistics.median(tail),
+            # by position: the median and the largest of each tenth of the chain (first to last)
+            "planning_ms_by_tenth_median": [round(statistics.median(t), 3) for t in tenths if t],
+            "planning_ms_by_tenth_max": [round(max(t), 3) for t in tenths if t],
+            "planning_ms_over_1": sum(1 for p in planning if p >= 1.0),
             "round_trip_ms_median_ripple": 1000 * statistics.median(rt_ripple),
             "round_trip_ms_median_irkernel": 1000 * statistics.median(rt_ir),
             "run_all_s_ripple": sum(rt_ripple), "run_all_s_irkernel": sum(rt_ir),
@@ -153,7 +164,8 @@ def chains_section(sizes):
         r = out[str(n)]
         print(f"chain of {n} cells (v_i <- v_(i-1) + 1), cache off: planning per cell median "
               f"{r['planning_ms_median']:.3f} ms, max {r['planning_ms_max']:.3f} ms, last tenth "
-              f"{r['planning_ms_last_tenth_median']:.3f} ms; run all {r['run_all_s_ripple']:.2f} s vs IRkernel "
+              f"{r['planning_ms_last_tenth_median']:.3f} ms (by tenth: {r['planning_ms_by_tenth_median']}; "
+              f"{r['planning_ms_over_1']} of {n} cells at 1 ms or more); run all {r['run_all_s_ripple']:.2f} s vs IRkernel "
               f"{r['run_all_s_irkernel']:.2f} s ({r['run_all_ratio']:.2f}x)", flush=True)
     return out
 
