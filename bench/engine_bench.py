@@ -29,6 +29,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -262,6 +263,12 @@ def everyday_section():
     on (an empty cache) beside IRkernel, one cell on each in turn; then a fresh ripple kernel on that cache (a restart:
     the cells are served) beside a fresh IRkernel."""
     cells = everyday_cells()
+    missing = subprocess.run(["Rscript", "-e", "quit(status = !requireNamespace('ggplot2', quietly = TRUE))"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).returncode != 0
+    if missing:
+        print("everyday notebook: skipped, ggplot2 is not installed "
+              "(apt-get install --no-install-recommends r-cran-ggplot2)", flush=True)
+        return {"skipped": "ggplot2 is not installed"}
     with tempfile.TemporaryDirectory(prefix="ripple-bench-everyday-") as cache, KernelEnv(["ripple", "ir"]) as kenv:
         cache_on = {"RIPPLE_CACHE_DIR": cache}
         with kenv.start("ripple", env=ENGINE_ALONE) as (km_off, kc_off), \
