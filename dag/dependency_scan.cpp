@@ -50,10 +50,21 @@ std::optional<std::string> DependencyScan::file_digest(const std::string& path) 
     return file_digests_.digest(path);
 }
 
-std::map<std::string, ValueId> DependencyScan::state_before(size_t position) const {
-    std::map<std::string, ValueId> state;
+std::shared_ptr<const DependencyScan::State> DependencyScan::state_at(size_t position) const {
+    index(); // forgets the memo when a change reaches above it
     const auto& cells = order_.cells();
-    for (size_t i = 0; i < position && i < cells.size(); ++i) {
+    position = std::min(position, cells.size());
+    StateMemo& memo = state_memo_;
+    if (memo.valid && memo.position == position) return memo.state;
+    if (!memo.valid || memo.position > position || memo.state == nullptr) {
+        memo.state = std::make_shared<State>();
+        memo.position = 0;
+        memo.valid = true;
+    } else if (memo.state.use_count() > 1) {
+        memo.state = std::make_shared<State>(*memo.state);
+    }
+    State& state = *memo.state;
+    for (size_t& i = memo.position; i < position; ++i) {
         const Execution* execution = last_execution(cells[i].id);
         if (execution == nullptr) continue;
         for (const auto& [symbol, value] : execution->outputs) {
@@ -61,7 +72,7 @@ std::map<std::string, ValueId> DependencyScan::state_before(size_t position) con
             else state[symbol] = value;
         }
     }
-    return state;
+    return memo.state;
 }
 
 namespace {
@@ -74,64 +85,105 @@ void drop_from(List& list, size_t from, PositionOf position_of) {
 
 } // namespace
 
+size_t DependencyScan::first_changed() const {
+    const auto& cells = order_.cells();
+    const Index& at = index_;
+    // Executions added or removed without a word (executed() names those the engine keeps; removed cells' go with
+    // their positions), or analyses forgotten: compare every position.
+    if (!at.valid || (executions_.size() != at.executions && at.executed.empty()) || analyses_.size() < at.analyses)
+        return 0;
+    size_t from = std::min({order_.changed_from(at.order_revision), at.stamps.size(), cells.size()});
+    for (const auto& id : at.executed) {
+        if (from == 0) break;
+        if (auto p = order_.position(id)) from = std::min(from, *p);
+    }
+    if (analyses_.size() != at.analyses) {
+        for (size_t p : at.unanalyzed) {
+            if (p >= from) break;
+            if (analyses_.count(cells[p].code)) from = p;
+        }
+    }
+    return from;
+}
+
 const DependencyScan::Index& DependencyScan::index() const {
     if (index_.valid && index_.order_revision == order_.revision() && index_.executions == executions_.size() &&
-        index_.analyses == analyses_.size()) {
+        index_.analyses == analyses_.size() && index_.executed.empty()) {
         return index_;
     }
-    // What each position holds now; the entries of the positions above the first that changed are kept.
     const auto& cells = order_.cells();
-    std::vector<Index::Stamp> stamps;
-    std::vector<const Execution*> runs;
-    stamps.reserve(cells.size());
-    runs.reserve(cells.size());
-    for (const auto& cell : cells) {
-        const Execution* execution = last_execution(cell.id);
-        runs.push_back(execution);
-        stamps.push_back(Index::Stamp{std::hash<std::string>{}(cell.id), std::hash<std::string>{}(cell.code),
-                                      execution ? execution->serial : 0, analyses_.count(cell.code) > 0});
-    }
-    size_t unchanged = 0;
-    while (unchanged < stamps.size() && unchanged < index_.stamps.size() &&
-           stamps[unchanged] == index_.stamps[unchanged])
-        ++unchanged;
-    if (settled_.size() > unchanged) settled_.resize(unchanged);
     Index& at = index_;
+    // The first position that may hold something else: from the change log and the announced executions when
+    // they account for every change, else by comparing what every position holds now with its stamp.
+    size_t unchanged = first_changed();
+    std::vector<Index::Stamp> stamps;
+    auto stamp_of = [&](size_t i) {
+        const Execution* execution = last_execution(cells[i].id);
+        return Index::Stamp{std::hash<std::string>{}(cells[i].id), std::hash<std::string>{}(cells[i].code),
+                            execution ? execution->serial : 0, analyses_.count(cells[i].code) > 0};
+    };
+    if (unchanged == 0) {
+        stamps.reserve(cells.size());
+        for (size_t i = 0; i < cells.size(); ++i) stamps.push_back(stamp_of(i));
+        while (unchanged < stamps.size() && unchanged < at.stamps.size() && stamps[unchanged] == at.stamps[unchanged])
+            ++unchanged;
+    } else {
+        stamps = std::move(at.stamps);
+        stamps.resize(unchanged);
+        for (size_t i = unchanged; i < cells.size(); ++i) stamps.push_back(stamp_of(i));
+    }
+    if (settled_.size() > unchanged) settled_.resize(unchanged);
+    if (state_memo_.position > unchanged) state_memo_.valid = false;
+    // Drop the entries of the positions from `unchanged` on (their lists only), then add those of the cells there.
     auto position = [](size_t i) { return i; };
     auto first = [](const auto& entry) { return entry.first; };
-    for (auto entry = at.definers.begin(); entry != at.definers.end();) {
-        drop_from(entry->second, unchanged, position);
-        entry = entry->second.empty() ? at.definers.erase(entry) : std::next(entry);
+    for (size_t i = unchanged; i < at.definer_lists.size(); ++i) {
+        for (auto* list : at.definer_lists[i]) drop_from(*list, unchanged, position);
     }
-    for (auto entry = at.bound.begin(); entry != at.bound.end();) {
-        drop_from(entry->second, unchanged, first);
-        entry = entry->second.empty() ? at.bound.erase(entry) : std::next(entry);
+    for (size_t i = unchanged; i < at.bound_lists.size(); ++i) {
+        for (auto* list : at.bound_lists[i]) drop_from(*list, unchanged, first);
     }
+    if (at.definer_lists.size() > unchanged) at.definer_lists.resize(unchanged);
+    if (at.bound_lists.size() > unchanged) at.bound_lists.resize(unchanged);
     drop_from(at.defining_attaches, unchanged, first);
     drop_from(at.executed_attaches, unchanged, first);
+    drop_from(at.unanalyzed, unchanged, position);
+    at.definer_lists.resize(cells.size());
+    at.bound_lists.resize(cells.size());
     for (size_t i = unchanged; i < cells.size(); ++i) {
-        const Execution* execution = runs[i];
+        const Execution* execution = last_execution(cells[i].id);
+        auto define = [&](const std::string& symbol) {
+            auto& list = at.definers[symbol];
+            list.push_back(i);
+            at.definer_lists[i].push_back(&list);
+        };
         if (execution != nullptr) {
-            for (const auto& [symbol, value] : execution->outputs) at.bound[symbol].emplace_back(i, value);
+            for (const auto& [symbol, value] : execution->outputs) {
+                auto& list = at.bound[symbol];
+                list.emplace_back(i, value);
+                at.bound_lists[i].push_back(&list);
+            }
             for (const auto& package : execution->attached) at.executed_attaches.emplace_back(i, package);
             // A file is defined by the cell whose last run wrote it, edited since or not: no parse can tell which
             // files code will write, and an edited writer is what its readers must wait for.
-            for (const auto& path : execution->files_written) at.definers[kFilePrefix + path].push_back(i);
+            for (const auto& path : execution->files_written) define(kFilePrefix + path);
         }
         if (execution != nullptr && execution->code == cells[i].code) {
-            for (const auto& [symbol, value] : execution->outputs) at.definers[symbol].push_back(i);
+            for (const auto& [symbol, value] : execution->outputs) define(symbol);
             for (const auto& package : execution->attached) at.defining_attaches.emplace_back(i, package);
         } else if (auto analysis = analyses_.find(cells[i].code); analysis != analyses_.end()) {
             // Never ran (or edited since): what its parser says it will define.
-            for (const auto& symbol : analysis->second.defs) at.definers[symbol].push_back(i);
+            for (const auto& symbol : analysis->second.defs) define(symbol);
             for (const auto& package : analysis->second.attaches) at.defining_attaches.emplace_back(i, package);
         }
+        if (!stamps[i].analyzed) at.unanalyzed.push_back(i);
     }
     at.stamps = std::move(stamps);
     at.valid = true;
     at.order_revision = order_.revision();
     at.executions = executions_.size();
     at.analyses = analyses_.size();
+    at.executed.clear();
     return at;
 }
 

@@ -52,7 +52,7 @@ struct Engine::CellRun {
     std::string code;
     CellAnalysis analysis; // a copy: a rerun inside the run may clear analyses_
     RunContext context;
-    std::map<std::string, ValueId> state;     // the global state before it (restored before it runs)
+    std::shared_ptr<const DependencyScan::State> state; // the global state before it (restored before it runs)
     std::set<std::string> uses;               // what it reads: parsed, hidden, implicit, then learnt by running
     std::map<std::string, std::string> files; // literal paths it reads -> content hash before it runs
     std::vector<Reason> poisoned;             // dry run: reads of names a cell above would recompute
@@ -194,7 +194,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     restore_state_and_find_reads(run);
     find_key(run);
     if (run.key && cache_use_ == CacheUse::ReadWrite)
-        run.cached = serve_from_cache(run.at, *run.key, run.state, context);
+        run.cached = serve_from_cache(run.at, *run.key, *run.state, context);
     if (dry_run_.active() && !run.cached) return report_would_run(run, report);
     run_or_serve(run, report);
     learn_reads_from_run(run);
@@ -257,12 +257,12 @@ void Engine::rebuild_spoiled_at_end(ExecutionReport& report) {
 // The state before the cell goes into the runtime (design note 3); what the cell reads before it runs: its parsed
 // uses, the free variables of the functions it calls, what every cell reads, and the files it names.
 void Engine::restore_state_and_find_reads(CellRun& run) {
-    run.state = scan_.state_before(run.at);
-    runtime_.restore(run.state, tracked_);
+    run.state = scan_.state_at(run.at);
+    runtime_.restore(*run.state, tracked_);
     run.uses = run.analysis.uses;
     std::set<std::string> known;
     for (const auto& symbol : run.analysis.uses) {
-        if (run.state.count(symbol)) known.insert(symbol);
+        if (run.state->count(symbol)) known.insert(symbol);
     }
     if (!known.empty()) {
         std::set<std::string> hidden = runtime_.closure_uses(known);
@@ -282,7 +282,7 @@ void Engine::restore_state_and_find_reads(CellRun& run) {
 // The cell's cache key, unless a dry run poisoned a name it reads (design note 8).
 void Engine::find_key(CellRun& run) {
     run.poisoned = dry_run_.poisoned_reads(run.uses);
-    if (run.poisoned.empty()) run.key = cache_key_for(run.at, run.id, run.analysis, run.code, run.uses, run.state);
+    if (run.poisoned.empty()) run.key = cache_key_for(run.at, run.id, run.analysis, run.code, run.uses, *run.state);
 }
 
 // Dry run, and the cache did not serve the cell: why it would run instead.
@@ -298,7 +298,7 @@ void Engine::report_would_run(const CellRun& run, ExecutionReport& report) {
     } else if (reasons.empty()) {
         std::optional<CacheKey> previous = dry_run_.previous_key(run.id);
         if (previous) {
-            for (const auto& change : key_changes(*previous, *run.key, run.at, run.state)) {
+            for (const auto& change : key_changes(*previous, *run.key, run.at, *run.state)) {
                 reasons.push_back(Reason::key_part_changed(change));
             }
         }
@@ -338,7 +338,7 @@ void Engine::learn_reads_from_run(CellRun& run) {
     // Functions the cell defines and may call (`f <- function(a) a + y; f(5)`) read their free variables.
     std::set<std::string> defined_here;
     for (const auto& symbol : run.analysis.defs) {
-        if (!run.state.count(symbol) || outcome.bound.count(symbol)) defined_here.insert(symbol);
+        if (!run.state->count(symbol) || outcome.bound.count(symbol)) defined_here.insert(symbol);
     }
     if (!defined_here.empty()) {
         for (const auto& symbol : runtime_.closure_uses(defined_here)) {
@@ -380,8 +380,8 @@ Execution Engine::execution_of(CellRun& run) {
     }
     // Touching an opaque value counts as redefining it: its readers below must rerun (design note 6).
     for (const auto& symbol : run.uses) {
-        auto bound = run.state.find(symbol);
-        if (bound == run.state.end() || execution.outputs.count(symbol)) continue;
+        auto bound = run.state->find(symbol);
+        if (bound == run.state->end() || execution.outputs.count(symbol)) continue;
         if (runtime_.is_opaque(bound->second)) {
             execution.outputs[symbol] = runtime_.rehold(bound->second);
             spoiled_.insert(bound->second);
@@ -397,7 +397,7 @@ Execution Engine::execution_of(CellRun& run) {
 void Engine::store_and_note_step(CellRun& run, const Execution& execution) {
     std::optional<std::string> stored;
     if (run.key && !run.cached)
-        stored = store_in_cache(*run.key, run.at, run.outcome, run.uses, run.state, run.seconds);
+        stored = store_in_cache(*run.key, run.at, run.outcome, run.uses, *run.state, run.seconds);
     if (!replay_.on()) return;
     const RunOutcome& outcome = run.outcome;
     if (run.cached || stored) {
@@ -408,7 +408,7 @@ void Engine::store_and_note_step(CellRun& run, const Execution& execution) {
     } else if (!run.key && !outcome.failed && !outcome.interrupted && !outcome.recorded_outputs.empty() &&
                outcome.files_written.empty() && outcome.outside.empty() &&
                ReplayStepRecorder::may_record(run.code, run.analysis) && !outcome.bound.count(kSeedSymbol)) {
-        if (auto step = recorded_step(run.at, outcome, run.uses, run.state)) {
+        if (auto step = recorded_step(run.at, outcome, run.uses, *run.state)) {
             replay_.keep_recorded(run.id, std::move(*step), execution.files);
         }
     }
@@ -418,12 +418,12 @@ void Engine::store_and_note_step(CellRun& run, const Execution& execution) {
 // (design note 5; `content_known`: the run had a key, so its values are hashed).
 void Engine::keep_execution(const std::string& id, Execution execution, bool content_known) {
     for (const auto& [symbol, value] : execution.outputs) tracked_.insert(symbol);
+    scan_.executed(id); // added or replaced in place below
     auto previous = executions_.find(id);
     if (previous == executions_.end()) {
         executions_.emplace(id, std::move(execution));
         return;
     }
-    scan_.invalidate(); // replaced in place below
     std::set<ValueId> kept;
     if (content_known) {
         for (auto& [symbol, value] : execution.outputs) {
@@ -459,8 +459,9 @@ void Engine::rerun_stale(const std::string& except, ExecutionReport& report) {
     // Document order: each rerun may change versions that cells further down read, so the walk moves past a
     // cell only after its rerun. Settled cells (nothing above them changed) are passed at once.
     for (size_t i = 0; i < order_.cells().size() && !report.interrupted; ++i) {
+        if (scan_.settled(i)) continue; // ran, and nothing above it changed: the usual case, asked first
         const std::string id = order_.cells()[i].id;
-        if (id == except || last_execution(id) == nullptr || scan_.settled(i)) continue;
+        if (id == except || last_execution(id) == nullptr) continue;
         Staleness staleness = scan_.direct_staleness(i);
         if (mode_ == EngineMode::Lazy) scan_.add_reads_from_stale(i, report.marked_stale, staleness);
         if (staleness.changed.empty()) continue;

@@ -40,10 +40,17 @@ public:
     const std::optional<std::string>& last_executed() const { return last_executed_; }
     // Counts changes of cells or code: equal revisions mean the same document.
     std::uint64_t revision() const { return revision_; }
+    // The first position whose cell (id or code) may differ from what it held at `revision`: cells().size() when
+    // none does, 0 when `revision` is too old to tell. Lets the scan rebuild only below a change.
+    size_t changed_from(std::uint64_t revision) const;
 
 private:
+    // Bumps the revision, noting that positions from `from` on may hold other cells now.
+    void changed(size_t from);
+
     std::vector<Cell> cells_;
     std::uint64_t revision_ = 0;
+    std::vector<std::pair<std::uint64_t, size_t>> changes_; // (revision, first position changed), the latest few
     std::optional<std::string> last_executed_;
 };
 

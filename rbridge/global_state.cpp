@@ -2,6 +2,7 @@
 // restoring bindings and pseudo-state through the ripple R package. No dag/ or Jupyter.
 #include "global_state.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -133,6 +134,22 @@ std::string search_name(SEXP env) {
     return TYPEOF(name) == STRSXP && Rf_xlength(name) > 0 ? Rf_translateCharUTF8(STRING_ELT(name, 0)) : std::string();
 }
 
+// What a file is now, cheaply: inode, size and modification time ("" when missing).
+std::vector<std::string> file_stamps(const std::vector<std::string>& paths) {
+    std::vector<std::string> stamps;
+    stamps.reserve(paths.size());
+    for (const auto& path : paths) {
+        struct stat info {};
+        if (::stat(path.c_str(), &info) != 0) {
+            stamps.emplace_back();
+            continue;
+        }
+        stamps.push_back(std::to_string(info.st_ino) + ":" + std::to_string(info.st_size) + ":" +
+                         std::to_string(info.st_mtim.tv_sec) + "." + std::to_string(info.st_mtim.tv_nsec));
+    }
+    return stamps;
+}
+
 bool search_path_is(SEXP target) {
     if (TYPEOF(target) != STRSXP) return false;
     std::vector<SEXP> path = search_path();
@@ -160,6 +177,15 @@ struct GlobalState::Store {
     std::vector<SEXP> packages_path;
     PreservedObject packages_path_alive;
     std::map<std::string, std::string> package_versions;
+    // package_version's answers, each with the files that stand for the installation and their stamps then, valid
+    // while .libPaths() is this object.
+    struct KnownVersion {
+        std::string version;
+        std::vector<std::string> paths;
+        std::vector<std::string> files;
+    };
+    std::map<std::string, KnownVersion> versions;
+    PreservedObject library_paths;
     ValueHandle next = 0;
 
     PreservedObject baseline_options, baseline_wd, baseline_search, baseline_env;
@@ -168,8 +194,13 @@ struct GlobalState::Store {
     std::uint64_t known_env_digest = 0;
     std::uint64_t before_env_digest = 0;
 
-    // The watch in progress: names and objects of the global environment before the cell ran.
-    std::map<std::string, SEXP> before;
+    // The watch in progress: the global environment's bindings before the cell ran, by name (the CHARSXP that
+    // ls() and PRINTNAME share: R keeps one per string), and whether end_watch saw each still bound.
+    struct Before {
+        SEXP value;
+        bool seen;
+    };
+    std::unordered_map<SEXP, Before> before;
     PreservedObject before_objects;    // a list keeping `before` alive (and its values copy-on-modify)
     PreservedObject before_options;    // a copy of the `.Options` spine (its values are shared, not copied)
     PreservedObject before_namespaces; // names of the namespaces loaded before the cell ran
@@ -182,6 +213,17 @@ struct GlobalState::Store {
     PreservedObject known_options; // kept alive: a freed address could come back as another value
     PreservedObject known_options_spine;
 
+    // Symbols by name, so that restoring and watching cost no string hashing in R's symbol table (symbols and
+    // their names live as long as the session). Restore keeps tracked names in the same (sorted) order as its
+    // arguments, so that it walks them side by side.
+    std::unordered_map<SEXP, SEXP> symbol_of_name; // CHARSXP -> symbol
+    std::map<std::string, SEXP> tracked_symbols;   // tracked name -> symbol
+    SEXP symbol(SEXP name) {
+        auto [found, added] = symbol_of_name.try_emplace(name, nullptr);
+        if (added) found->second = Rf_installChar(name);
+        return found->second;
+    }
+
     ValueHandle hold(SEXP value) {
         // Environments (R6, reference classes), external pointers and data.table change in place.
         int type = TYPEOF(value);
@@ -189,7 +231,7 @@ struct GlobalState::Store {
         // A snapshot must never change: any later modification of it copies first.
         if (!opaque) MARK_NOT_MUTABLE(value);
         ValueHandle handle = ++next;
-        held.emplace(handle, Held{PreservedObject(value), opaque, std::nullopt});
+        held.emplace(handle, Held{PreservedObject(value), opaque, std::nullopt, {}});
         return handle;
     }
     SEXP get(ValueHandle handle) const {
@@ -375,19 +417,25 @@ void GlobalState::restore(const std::map<std::string, ValueHandle>& state, const
             call_ripple(".restore_wd", {wanted});
         }
     }
+    // Every tracked name, walked side by side with `state` and the symbols (all sorted by name): per name, a look at
+    // its binding and nothing else unless it differs (a 1000-cell chain restored 1000 names a cell; issue 15).
+    auto found = state.begin();
+    auto known = s.tracked_symbols.begin();
     for (const auto& name : tracked) {
         if (name.empty() || name[0] == '@') continue;
-        SEXP symbol = Rf_install(name.c_str());
-        auto found = state.find(name);
-        SEXP wanted = found == state.end() ? nullptr : store_->get_or_promise(found->second);
-        bool bound = R_existsVarInFrame(R_GlobalEnv, symbol);
-        SEXP current = bound ? Rf_findVarInFrame(R_GlobalEnv, symbol) : R_UnboundValue;
+        while (known != s.tracked_symbols.end() && known->first < name) ++known;
+        if (known == s.tracked_symbols.end() || known->first != name)
+            known = s.tracked_symbols.emplace_hint(known, name, Rf_install(name.c_str()));
+        SEXP symbol = known->second;
+        while (found != state.end() && found->first < name) ++found;
+        SEXP wanted = found == state.end() || found->first != name ? nullptr : store_->get_or_promise(found->second);
+        // One look-up when nothing is to be done (R_UnboundValue: not bound); the lock is asked only before a change.
+        SEXP current = Rf_findVarInFrame(R_GlobalEnv, symbol);
+        bool bound = current != R_UnboundValue;
+        if (wanted != nullptr ? current == wanted : !bound) continue;
         if (bound && R_BindingIsLocked(symbol, R_GlobalEnv)) continue;
-        if (wanted != nullptr) {
-            if (current != wanted) Rf_defineVar(symbol, wanted, R_GlobalEnv);
-        } else if (bound) {
-            R_removeVarFromFrame(symbol, R_GlobalEnv);
-        }
+        if (wanted != nullptr) Rf_defineVar(symbol, wanted, R_GlobalEnv);
+        else R_removeVarFromFrame(symbol, R_GlobalEnv);
     }
 }
 
@@ -398,12 +446,13 @@ void GlobalState::begin_watch() {
     SEXP names = protect(R_lsInternal3(R_GlobalEnv, TRUE, FALSE));
     R_xlen_t count = Rf_xlength(names);
     SEXP objects = protect(Rf_allocVector(VECSXP, count));
+    s.before.reserve(static_cast<size_t>(count));
     for (R_xlen_t i = 0; i < count; ++i) {
-        const char* name = Rf_translateCharUTF8(STRING_ELT(names, i));
-        SEXP value = global_binding(Rf_install(name));
+        SEXP name = STRING_ELT(names, i);
+        SEXP value = global_binding(s.symbol(name));
         if (value == nullptr) continue;
         SET_VECTOR_ELT(objects, i, value);
-        s.before.emplace(name, value);
+        s.before.emplace(name, Store::Before{value, false});
     }
     s.before_objects = PreservedObject(objects);
     s.before_options = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
@@ -422,18 +471,21 @@ StateChange GlobalState::end_watch(const std::set<std::string>& watched_names) {
     StateChange change;
     ProtectScope protect;
     SEXP names = protect(R_lsInternal3(R_GlobalEnv, TRUE, FALSE));
-    std::set<std::string> present;
     for (R_xlen_t i = 0; i < Rf_xlength(names); ++i) {
-        std::string name = Rf_translateCharUTF8(STRING_ELT(names, i));
-        SEXP value = global_binding(Rf_install(name.c_str()));
+        SEXP name = STRING_ELT(names, i);
+        SEXP value = global_binding(s.symbol(name));
         if (value == nullptr) continue;
-        present.insert(name);
         auto old = s.before.find(name);
-        if (old == s.before.end() || old->second != value) change.bound[name] = s.hold(value);
-        else if (watched_names.count(name)) change.passed_through.insert(name);
+        if (old != s.before.end()) old->second.seen = true;
+        if (old == s.before.end() || old->second.value != value)
+            change.bound[Rf_translateCharUTF8(name)] = s.hold(value);
     }
-    for (const auto& [name, value] : s.before) {
-        if (!present.count(name)) change.removed.insert(name);
+    for (const auto& name : watched_names) {
+        auto old = s.before.find(PRINTNAME(Rf_install(name.c_str())));
+        if (old != s.before.end() && old->second.seen && !change.bound.count(name)) change.passed_through.insert(name);
+    }
+    for (const auto& [name, old] : s.before) {
+        if (!old.seen) change.removed.insert(Rf_translateCharUTF8(name));
     }
     // Pseudo-state: compared in C; R is asked for a snapshot (options(), getwd(), search()) only on a change.
     auto snapshot = [&](const char* state, const char* getter) {
@@ -528,10 +580,10 @@ GlobalState::KeyFacts GlobalState::key_facts() {
     }
     facts.packages = s.package_versions;
     for (const char* name : {"digits", "scipen", "OutDec", "width"}) {
-        SEXP options = options_pairlist();
+        SEXP symbol = Rf_install(name);
         SEXP value = nullptr;
-        for (SEXP x = options; x != R_NilValue; x = CDR(x)) {
-            if (TAG(x) == Rf_install(name)) value = CAR(x);
+        for (SEXP x = options_pairlist(); x != R_NilValue; x = CDR(x)) {
+            if (TAG(x) == symbol) value = CAR(x);
         }
         facts.output_options[name] = option_text(value);
     }
@@ -543,9 +595,36 @@ GlobalState::KeyFacts GlobalState::key_facts() {
 }
 
 std::string GlobalState::package_version(const std::string& package) {
+    // utils::packageVersion reads the installed package's metadata from disk (about 0.3 ms, for every use of a
+    // package's function in a cache key; issue 15): remembered while .libPaths() is the same object and the files
+    // that stand for the installation (its DESCRIPTION, each library folder: a reinstall changes them) keep their
+    // stamps.
+    Store& s = *store_;
+    SEXP library_paths = nullptr;
+    SEXP lib_paths = Rf_findVarInFrame(R_BaseEnv, Rf_install(".libPaths"));
+    if (TYPEOF(lib_paths) == PROMSXP) lib_paths = PRVALUE(lib_paths); // base is lazy-loaded
+    if (TYPEOF(lib_paths) == CLOSXP) library_paths = Rf_findVarInFrame(CLOENV(lib_paths), Rf_install(".lib.loc"));
+    if (library_paths == nullptr || library_paths == R_UnboundValue || library_paths != s.library_paths.get()) {
+        s.versions.clear();
+        s.library_paths = PreservedObject(library_paths == R_UnboundValue ? nullptr : library_paths);
+    }
+    auto found = s.versions.find(package);
+    if (found != s.versions.end() && library_paths != nullptr &&
+        found->second.files == file_stamps(found->second.paths))
+        return found->second.version;
     ProtectScope protect;
-    SEXP result = call_ripple(".package_version", {protect(Rf_mkString(package.c_str()))});
-    return result == nullptr ? std::string() : as_strings(result).at(0);
+    SEXP name = protect(Rf_mkString(package.c_str()));
+    SEXP result = call_ripple(".package_version", {name});
+    std::string version = result == nullptr ? std::string() : as_strings(result).at(0);
+    if (result != nullptr) {
+        SEXP files = call_ripple(".package_files", {name});
+        if (files != nullptr && TYPEOF(files) == STRSXP) {
+            Store::KnownVersion known{version, as_strings(files), {}};
+            known.files = file_stamps(known.paths);
+            s.versions[package] = std::move(known);
+        }
+    }
+    return version;
 }
 
 std::optional<std::vector<std::string>> GlobalState::package_files(const std::set<std::string>& packages) {
@@ -690,7 +769,7 @@ ValueHandle GlobalState::rehold(ValueHandle value) {
     SEXP object = store_->get(value);
     if (object == nullptr) return 0;
     ValueHandle handle = ++store_->next;
-    store_->held.emplace(handle, Store::Held{PreservedObject(object), is_opaque(value), store_->held.at(value).hash});
+    store_->held.emplace(handle, Store::Held{PreservedObject(object), is_opaque(value), store_->held.at(value).hash, {}});
     return handle;
 }
 
