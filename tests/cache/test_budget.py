@@ -1,0 +1,137 @@
+# test_budget.py: the cache's disk budget (SPEC section 5, RIPPLE_CACHE_MAX_SIZE) as users meet it: run-notebook runs
+# over a notebook of multi-MB values keep the cache directory under the limit, show what a run without the cache
+# shows, and still serve the latest cells; a kernel's live session survives eviction and is served after a restart.
+import json
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "cli"))
+sys.path.insert(0, str(HERE.parent / "engine"))
+sys.path.insert(0, str(HERE.parent / "kernel"))
+
+from cli_env import read_notebook, run, text_of, write_notebook  # noqa: E402
+
+MB = 1 << 20
+
+
+def cells(seed):
+    """About 6 MB of values: two 2.3 MB vectors, a 1.1 MB matrix, a small summary."""
+    return [f"set.seed({seed})\na <- runif(300000)\nround(sum(a))",
+            "b <- a * 2\nround(mean(b), 4)",
+            "m <- matrix(a[1:150000], ncol = 3)\ndim(m)",
+            "s <- summary(b)\nprint(round(s, 3))"]
+
+
+def disk_bytes(directory):
+    """What the cache directory holds on disk: every file's size (database, WAL, value files, temporaries)."""
+    return sum(p.stat().st_size for p in Path(directory).rglob("*") if p.is_file())
+
+
+def texts(notebook):
+    return [[text_of(o) for o in cell.get("outputs", [])] for cell in notebook.cells]
+
+
+def cache_lines(stderr):
+    return [line for line in stderr.splitlines() if line.startswith("ripple cache:")]
+
+
+def run_nb(tmp_path, name, source_cells, cache_dir=None, env=None):
+    nb = write_notebook(tmp_path / f"{name}.ipynb", source_cells)
+    out = tmp_path / f"{name}.out.ipynb"
+    report = tmp_path / f"{name}.report.json"
+    args = [nb, "-o", out, "--report", "json", report, "-q"]
+    args += ["--cache-dir", cache_dir] if cache_dir else ["--no-cache"]
+    proc = run(args, env=env, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    proc.notebook = read_notebook(out)
+    proc.report = json.loads(report.read_text())
+    return proc
+
+
+def test_runs_keep_the_cache_under_the_limit_with_the_same_outputs_and_recent_hits(tmp_path):
+    limit = 16 * MB
+    cache = tmp_path / "cache"
+    env = {"RIPPLE_CACHE_MAX_SIZE": "16M"}
+    for seed in range(1, 6):
+        reference = run_nb(tmp_path, f"plain{seed}", cells(seed))
+        cached = run_nb(tmp_path, f"nb{seed}", cells(seed), cache, env)
+        assert cache_lines(cached.stderr) == [], cached.stderr
+        assert texts(cached.notebook) == texts(reference.notebook)
+        assert cached.report["counts"]["from_cache"] == 0  # a new seed: every cell is new work
+        on_disk = disk_bytes(cache)
+        print(f"seed {seed}: cache directory {on_disk / MB:.1f} MB (limit 16 MB)")
+        assert on_disk <= limit, f"after run {seed} the cache holds {on_disk} bytes, over the {limit}-byte limit"
+    # Five runs of about 6 MB each went through a 16 MB cache: the oldest were evicted ...
+    first_again = run_nb(tmp_path, "again1", cells(1), cache, env)
+    assert first_again.report["counts"]["from_cache"] < len(cells(1))
+    assert texts(first_again.notebook) == texts(run_nb(tmp_path, "plain1b", cells(1)).notebook)
+    # ... and the latest run is served whole, with the same outputs.
+    latest = run_nb(tmp_path, "again5", cells(5), cache, env)
+    assert latest.report["counts"]["from_cache"] == len(cells(5)), latest.report
+    assert texts(latest.notebook) == texts(run_nb(tmp_path, "plain5b", cells(5)).notebook)
+    assert disk_bytes(cache) <= limit
+    stats = run(["cache", "stats", "--cache-dir", cache], env=env)
+    assert "limit:   16.0 MB (RIPPLE_CACHE_MAX_SIZE)" in stats.stdout, stats.stdout
+
+
+def test_a_bad_limit_is_one_warning_and_the_default(tmp_path):
+    cache = tmp_path / "cache"
+    proc = run_nb(tmp_path, "bad", cells(1)[:2], cache, {"RIPPLE_CACHE_MAX_SIZE": "plenty"})
+    lines = cache_lines(proc.stderr)
+    assert len(lines) == 1 and 'RIPPLE_CACHE_MAX_SIZE="plenty" is not a size' in lines[0], proc.stderr
+    again = run_nb(tmp_path, "bad2", cells(1)[:2], cache, {"RIPPLE_CACHE_MAX_SIZE": "plenty"})
+    assert again.report["counts"]["from_cache"] == 2
+
+
+def test_a_value_larger_than_the_limit_is_not_stored_and_the_run_is_correct(tmp_path):
+    cache = tmp_path / "cache"
+    env = {"RIPPLE_CACHE_MAX_SIZE": "1M"}
+    source = ["big <- runif(300000)\nlength(big)", "small <- 1:10\nsum(small)"]
+    proc = run_nb(tmp_path, "big", source, cache, env)
+    lines = cache_lines(proc.stderr)
+    assert len(lines) == 1 and "larger than the cache's size limit" in lines[0], proc.stderr
+    assert texts(proc.notebook) == [["[1] 300000\n"], ["[1] 55\n"]] or texts(proc.notebook) == texts(
+        run_nb(tmp_path, "big-plain", source).notebook)
+    assert disk_bytes(cache) <= 1 * MB
+    again = run_nb(tmp_path, "big2", source, cache, env)
+    assert again.report["cells"][0]["from_cache"] is False
+    assert texts(again.notebook) == texts(proc.notebook)
+
+
+def test_the_live_kernel_session_survives_eviction_and_is_served_after_a_restart(tmp_path):
+    from driver import KernelDriver
+    from kernel_env import KernelEnv
+
+    cache = tmp_path / "cache"
+    env = {"RIPPLE_CACHE_DIR": str(cache), "RIPPLE_CACHE_MAX_SIZE": "14M"}
+    # An earlier run-notebook session fills about 6 MB.
+    earlier = run_nb(tmp_path, "earlier", cells(1), cache, {"RIPPLE_CACHE_MAX_SIZE": "14M"})
+    assert earlier.report["counts"]["ran"] == len(cells(1))
+    session = [(f"k{i}", f"set.seed({100 + i})\nv{i} <- runif(300000)\nround(sum(v{i}))") for i in range(4)]
+    session.append(("k4", "total <- v0 + v1\nround(sum(total))"))
+
+    def served(res):
+        return res.reply["content"].get("ripple_from_cache", [])
+
+    with KernelEnv(["ripple"]) as kenv:
+        with kenv.start("ripple", env=env) as (km, kc):
+            nb = KernelDriver(kc, km, timeout=120)
+            first = {cid: nb.execute_cell(cid, code).stream_text() for cid, code in session}
+            shown = dict(nb.shown)
+            # About 11.5 MB of the session's own values on top of the earlier 6 MB: the earlier run made room.
+            assert disk_bytes(cache) <= 14 * MB
+        with kenv.start("ripple", env=env) as (km, kc):
+            nb = KernelDriver(kc, km, timeout=120)
+            for cid, code in session:
+                res = nb.execute_cell(cid, code)
+                assert served(res), f"cell {cid} was not served from the cache after the restart: {res.summary()}"
+                assert res.stream_text() == first[cid]
+            assert dict(nb.shown) == shown
+    # The earlier run was what went.
+    again = run_nb(tmp_path, "earlier-again", cells(1), cache, {"RIPPLE_CACHE_MAX_SIZE": "14M"})
+    assert again.report["counts"]["from_cache"] < len(cells(1))
+    assert texts(again.notebook) == texts(earlier.notebook)
