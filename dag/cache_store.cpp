@@ -50,8 +50,10 @@ constexpr std::size_t kMaxUnrecordedHits = 256;
 // A file hashed less than this long after its last modification may still change within the same mtime tick.
 constexpr std::int64_t kRacyFileWindowNs = 2'000'000'000;
 // The disk budget: the running total is read from the database at the first store, then again when it comes within
-// 5% of the limit or is older than this (other processes add to the same cache). Eviction goes down to 90%.
+// 5% of the limit, when another process wrote to the cache (at most once a second), or when it is older than 30 s.
+// Eviction goes down to 90%.
 constexpr auto kBudgetRereadInterval = std::chrono::seconds(30);
+constexpr auto kBudgetOthersInterval = std::chrono::seconds(1);
 constexpr int kEvictBusyTimeoutMs = 1000; // eviction waits this long for another writer, then tries at a later store
 constexpr std::uint64_t kDefaultSizeLimit = 5ULL << 30U;
 
@@ -430,6 +432,7 @@ struct CacheStore::State {
         std::uint64_t used = 0;
         std::uint64_t overhead = 0; // the database files beyond the entries and inline values they hold
         std::chrono::steady_clock::time_point read_at{};
+        std::int64_t data_version = 0; // PRAGMA data_version at the last read: changes when another process commits
         std::uint64_t retry_above = 0; // protection kept the cache above the limit: next eviction only past this
         std::uint64_t evictions = 0;   // entries evicted by this object
     } budget;
@@ -879,6 +882,7 @@ struct CacheStore::State {
         budget.used = entry_bytes + value_bytes + budget.overhead;
         budget.known = true;
         budget.read_at = std::chrono::steady_clock::now();
+        budget.data_version = query_integer(db(), "PRAGMA data_version");
     }
 
     // Keeps the limit before `incoming` more bytes are stored (0: after an entry was stored). Cheap unless the
@@ -889,7 +893,9 @@ struct CacheStore::State {
         if (limit == 0 || !database || !writable) return;
         try {
             const bool near = budget.used + incoming > limit - limit / 20;
-            if (!budget.known || near || std::chrono::steady_clock::now() - budget.read_at > kBudgetRereadInterval) {
+            const auto age = std::chrono::steady_clock::now() - budget.read_at;
+            if (!budget.known || near || age > kBudgetRereadInterval ||
+                (age > kBudgetOthersInterval && budget.data_version != query_integer(db(), "PRAGMA data_version"))) {
                 read_budget();
             }
             if (budget.used + incoming <= limit || budget.used + incoming <= budget.retry_above) return;

@@ -4,6 +4,7 @@
 import json
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -75,7 +76,7 @@ def test_runs_keep_the_cache_under_the_limit_with_the_same_outputs_and_recent_hi
     assert texts(latest.notebook) == texts(run_nb(tmp_path, "plain5b", cells(5)).notebook)
     assert disk_bytes(cache) <= limit
     stats = run(["cache", "stats", "--cache-dir", cache], env=env)
-    assert "limit:   16.0 MB (RIPPLE_CACHE_MAX_SIZE)" in stats.stdout, stats.stdout
+    assert "limit:   16 MB (RIPPLE_CACHE_MAX_SIZE)" in stats.stdout, stats.stdout
 
 
 def test_a_bad_limit_is_one_warning_and_the_default(tmp_path):
@@ -90,12 +91,11 @@ def test_a_bad_limit_is_one_warning_and_the_default(tmp_path):
 def test_a_value_larger_than_the_limit_is_not_stored_and_the_run_is_correct(tmp_path):
     cache = tmp_path / "cache"
     env = {"RIPPLE_CACHE_MAX_SIZE": "1M"}
-    source = ["big <- runif(300000)\nlength(big)", "small <- 1:10\nsum(small)"]
+    source = ["set.seed(3)\nbig <- runif(300000)\nlength(big)", "small <- 1:10\nsum(small)"]
     proc = run_nb(tmp_path, "big", source, cache, env)
     lines = cache_lines(proc.stderr)
     assert len(lines) == 1 and "larger than the cache's size limit" in lines[0], proc.stderr
-    assert texts(proc.notebook) == [["[1] 300000\n"], ["[1] 55\n"]] or texts(proc.notebook) == texts(
-        run_nb(tmp_path, "big-plain", source).notebook)
+    assert texts(proc.notebook) == texts(run_nb(tmp_path, "big-plain", source).notebook)
     assert disk_bytes(cache) <= 1 * MB
     again = run_nb(tmp_path, "big2", source, cache, env)
     assert again.report["cells"][0]["from_cache"] is False
@@ -107,12 +107,9 @@ def test_the_live_kernel_session_survives_eviction_and_is_served_after_a_restart
     from kernel_env import KernelEnv
 
     cache = tmp_path / "cache"
-    env = {"RIPPLE_CACHE_DIR": str(cache), "RIPPLE_CACHE_MAX_SIZE": "14M"}
-    # An earlier run-notebook session fills about 6 MB.
-    earlier = run_nb(tmp_path, "earlier", cells(1), cache, {"RIPPLE_CACHE_MAX_SIZE": "14M"})
-    assert earlier.report["counts"]["ran"] == len(cells(1))
+    limit = {"RIPPLE_CACHE_MAX_SIZE": "14M"}
+    env = {"RIPPLE_CACHE_DIR": str(cache), **limit}
     session = [(f"k{i}", f"set.seed({100 + i})\nv{i} <- runif(300000)\nround(sum(v{i}))") for i in range(4)]
-    session.append(("k4", "total <- v0 + v1\nround(sum(total))"))
 
     def served(res):
         return res.reply["content"].get("ripple_from_cache", [])
@@ -120,18 +117,27 @@ def test_the_live_kernel_session_survives_eviction_and_is_served_after_a_restart
     with KernelEnv(["ripple"]) as kenv:
         with kenv.start("ripple", env=env) as (km, kc):
             nb = KernelDriver(kc, km, timeout=120)
-            first = {cid: nb.execute_cell(cid, code).stream_text() for cid, code in session}
+            first = {}
+            for cid, code in session[:2]:  # 4.6 MB of the session's own values ...
+                first[cid] = nb.execute_cell(cid, code)
+            # ... then a run-notebook run beside it adds about 6 MB: the session's entries are now the least
+            # recently used in the cache ...
+            other = run_nb(tmp_path, "other", cells(1), cache, limit)
+            assert other.report["counts"]["ran"] == len(cells(1))
+            time.sleep(1.5)  # a store re-reads what other processes added at most once a second
+            # ... and the session's next 4.6 MB go over the 14 MB limit: eviction must spare the session's entries.
+            for cid, code in session[2:]:
+                first[cid] = nb.execute_cell(cid, code)
             shown = dict(nb.shown)
-            # About 11.5 MB of the session's own values on top of the earlier 6 MB: the earlier run made room.
+            assert all(not served(r) for r in first.values())
             assert disk_bytes(cache) <= 14 * MB
         with kenv.start("ripple", env=env) as (km, kc):
             nb = KernelDriver(kc, km, timeout=120)
             for cid, code in session:
                 res = nb.execute_cell(cid, code)
                 assert served(res), f"cell {cid} was not served from the cache after the restart: {res.summary()}"
-                assert res.stream_text() == first[cid]
             assert dict(nb.shown) == shown
-    # The earlier run was what went.
-    again = run_nb(tmp_path, "earlier-again", cells(1), cache, {"RIPPLE_CACHE_MAX_SIZE": "14M"})
+    # What went was the other run's (more recent, but no live session's).
+    again = run_nb(tmp_path, "other-again", cells(1), cache, limit)
     assert again.report["counts"]["from_cache"] < len(cells(1))
-    assert texts(again.notebook) == texts(earlier.notebook)
+    assert texts(again.notebook) == texts(other.notebook)

@@ -574,7 +574,13 @@ TEST_CASE_FIXTURE(Fixture, "the limit is kept after each store by LRU, sparing w
     CacheStoreOptions o = options();
     o.max_bytes = 2'500'000;
     CacheStore live(o);
-    REQUIRE(live.lookup(old[0].key)); // the oldest, but this session uses it
+    REQUIRE(live.lookup(old[0].key)); // this session uses it ...
+    live.record_hits();
+    ::usleep(5'000);
+    {
+        CacheStore other = open(); // ... and another session uses the others since: old[0] is the least recently used
+        for (int i = 1; i < 6; ++i) REQUIRE(other.lookup(old[i].key));
+    }
     for (int i = 0; i < 6; ++i) {
         CacheEntry fresh = entry("new " + std::to_string(i), {{"v", put(live, pseudo_random_bytes(kValue, 100 + i))}});
         REQUIRE(live.store(fresh));
