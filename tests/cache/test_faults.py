@@ -141,3 +141,38 @@ def test_an_empty_read_only_cache_directory_is_one_warning_and_a_normal_run(tmp_
     assert texts(only.notebook) == expected
     assert len(only.lines) == 1, only.stderr
     assert files == {}
+
+
+def test_a_kernel_on_a_full_tmpfs_shows_correct_results_and_one_warning_per_session(tmp_path, reference):
+    sys.path.insert(0, str(HERE.parent / "engine"))
+    sys.path.insert(0, str(HERE.parent / "kernel"))
+    from driver import KernelDriver
+    from kernel_env import KernelEnv
+
+    _, expected = reference
+    cache = tmp_path / "kernel-cache"
+    cache.mkdir()
+    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=8m", "ripple-kernel-full-test", str(cache)],
+                             capture_output=True, text=True)
+    if mounted.returncode != 0:
+        pytest.fail(f"could not mount a tmpfs for the kernel's full-disk test: {mounted.stderr.strip()}")
+    try:
+        env = {"RIPPLE_CACHE_DIR": str(cache), "RIPPLE_CACHE_MAX_SIZE": "1G"}
+        with KernelEnv(["ripple"]) as kenv:
+            for session in ("first", "after a restart"):
+                with kenv.start("ripple", env=env) as (km, kc):
+                    nb = KernelDriver(kc, km, timeout=120)
+                    results = [nb.execute_cell(f"c{i}", code) for i, code in enumerate(CELLS)]
+                    lines = [line for r in results for line in r.stream_text().splitlines()
+                             if line.startswith("ripple cache:")]
+                    assert len(lines) == 1 and "the disk is full" in lines[0], (session, lines)
+                    shown = [nb.shown[f"c{i}"].rstrip("\n") for i in range(len(CELLS))]
+                    assert shown == ["".join(t).rstrip("\n") for t in expected], session
+                    served = [c for r in results for c in r.reply["content"].get("ripple_from_cache", [])]
+                    if session == "first":
+                        assert served == []
+                    else:
+                        assert "c0" in served, [r.summary() for r in results]  # what fitted is served
+        assert not list((cache / "tmp").glob("*")), "temporary files were left behind"
+    finally:
+        subprocess.run(["umount", str(cache)], check=False)
