@@ -844,6 +844,14 @@ struct CacheStore::State {
     }
 
     // --- the disk budget ---
+    // A value that could never fit: said once, and not stored.
+    bool over_size_limit(std::uint64_t size) {
+        if (options.max_bytes == 0 || size <= options.max_bytes) return false;
+        warn("values larger than the cache's size limit (" + std::to_string(options.max_bytes) +
+             " bytes; RIPPLE_CACHE_MAX_SIZE sets it) are not stored; the cells that define them run normally but are "
+             "not cached.");
+        return true;
+    }
     void value_added(const std::string& hash, std::uint64_t size) {
         unstored_values.erase(hash);
         budget.used += size;
@@ -1121,12 +1129,7 @@ bool CacheStore::put_value(const std::string& hash, std::string_view bytes) {
         s.warn("refused to store value " + short_hash(hash) + ": its bytes do not match its hash.");
         return false;
     }
-    if (s.options.max_bytes > 0 && bytes.size() > s.options.max_bytes) {
-        s.warn("values larger than the cache's size limit (" + std::to_string(s.options.max_bytes) +
-               " bytes; RIPPLE_CACHE_MAX_SIZE sets it) are not stored; the cells that define them run normally but "
-               "are not cached.");
-        return false;
-    }
+    if (s.over_size_limit(bytes.size())) return false;
     // From now on the live session needs it: automatic eviction (keep_budget) leaves it alone.
     s.protected_values.insert(hash);
     try {
@@ -1199,12 +1202,14 @@ std::optional<fs::path> CacheStore::new_value_file() {
 bool CacheStore::adopt_value_file(const std::string& hash, const fs::path& file, std::uint64_t size) {
     State& s = *state_;
     TempFile temp(file); // removed unless published
-    if (!is_sha256_hex(hash) || !s.can_write()) return false;
+    if (!is_sha256_hex(hash) || !s.can_write() || s.over_size_limit(size)) return false;
+    s.protected_values.insert(hash); // as in put_value: the live session's
     try {
         if (auto row = s.blob_row(hash); row && row->size == size && (!row->in_file || !s.file_problem(hash, size))) {
             Statement(s.db(), "UPDATE blobs SET last_used_at = ? WHERE hash = ?").bind(1, now_ms()).bind(2, hash).run();
             return true; // already here: the new copy goes
         }
+        s.keep_budget(size);
         Transaction transaction(s.db(), Transaction::Kind::Write);
         fs::path target = s.value_path(hash);
         create_private_directories(target.parent_path(), s.modes);
@@ -1222,6 +1227,7 @@ bool CacheStore::adopt_value_file(const std::string& hash, const fs::path& file,
             .bind(5, now)
             .run();
         transaction.commit();
+        s.value_added(hash, size);
         return true;
     } catch (const StoreError& error) {
         s.store_failed(error);

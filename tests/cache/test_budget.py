@@ -79,6 +79,25 @@ def test_runs_keep_the_cache_under_the_limit_with_the_same_outputs_and_recent_hi
     assert "limit:   16 MB (RIPPLE_CACHE_MAX_SIZE)" in stats.stdout, stats.stdout
 
 
+def test_values_written_by_the_forked_writer_are_kept_under_the_limit_too(tmp_path):
+    # RIPPLE_LARGE_VALUE=1M sends these values through the value store's forked writer (adopt_value_file); the
+    # cells sleep so that storing them is worth it (rerunning them costs more than loading).
+    cache = tmp_path / "cache"
+    env = {"RIPPLE_CACHE_MAX_SIZE": "8M", "RIPPLE_LARGE_VALUE": "1M"}
+
+    def forked(seed):
+        return [f"Sys.sleep(1)\nset.seed({seed})\na <- runif(300000)\nround(sum(a))",
+                "Sys.sleep(1)\nb <- a * 2\nround(mean(b), 4)"]
+
+    for seed in range(1, 5):
+        proc = run_nb(tmp_path, f"forked{seed}", forked(seed), cache, env)
+        assert cache_lines(proc.stderr) == [], proc.stderr
+        assert disk_bytes(cache) <= 8 * MB, f"after run {seed}: {disk_bytes(cache)} bytes"
+    latest = run_nb(tmp_path, "forked-again", forked(4), cache, env)
+    assert latest.report["counts"]["from_cache"] == 2, latest.report
+    assert texts(latest.notebook) == texts(run_nb(tmp_path, "forked-plain", forked(4)).notebook)
+
+
 def test_a_bad_limit_is_one_warning_and_the_default(tmp_path):
     cache = tmp_path / "cache"
     proc = run_nb(tmp_path, "bad", cells(1)[:2], cache, {"RIPPLE_CACHE_MAX_SIZE": "plenty"})

@@ -33,7 +33,7 @@ def texts(notebook):
 
 
 def cache_lines(stderr):
-    return [line for line in stderr.splitlines() if line.startswith("ripple cache:")]
+    return [line for line in stderr.splitlines() if line.startswith("ripple")]
 
 
 class Run:
@@ -164,7 +164,7 @@ def test_a_kernel_on_a_full_tmpfs_shows_correct_results_and_one_warning_per_sess
                     nb = KernelDriver(kc, km, timeout=120)
                     results = [nb.execute_cell(f"c{i}", code) for i, code in enumerate(CELLS)]
                     lines = [line for r in results for line in r.stream_text().splitlines()
-                             if line.startswith("ripple cache:")]
+                             if line.startswith("ripple")]
                     assert len(lines) == 1 and "the disk is full" in lines[0], (session, lines)
                     shown = [nb.shown[f"c{i}"].rstrip("\n") for i in range(len(CELLS))]
                     assert shown == ["".join(t).rstrip("\n") for t in expected], session
