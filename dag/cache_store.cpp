@@ -1,5 +1,5 @@
 // cache_store.cpp: the cache's SQLite database (WAL, busy timeout, schema version), value blobs published by
-// atomic rename, verification on load, LRU gc. Must not know about R or cells: it stores opaque bytes and JSON.
+// atomic rename, verification on load, LRU gc and the disk budget. Must not know about R or cells: opaque bytes.
 #include "dag/cache_store.hpp"
 #include "dag/private_files.hpp"
 #include "dag/sqlite_statement.hpp"

@@ -1,5 +1,5 @@
 // cache_store.hpp: the persistent content-addressed cache of cell executions (SPEC section 5): entries by key
-// digest, values once by value hash (small in SQLite, large as files), LRU gc. Pure C++: no R, no cell logic.
+// digest, values once by value hash (small in SQLite, large as files), LRU gc, the disk budget. Pure C++, no R.
 #pragma once
 
 #include <cstdint>

@@ -1,5 +1,5 @@
 // test_cache_store.cpp: doctest unit tests of the persistent cache store: round trips, values stored once,
-// damage detected on load (miss + one warning + removal), LRU gc, why() keys, file digests, unusable dirs.
+// damage found on load (miss + one warning + removal), LRU gc, the disk budget, why() keys, file digests, bad dirs.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
