@@ -931,7 +931,11 @@ struct CacheStore::State {
                 budget.retry_above = 0;
             }
         } catch (const StoreError& error) {
-            if (error.trouble() == Trouble::Busy) return;
+            if (error.trouble() == Trouble::Busy) return; // another writer: a later store tries again
+            if (error.trouble() == Trouble::Full || error.trouble() == Trouble::ReadOnly) {
+                store_failed(error); // the same one line as the store that follows would give
+                return;
+            }
             warn("could not keep the cache in " + directory.string() + " under its size limit (" + error.what() +
                  "); it is tidied at a later store.");
         }
@@ -1744,6 +1748,7 @@ GcReport CacheStore::gc(std::uint64_t max_bytes) {
             }
         }
         report.bytes_after = s.total_bytes();
+        s.budget.known = false; // the disk budget's running total is read again at the next store
     } catch (const StoreError& error) {
         s.warn("could not clean the cache in " + s.directory.string() + " (" + error.what() + ").");
     }
@@ -1800,6 +1805,7 @@ CacheStats CacheStore::stats() {
 bool CacheStore::clear() {
     State& s = *state_;
     s.unrecorded_hits.clear();
+    s.budget.known = false;
     if (!s.can_write()) return false;
     try {
         Transaction transaction(s.db(), Transaction::Kind::Write);
