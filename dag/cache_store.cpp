@@ -56,6 +56,9 @@ constexpr auto kBudgetRereadInterval = std::chrono::seconds(30);
 constexpr auto kBudgetOthersInterval = std::chrono::seconds(1);
 constexpr int kEvictBusyTimeoutMs = 1000; // eviction waits this long for another writer, then tries at a later store
 constexpr std::uint64_t kDefaultSizeLimit = 5ULL << 30U;
+// Eviction spares values no entry names yet and used more recently than this while it can: another process may have
+// just put one for the entry it is about to store (put_value refreshes a last use older than kTouchIntervalMs).
+constexpr std::int64_t kRecentValueMs = kTouchIntervalMs + 30'000;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS entries (
@@ -424,16 +427,16 @@ struct CacheStore::State {
     std::uint64_t remote_hits = 0;          // this object's, for stats()
     std::uint64_t remote_hits_recorded = 0; // of those, how many the counters table has
     // The disk budget (options.max_bytes). `used` estimates the cache's disk use: entries + values (as gc counts
-    // them) + the database files' own overhead (pages, indexes, the WAL), as of the last read plus this object's
+    // them) + the database file's own overhead (pages, indexes; not the WAL), as of the last read plus this object's
     // stores since. Invariants: (1) automatic eviction never removes an entry in protected_keys or a value in
     // protected_values; (2) after keep_budget() returns, used <= limit unless only protected data is left above it.
     struct Budget {
         bool known = false;
         std::uint64_t used = 0;
-        std::uint64_t overhead = 0; // the database files beyond the entries and inline values they hold
+        std::uint64_t overhead = 0; // the database file beyond the entries and inline values it holds
         std::chrono::steady_clock::time_point read_at{};
         std::int64_t data_version = 0; // PRAGMA data_version at the last read: changes when another process commits
-        std::uint64_t files = 0;       // the database and its WAL on disk at the last read (or growth check)
+        std::uint64_t files = 0;       // the database file's size at the last read (or growth check)
         std::uint64_t retry_above = 0; // protection kept the cache above the limit: next eviction only past this
         std::uint64_t evictions = 0;   // entries evicted by this object
     } budget;
@@ -875,7 +878,8 @@ struct CacheStore::State {
                 inline_bytes = static_cast<std::uint64_t>(query.integer(1));
             }
         }
-        // Free pages inside the database file are reused by the next inserts: not counted.
+        // Free pages inside the database file are reused by the next inserts: not counted. Nor is the WAL: SQLite
+        // removes it when the last connection closes, and eviction (which writes to it) could not make it smaller.
         const auto free_bytes = static_cast<std::uint64_t>(query_integer(db(), "PRAGMA freelist_count")) *
                                 static_cast<std::uint64_t>(query_integer(db(), "PRAGMA page_size"));
         const std::uint64_t files = database_files_bytes();
@@ -889,15 +893,9 @@ struct CacheStore::State {
     }
 
     std::uint64_t database_files_bytes() const {
-        std::uint64_t files = 0;
-        for (const char* suffix : {"", "-wal"}) {
-            fs::path file = database_path;
-            file += suffix;
-            std::error_code error;
-            auto size = fs::file_size(file, error);
-            if (!error) files += size;
-        }
-        return files;
+        std::error_code error;
+        const auto size = fs::file_size(database_path, error);
+        return error ? 0 : static_cast<std::uint64_t>(size);
     }
 
     // Keeps the limit before `incoming` more bytes are stored (0: after an entry was stored). Cheap unless the
@@ -907,8 +905,8 @@ struct CacheStore::State {
         const std::uint64_t limit = options.max_bytes;
         if (limit == 0 || !database || !writable) return;
         try {
-            // Our own stores keep `used` current (near the limit, the database files' growth is added too: two
-            // stat calls); another process's commits (PRAGMA data_version, microseconds to ask) make it stale. A
+            // Our own stores keep `used` current (near the limit, the database file's growth is added too: a stat
+            // call); another process's commits (PRAGMA data_version, microseconds to ask) make it stale. A
             // re-read sums the tables: about 27 ms for 20,000 entries.
             const bool near = budget.used + incoming > limit - limit / 20;
             const auto age = std::chrono::steady_clock::now() - budget.read_at;
@@ -942,9 +940,9 @@ struct CacheStore::State {
     }
 
     // Removes least recently used entries that this object does not protect, and the values only they use, until
-    // `used` <= goal; then unprotected values no entry uses. One write transaction; files unlinked under its lock
-    // (as in gc). A value removed here while another process is between its put_value and its store makes that
-    // store miss the value and skip the entry: a cell not cached, never a wrong value.
+    // `used` <= goal; then unprotected values no entry uses, those not used within kRecentValueMs first. One write
+    // transaction; files unlinked under its lock (as in gc). A value removed here while another process is between
+    // its put_value and its store makes that store skip the entry: a cell not cached, never a wrong value.
     void evict(std::uint64_t goal) {
         record_hits(); // the LRU order as of now
         BusyTimeoutScope patience(db(), kEvictBusyTimeoutMs, options.busy_timeout_ms);
@@ -961,13 +959,14 @@ struct CacheStore::State {
         }
         std::vector<std::string> files;
         bool evicted = false;
-        auto drop_value_if_unused = [&](const std::string& hash) {
+        const std::int64_t recent_ms = now_ms() - kRecentValueMs;
+        auto drop_value_if_unused = [&](const std::string& hash, bool even_recent) {
             if (protected_values.count(hash)) return;
             Statement still_used(db(), "SELECT 1 FROM entry_values WHERE hash = ? LIMIT 1");
             still_used.bind(1, hash);
             if (still_used.step()) return;
             auto row = blob_row(hash);
-            if (!row) return;
+            if (!row || (!even_recent && row->last_used_at >= recent_ms)) return;
             Statement(db(), "DELETE FROM blobs WHERE hash = ?").bind(1, hash).run();
             budget.used -= std::min(budget.used, row->size);
             if (row->in_file) files.push_back(hash);
@@ -984,7 +983,7 @@ struct CacheStore::State {
             budget.used -= std::min(budget.used, size);
             ++budget.evictions;
             evicted = true;
-            for (const auto& hash : hashes) drop_value_if_unused(hash);
+            for (const auto& hash : hashes) drop_value_if_unused(hash, true);
         }
         if (budget.used > goal) {
             std::vector<std::string> orphans;
@@ -994,9 +993,13 @@ struct CacheStore::State {
                                 " (SELECT 1 FROM entry_values v WHERE v.hash = blobs.hash) ORDER BY last_used_at");
                 while (query.step()) orphans.push_back(query.text(0));
             }
-            for (const auto& hash : orphans) {
-                if (budget.used <= goal) break;
-                drop_value_if_unused(hash);
+            // Old orphans first, then, if the limit needs it, recent ones too (at worst another process's entry
+            // then finds its value gone and is not stored: a cell not cached, never a wrong value).
+            for (bool even_recent : {false, true}) {
+                for (const auto& hash : orphans) {
+                    if (budget.used <= goal) break;
+                    drop_value_if_unused(hash, even_recent);
+                }
             }
         }
         if (evicted) {
@@ -1343,8 +1346,14 @@ bool CacheStore::store_here(const CacheEntry& entry) {
         Transaction transaction(s.db(), Transaction::Kind::Write);
         for (const auto& [symbol, hash] : entry.values) {
             if (!s.blob_row(hash)) {
-                s.warn("did not store an entry for " + short_hash(entry.key) + ": value " + short_hash(hash) + " of `" +
-                       symbol + "` is not in the cache (store values before the entry).");
+                if (s.protected_values.count(hash)) {
+                    // Put (or found) by this object, then removed by another process keeping the size limit.
+                    s.warn("another process removed values to keep the cache in " + s.directory.string() +
+                           " under its size limit; the cells that defined them ran normally but some are not cached.");
+                } else {
+                    s.warn("did not store an entry for " + short_hash(entry.key) + ": value " + short_hash(hash) +
+                           " of `" + symbol + "` is not in the cache (store values before the entry).");
+                }
                 return false;
             }
         }

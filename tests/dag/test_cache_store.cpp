@@ -572,7 +572,7 @@ TEST_CASE_FIXTURE(Fixture, "the limit is kept after each store by LRU, sparing w
         }
     }
     CacheStoreOptions o = options();
-    o.max_bytes = 2'500'000;
+    o.max_bytes = 2'200'000;
     CacheStore live(o);
     REQUIRE(live.lookup(old[0].key)); // this session uses it ...
     live.record_hits();
