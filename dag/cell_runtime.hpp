@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <set>
@@ -130,6 +131,10 @@ public:
     virtual bool evict(ValueId) { return false; }
     virtual bool resident(ValueId) { return true; }
     virtual bool refill(ValueId, const std::string& /*bytes*/) { return false; }
+    // A value not loaded yet, known by `identity` (its hash): restore() binds it so that R loads it, through the
+    // loader, when something reads it (kUnbound: not supported, load it now).
+    virtual ValueId hold_lazy(const std::string& /*identity*/) { return kUnbound; }
+    virtual void set_value_loader(std::function<std::optional<std::string>(ValueId)> /*loader*/) {}
     // `into` (evicted) takes `from`'s object, and `from` is released.
     virtual bool adopt(ValueId /*into*/, ValueId /*from*/) { return false; }
     // Writes the value's serialized bytes to `path` behind the caller's back (a forked child); a ticket for

@@ -41,7 +41,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cstdlib>
 #include <memory>
 
 namespace ripple::dag {
@@ -85,6 +84,7 @@ CellCacheChoice cell_cache_choice(const std::string& code) {
 
 Engine::Engine(CellRuntime& runtime) : runtime_(runtime) {
     values_.set_settings(ValueStoreSettings::from_environment(startup_notices_));
+    runtime_.set_value_loader([this](ValueId value) { return values_.bytes_of(value); });
 }
 
 Engine::~Engine() {
@@ -115,18 +115,22 @@ void Engine::release_value(ValueId value) {
     runtime_.release(value);
 }
 
-// Values the state before `at` binds that left memory come back before it is restored (design note 10): loaded from
-// the cache, or rebuilt by running the cell that bound them (upstream first, as that run brings back its own).
-void Engine::bring_back_values(size_t at, ExecutionReport& report, int depth) {
+// Values the state before `at` binds that are not in memory come back before it is restored (design note 10): those in
+// `needed` (nullptr: all) and those only a rerun can bring back, loaded from the cache or rebuilt by running the cell
+// that bound them (upstream first, as that run brings back its own). The others are bound lazily by the restore: R
+// loads them if something reads them.
+void Engine::bring_back_values(size_t at, ExecutionReport& report, const std::set<std::string>* needed) {
     if (!values_.any_evicted()) return;
     ++bringing_back_; // nothing leaves memory until the cell that needs these has run
     for (int round = 0; round < 3 && !report.interrupted; ++round) {
         bool missing = false;
         for (const auto& [symbol, value] : scan_.state_before(at)) {
-            if (value == kUnbound || runtime_.resident(value) || values_.load(value)) continue;
+            if (value == kUnbound || runtime_.resident(value)) continue;
+            if (needed != nullptr && !needed->count(symbol) && values_.loadable(value)) continue;
+            if (values_.load(value)) continue;
             missing = true;
             auto source = scan_.reaching_definition(at, symbol);
-            if (!source || *source >= at || depth > 256) continue;
+            if (!source || *source >= at) continue;
             const std::string source_id = order_.cells()[*source].id;
             run_cell(source_id, RunContext{source_id, false, 0}, report);
             report.reran_after.push_back(source_id);
@@ -175,7 +179,13 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     run.context = context;
     if (!run.analysis.parsed) return run_unparsed(run, report);
     rebuild_spoiled_inputs(run, report);
-    bring_back_values(run.at, report);
+    {
+        // What the cell reads by name comes back now; anything else it might read is bound lazily.
+        std::set<std::string> needed = run.analysis.uses;
+        needed.insert(run.analysis.deletes.begin(), run.analysis.deletes.end());
+        const bool reads_all = run.analysis.effects.count("globals") > 0 || run.analysis.deletes_all;
+        bring_back_values(run.at, report, reads_all ? nullptr : &needed);
+    }
     restore_state_and_find_reads(run);
     find_key(run);
     if (run.key && cache_use_ == CacheUse::ReadWrite)
@@ -194,7 +204,8 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
 // A parse error shows its message and changes nothing: the cell keeps its last good execution, so nothing
 // below becomes stale.
 void Engine::run_unparsed(const CellRun& run, ExecutionReport& report) {
-    bring_back_values(run.at, report);
+    const std::set<std::string> nothing;
+    bring_back_values(run.at, report, &nothing);
     runtime_.restore(scan_.state_before(run.at), tracked_);
     RunOutcome outcome = runtime_.run(run.code, run.context, {});
     if (run.context.requested) report.requested_failed = true;
@@ -469,7 +480,8 @@ ExecutionReport Engine::execute(const CellRequest& request, int execution_count)
     say_value_warnings(report);
     if (!request.cell_id) {
         // Anonymous: as if appended after the last cell of the document.
-        bring_back_values(order_.cells().size(), report);
+        const std::set<std::string> nothing; // the console's reads are bound lazily
+        bring_back_values(order_.cells().size(), report, &nothing);
         runtime_.restore(scan_.state_before(order_.cells().size()), tracked_);
         RunOutcome outcome = runtime_.run(request.code, RunContext{"", true, execution_count}, {});
         report.requested_failed = outcome.failed;

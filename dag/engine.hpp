@@ -113,7 +113,7 @@ private:
     void keep_execution(const std::string& id, Execution execution, bool content_known);
     void rerun_stale(const std::string& except, ExecutionReport& report);
     // --- Large values (value_store.hpp): evicted ones brought back before a restore, others evicted after a run. ---
-    void bring_back_values(size_t at, ExecutionReport& report, int depth = 0);
+    void bring_back_values(size_t at, ExecutionReport& report, const std::set<std::string>* needed);
     void evict_values(size_t ran_at);
     void release_value(ValueId value);
     void say_value_warnings(ExecutionReport& report);

@@ -180,9 +180,18 @@ std::optional<RunOutcome> Engine::serve_from_cache(size_t position, const CacheK
             outcome.removed.insert(symbol);
             continue;
         }
-        std::optional<std::string> bytes = cache_->load_value(hash);
-        // A large value answers with the identity its run gave it (design note 10), so cells below key alike.
+        // A large value answers with the identity its run gave it (design note 10), so cells below key alike. It is
+        // bound lazily: loaded when a cell reads it, never if none does.
         const bool derived = entry->derived.count(symbol) > 0;
+        if (derived && cache_->has_value(hash)) {
+            ValueId lazy = runtime_.hold_lazy(ValueStore::derived_identity(entry->key, symbol));
+            if (lazy != kUnbound) {
+                outcome.bound[symbol] = lazy;
+                values_.track_lazy(lazy, hash);
+                continue;
+            }
+        }
+        std::optional<std::string> bytes = cache_->load_value(hash);
         ValueId value =
             bytes
                 ? runtime_.unserialize_value(*bytes, derived ? ValueStore::derived_identity(entry->key, symbol) : hash)

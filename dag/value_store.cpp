@@ -171,7 +171,11 @@ void ValueStore::complete_writes(bool wait) {
 void ValueStore::evict_beyond_budget(const std::set<ValueId>& live) {
     std::vector<std::pair<std::uint64_t, ValueId>> resident;
     std::uint64_t total = 0;
-    for (const auto& [value, tracked] : tracked_) {
+    for (auto& [value, tracked] : tracked_) {
+        if (tracked.evicted && runtime_.resident(value)) { // R read it through its promise: it is back
+            tracked.evicted = false;
+            --evicted_;
+        }
         if (tracked.evicted || live.count(value)) continue;
         resident.emplace_back(tracked.bytes, value);
         total += tracked.bytes;
@@ -186,13 +190,32 @@ void ValueStore::evict_beyond_budget(const std::set<ValueId>& live) {
     }
 }
 
-bool ValueStore::load(ValueId value) {
+void ValueStore::track_lazy(ValueId value, const std::string& hash) {
+    Tracked& tracked = tracked_[value];
+    tracked.bytes = settings_.large_bytes; // not known until loaded
+    tracked.stored_hash = hash;
+    if (!tracked.evicted) ++evicted_;
+    tracked.evicted = true;
+}
+
+bool ValueStore::loadable(ValueId value) const {
     auto found = tracked_.find(value);
-    if (found == tracked_.end() || cache_ == nullptr) return false;
+    return found != tracked_.end() && (!found->second.stored_hash.empty() || found->second.pending_ticket != 0);
+}
+
+std::optional<std::string> ValueStore::bytes_of(ValueId value) {
+    auto found = tracked_.find(value);
+    if (found == tracked_.end() || cache_ == nullptr) return std::nullopt;
     if (found->second.pending_ticket != 0) complete_writes(true); // its bytes are still on their way
     found = tracked_.find(value);
-    if (found == tracked_.end() || found->second.stored_hash.empty()) return false;
+    if (found == tracked_.end() || found->second.stored_hash.empty()) return std::nullopt;
     std::optional<std::string> bytes = cache_->load_value(found->second.stored_hash);
+    if (bytes) found->second.bytes = bytes->size();
+    return bytes;
+}
+
+bool ValueStore::load(ValueId value) {
+    std::optional<std::string> bytes = bytes_of(value);
     if (!bytes || !runtime_.refill(value, *bytes)) return false;
     note_resident(value);
     return true;

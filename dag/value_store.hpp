@@ -79,6 +79,12 @@ public:
     bool load(ValueId value);
     // Evicted after a rebuild gave it its object back (adopt): resident again.
     void note_resident(ValueId value);
+    // A value served from the cache and not loaded yet (bound lazily), stored under `hash`.
+    void track_lazy(ValueId value, const std::string& hash);
+    // Whether an evicted or lazy value can come back by loading (else only by rerunning its cell).
+    bool loadable(ValueId value) const;
+    // The stored bytes of a tracked value (its write finished first if still running); nullopt if not stored.
+    std::optional<std::string> bytes_of(ValueId value);
 
 private:
     struct Tracked {

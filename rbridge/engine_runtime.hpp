@@ -57,6 +57,10 @@ public:
     bool resident(dag::ValueId value) override { return state_.resident(value); }
     bool refill(dag::ValueId value, const std::string& bytes) override { return state_.refill(value, bytes); }
     bool adopt(dag::ValueId into, dag::ValueId from) override { return state_.adopt(into, from); }
+    dag::ValueId hold_lazy(const std::string& identity) override { return state_.hold_lazy(identity); }
+    void set_value_loader(std::function<std::optional<std::string>(dag::ValueId)> loader) override {
+        state_.set_loader(std::move(loader));
+    }
     std::optional<std::uint64_t> start_value_write(dag::ValueId value, const std::string& path) override;
     std::optional<ValueWrite> poll_value_write(std::uint64_t ticket, bool wait) override;
     dag::ValueId rehold(dag::ValueId value) override { return state_.rehold(value); }

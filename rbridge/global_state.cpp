@@ -149,10 +149,12 @@ bool search_path_is(SEXP target) {
 
 struct GlobalState::Store {
     struct Held {
-        PreservedObject object;
+        PreservedObject object; // empty while evicted or not loaded yet
         bool opaque = false;
-        std::optional<std::string> hash; // content hash, once computed
+        std::optional<std::string> hash; // content hash, once computed (or the identity it was given)
+        PreservedObject promise;         // what restore() binds while `object` is empty
     };
+    ValueLoader loader;
     std::unordered_map<ValueHandle, Held> held;
     // Attached packages' versions, recomputed when the search path changes.
     std::vector<SEXP> packages_path;
@@ -194,9 +196,62 @@ struct GlobalState::Store {
         auto found = held.find(handle);
         return found == held.end() ? nullptr : found->second.object.get();
     }
+    // The object, or for one not in memory a promise that loads it when R reads it (made once).
+    SEXP get_or_promise(ValueHandle handle);
+    SEXP load(ValueHandle handle);
 };
 
+namespace {
+GlobalState* g_lazy_state = nullptr; // the session's one GlobalState, for the promises' native routine
+}
+
+SEXP GlobalState::load_for_promise(ValueHandle value) { return store_->load(value); }
+
+SEXP GlobalState::Store::get_or_promise(ValueHandle handle) {
+    auto found = held.find(handle);
+    if (found == held.end()) return nullptr;
+    if (found->second.object.get() != nullptr) return found->second.object.get();
+    if (found->second.promise.get() == nullptr) {
+        // delayedAssign("v", .Call("ripple_load_value", handle, PACKAGE = "(embedding)"), baseenv(), env): the promise
+        // object itself is taken out of env and bound wherever the value belongs.
+        ProtectScope protect;
+        SEXP env = protect(R_NewEnv(R_BaseEnv, FALSE, 0));
+        SEXP load = protect(Rf_lang4(Rf_install(".Call"), Rf_mkString("ripple_load_value"),
+                                     Rf_ScalarReal(static_cast<double>(handle)), Rf_mkString("(embedding)")));
+        SET_TAG(CDR(CDR(CDR(load))), Rf_install("PACKAGE"));
+        SEXP delayed = protect(Rf_lang5(Rf_install("delayedAssign"), Rf_mkString("v"), load, R_BaseEnv, env));
+        int error = 0;
+        R_tryEvalSilent(delayed, R_BaseEnv, &error);
+        SEXP promise = error ? R_UnboundValue : Rf_findVarInFrame(env, Rf_install("v"));
+        if (promise == R_UnboundValue || TYPEOF(promise) != PROMSXP) return nullptr;
+        found->second.promise = PreservedObject(promise);
+    }
+    return found->second.promise.get();
+}
+
+SEXP GlobalState::Store::load(ValueHandle handle) {
+    auto found = held.find(handle);
+    if (found == held.end()) return nullptr;
+    if (found->second.object.get() != nullptr) return found->second.object.get();
+    std::optional<std::string> bytes = loader ? loader(handle) : std::nullopt;
+    if (!bytes) return nullptr;
+    PreservedObject object = ::ripple::rbridge::unserialize_value(*bytes);
+    if (object.get() == nullptr) return nullptr;
+    MARK_NOT_MUTABLE(object.get());
+    found->second.object = std::move(object);
+    return found->second.object.get();
+}
+
+extern "C" SEXP ripple_native_load_value(SEXP handle) {
+    SEXP value = nullptr;
+    if (g_lazy_state != nullptr) value = g_lazy_state->load_for_promise(static_cast<ValueHandle>(Rf_asReal(handle)));
+    // No C++ object with a destructor is alive here: Rf_error's longjmp skips nothing.
+    if (value == nullptr) Rf_error("ripple: a value kept in the cache could not be loaded; run its cell again.");
+    return value;
+}
+
 GlobalState::GlobalState() : store_(std::make_unique<Store>()) {
+    g_lazy_state = this;
     store_->baseline_options = PreservedObject(call_guarded(Rf_install("options"), {}));
     store_->baseline_wd = PreservedObject(call_guarded(Rf_install("getwd"), {}));
     store_->baseline_search = PreservedObject(call_guarded(Rf_install("search"), {}));
@@ -207,7 +262,9 @@ GlobalState::GlobalState() : store_(std::make_unique<Store>()) {
     store_->known_options_spine = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
 }
 
-GlobalState::~GlobalState() = default;
+GlobalState::~GlobalState() {
+    if (g_lazy_state == this) g_lazy_state = nullptr;
+}
 
 StaticAnalysis GlobalState::analyze(const std::string& code, bool with_fingerprint) {
     StaticAnalysis analysis;
@@ -322,7 +379,7 @@ void GlobalState::restore(const std::map<std::string, ValueHandle>& state, const
         if (name.empty() || name[0] == '@') continue;
         SEXP symbol = Rf_install(name.c_str());
         auto found = state.find(name);
-        SEXP wanted = found == state.end() ? nullptr : store_->get(found->second);
+        SEXP wanted = found == state.end() ? nullptr : store_->get_or_promise(found->second);
         bool bound = R_existsVarInFrame(R_GlobalEnv, symbol);
         SEXP current = bound ? Rf_findVarInFrame(R_GlobalEnv, symbol) : R_UnboundValue;
         if (bound && R_BindingIsLocked(symbol, R_GlobalEnv)) continue;
@@ -601,6 +658,7 @@ bool GlobalState::refill(ValueHandle value, const std::string& bytes) {
     if (object.get() == nullptr) return false;
     MARK_NOT_MUTABLE(object.get());
     found->second.object = std::move(object);
+    found->second.promise = PreservedObject();
     return true;
 }
 
@@ -609,9 +667,18 @@ bool GlobalState::adopt(ValueHandle into, ValueHandle from) {
     SEXP object = store_->get(from);
     if (target == store_->held.end() || object == nullptr) return false;
     target->second.object = PreservedObject(object);
+    target->second.promise = PreservedObject();
     release(from);
     return true;
 }
+
+ValueHandle GlobalState::hold_lazy(const std::string& identity) {
+    ValueHandle handle = ++store_->next;
+    store_->held.emplace(handle, Store::Held{PreservedObject(), false, identity, PreservedObject()});
+    return handle;
+}
+
+void GlobalState::set_loader(ValueLoader loader) { store_->loader = std::move(loader); }
 
 std::optional<BackgroundWrite> GlobalState::write_in_background(ValueHandle value, const std::string& path) {
     SEXP object = store_->get(value);

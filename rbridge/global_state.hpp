@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -94,6 +95,14 @@ public:
     // Brings an evicted value back: from serialized bytes, or by taking `from`'s object (released).
     bool refill(ValueHandle value, const std::string& bytes);
     bool adopt(ValueHandle into, ValueHandle from);
+    // A handle for a value not loaded yet: restore() binds a promise that loads it (through the loader) when R reads
+    // it; evicted values are bound the same way. `identity` is its hash.
+    ValueHandle hold_lazy(const std::string& identity);
+    // Where the bytes of an evicted or lazy value come from (nullopt: they cannot be had; reading it is an R error).
+    using ValueLoader = std::function<std::optional<std::string>(ValueHandle)>;
+    void set_loader(ValueLoader loader);
+    // The promise's side: the object, loaded now if need be (nullptr: it cannot be had).
+    SEXP load_for_promise(ValueHandle value);
     // Writes the value's bytes to `path` in a forked child (nullopt: could not fork; the value is untouched).
     std::optional<BackgroundWrite> write_in_background(ValueHandle value, const std::string& path);
 
@@ -105,5 +114,8 @@ private:
     struct Store;
     std::unique_ptr<Store> store_;
 };
+
+// The native routine behind the promises of lazy values (registered as "ripple_load_value" by r_session.cpp).
+extern "C" SEXP ripple_native_load_value(SEXP handle);
 
 } // namespace ripple::rbridge

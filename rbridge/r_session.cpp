@@ -8,6 +8,7 @@
 #include <Rinterface.h>
 
 #include "r_session.hpp"
+#include "rbridge/global_state.hpp"
 #include "rbridge/process_watch.hpp"
 
 #include <atomic>
@@ -182,6 +183,7 @@ const R_CallMethodDef kCallMethods[] = {
     {"ripple_engine_query", as_dl_func(&native_engine_query), 1},
     {"ripple_watch_pause", as_dl_func(&native_watch_pause), 1},
     {"ripple_set_interactive", as_dl_func(&native_set_interactive), 1},
+    {"ripple_load_value", as_dl_func(&ripple_native_load_value), 1},
     {nullptr, nullptr, 0},
 };
 

@@ -114,3 +114,33 @@ def test_a_bad_budget_is_one_sentence(tmp_path, monkeypatch):
         assert res.status == "ok"
         text = res.stream_text("stderr") + res.stream_text("stdout")
         assert "RIPPLE_MEMORY_BUDGET=lots is not a size" in text, text
+
+
+def resident_bytes(km):
+    from kernel_env import kernel_pid
+    for line in Path(f"/proc/{kernel_pid(km)}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def test_a_warm_restart_binds_large_values_lazily(tmp_path, monkeypatch):
+    """A new kernel serves a 320 MB value without loading it; it is loaded when a cell reads it, and a cell that never
+    reads it keeps it out of memory. Resident memory is the observable: the value alone is larger than the kernel."""
+    monkeypatch.setenv("RIPPLE_CACHE_DIR", str(tmp_path / "cache"))
+    cells = [("l1", "set.seed(5); big <- rnorm(4e7); Sys.sleep(1)"),  # slow enough to be worth storing
+             ("l2", "small <- 42"),
+             ("l3", "cat(small + 1, '\\n')")]
+    with running_kernel("ripple") as (km, kc):
+        nb = KernelDriver(kc, km, timeout=300)
+        run_cells(nb, cells)
+    with running_kernel("ripple") as (km, kc):
+        nb = KernelDriver(kc, km, timeout=300)
+        run_cells(nb, cells)
+        assert nb.shown["l3"].strip() == "43"
+        value_bytes = 8 * 4e7
+        assert resident_bytes(km) < value_bytes, "the served value was loaded although no cell read it"
+        res = nb.execute_cell("l4", "cat(sprintf('%.6f\\n', mean(big)))")
+        assert res.status == "ok", res.summary()
+        assert resident_bytes(km) > value_bytes, "reading the value did not load it"
+        assert_fresh(nb, cells + [("l4", "cat(sprintf('%.6f\\n', mean(big)))")])
