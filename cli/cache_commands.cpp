@@ -2,6 +2,7 @@
 // Must not know about R, the engine or documents: it only reads and tidies the store.
 #include "cli/cache_commands.hpp"
 
+#include <cstdlib>
 #include <limits>
 #include <string>
 #include <vector>
@@ -31,7 +32,7 @@ const char* action_name(CacheRequest::Action action) {
     return "";
 }
 
-void print_stats(const dag::CacheStats& stats, const fs::path& dir, std::ostream& out) {
+void print_stats(const dag::CacheStats& stats, std::uint64_t limit, const fs::path& dir, std::ostream& out) {
     out << "cache:   " << dir.string() << "\n"
         << "entries: " << count(stats.entries, "cell execution", "cell executions") << " ("
         << human_size(stats.entry_bytes) << ")\n"
@@ -39,6 +40,9 @@ void print_stats(const dag::CacheStats& stats, const fs::path& dir, std::ostream
         << " as files; " << human_size(stats.value_bytes) << ")\n"
         << "size:    " << human_size(stats.total_bytes) << " of entries and values (what gc --max-size bounds); "
         << human_size(stats.database_file_bytes) << " of database files on disk\n"
+        << "limit:   " << human_size(limit) << " ("
+        << (std::getenv("RIPPLE_CACHE_MAX_SIZE") ? "RIPPLE_CACHE_MAX_SIZE" : "default")
+        << "), kept after each store by removing the least recently used entries\n"
         << "hits:    " << count(stats.recorded_hits, "cell served from the cache", "cells served from the cache")
         << " since the entries were made\n";
     if (!stats.remote_url.empty() || stats.remote_hits > 0 || stats.remote_uploads > 0) {
@@ -96,7 +100,13 @@ int run_cache_command(const CacheRequest& request, std::ostream& out, std::ostre
     flush_warnings();
 
     switch (request.action) {
-    case CacheRequest::Action::Stats: print_stats(store.stats(), store.directory(), out); break;
+    case CacheRequest::Action::Stats: {
+        const std::uint64_t limit = dag::CacheStore::size_limit_from_environment(
+            dir, [&warnings](const std::string& line) { warnings.push_back(line); });
+        flush_warnings();
+        print_stats(store.stats(), limit, store.directory(), out);
+        break;
+    }
     case CacheRequest::Action::Gc: {
         // Without --max-size only what no entry uses goes (values and stray files older than the grace period).
         std::uint64_t limit = request.max_size_bytes.value_or(std::numeric_limits<std::uint64_t>::max());

@@ -293,6 +293,8 @@ EngineSession::EngineSession(SessionSettings settings) : settings_(std::move(set
             else std::cerr << line << '\n';
         };
         options.remote = dag::RemoteCacheSettings::from_environment(options.on_warning);
+        options.max_bytes = dag::CacheStore::size_limit_from_environment(
+            dag::CacheStore::resolve_directory(options.directory), options.on_warning);
         cache_->store = std::make_unique<dag::CacheStore>(std::move(options));
         if (cache_->store->usable()) {
             cache_->cache = std::make_unique<dag::StoreExecutionCache>(*cache_->store);

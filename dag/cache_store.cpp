@@ -1,5 +1,5 @@
 // cache_store.cpp: the cache's SQLite database (WAL, busy timeout, schema version), value blobs published by
-// atomic rename, verification on load, LRU gc. Must not know about R or cells: it stores opaque bytes and JSON.
+// atomic rename, verification on load, LRU gc and the disk budget. Must not know about R or cells: opaque bytes.
 #include "dag/cache_store.hpp"
 #include "dag/private_files.hpp"
 #include "dag/sqlite_statement.hpp"
@@ -16,12 +16,14 @@
 #include <set>
 #include <stdexcept>
 #include <thread>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -48,6 +50,16 @@ constexpr std::int64_t kTouchIntervalMs = 60'000;       // a value's last use is
 constexpr std::size_t kMaxUnrecordedHits = 256;
 // A file hashed less than this long after its last modification may still change within the same mtime tick.
 constexpr std::int64_t kRacyFileWindowNs = 2'000'000'000;
+// The disk budget: the running total is read from the database at the first store, then again when another process
+// wrote to the cache (at once within 5% of the limit, else at most once a second) or when it is 30 s old. Eviction
+// (which reads it again under the write lock) goes down to 90%.
+constexpr auto kBudgetRereadInterval = std::chrono::seconds(30);
+constexpr auto kBudgetOthersInterval = std::chrono::seconds(1);
+constexpr int kEvictBusyTimeoutMs = 1000; // eviction waits this long for another writer, then tries at a later store
+constexpr std::uint64_t kDefaultSizeLimit = 5ULL << 30U;
+// Eviction spares values no entry names yet and used more recently than this while it can: another process may have
+// just put one for the entry it is about to store (put_value refreshes a last use older than kTouchIntervalMs).
+constexpr std::int64_t kRecentValueMs = kTouchIntervalMs + 30'000;
 
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS entries (
@@ -415,6 +427,23 @@ struct CacheStore::State {
     std::unique_ptr<RemoteCache> remote;
     std::uint64_t remote_hits = 0;          // this object's, for stats()
     std::uint64_t remote_hits_recorded = 0; // of those, how many the counters table has
+    // The disk budget (options.max_bytes). `used` estimates the cache's disk use: entries + values (as gc counts
+    // them) + the database file's own overhead (pages, indexes; not the WAL), as of the last read plus this object's
+    // stores since. Invariants: (1) automatic eviction never removes an entry in protected_keys or a value in
+    // protected_values; (2) after keep_budget() returns, used <= limit unless only protected data is left above it.
+    struct Budget {
+        bool known = false;
+        std::uint64_t used = 0;
+        std::uint64_t overhead = 0; // the database file beyond the entries and inline values it holds
+        std::chrono::steady_clock::time_point read_at{};
+        std::int64_t data_version = 0; // PRAGMA data_version at the last read: changes when another process commits
+        std::uint64_t files = 0;       // the database file's size at the last read (or growth check)
+        std::uint64_t retry_above = 0; // protection kept the cache above the limit: next eviction only past this
+        std::uint64_t evictions = 0;   // entries evicted by this object
+    } budget;
+    std::unordered_set<std::string> protected_keys;   // entries this object stored or served: the live session's
+    std::unordered_set<std::string> protected_values; // values those name, and values this object put
+    std::unordered_set<std::string> unstored_values;  // put_value failed or skipped: their entries are skipped quietly
 
     State() = default;
     State(const State&) = delete;
@@ -849,6 +878,175 @@ struct CacheStore::State {
         return SharedBytes{std::move(mapping), bytes};
     }
 
+    // --- the disk budget ---
+    // A value that could never fit: said once, and not stored.
+    bool over_size_limit(std::uint64_t size) {
+        if (options.max_bytes == 0 || size <= options.max_bytes) return false;
+        warn("values larger than the cache's size limit (" + std::to_string(options.max_bytes) +
+             " bytes; RIPPLE_CACHE_MAX_SIZE sets it) are not stored; the cells that define them run normally but are "
+             "not cached.");
+        return true;
+    }
+    void value_added(const std::string& hash, std::uint64_t size) {
+        unstored_values.erase(hash);
+        budget.used += size;
+    }
+    void protect_entry(const CacheEntry& entry) {
+        protected_keys.insert(entry.key);
+        for (const auto& [symbol, hash] : entry.values) protected_values.insert(hash);
+    }
+
+    // Reads the budget's total from the database (inside the caller's transaction, if any).
+    void read_budget() {
+        const auto entry_bytes =
+            static_cast<std::uint64_t>(query_integer(db(), "SELECT COALESCE(SUM(size), 0) FROM entries"));
+        std::uint64_t value_bytes = 0;
+        std::uint64_t inline_bytes = 0;
+        {
+            Statement query(db(), "SELECT COALESCE(SUM(size), 0), COALESCE(SUM(CASE WHEN inline_data IS NULL THEN 0"
+                                  " ELSE size END), 0) FROM blobs");
+            if (query.step()) {
+                value_bytes = static_cast<std::uint64_t>(query.integer(0));
+                inline_bytes = static_cast<std::uint64_t>(query.integer(1));
+            }
+        }
+        // Free pages inside the database file are reused by the next inserts: not counted. Nor is the WAL: SQLite
+        // removes it when the last connection closes, and eviction (which writes to it) could not make it smaller.
+        const auto free_bytes = static_cast<std::uint64_t>(query_integer(db(), "PRAGMA freelist_count")) *
+                                static_cast<std::uint64_t>(query_integer(db(), "PRAGMA page_size"));
+        const std::uint64_t files = database_files_bytes();
+        budget.files = files;
+        const std::uint64_t held = entry_bytes + inline_bytes + free_bytes;
+        budget.overhead = files > held ? files - held : 0;
+        budget.used = entry_bytes + value_bytes + budget.overhead;
+        budget.known = true;
+        budget.read_at = std::chrono::steady_clock::now();
+        budget.data_version = query_integer(db(), "PRAGMA data_version");
+    }
+
+    std::uint64_t database_files_bytes() const {
+        std::error_code error;
+        const auto size = fs::file_size(database_path, error);
+        return error ? 0 : static_cast<std::uint64_t>(size);
+    }
+
+    // Keeps the limit before `incoming` more bytes are stored (0: after an entry was stored). Cheap unless the
+    // cache is near the limit: a comparison of the running total. Best effort: a busy or failing database leaves
+    // the eviction to a later store.
+    void keep_budget(std::uint64_t incoming) {
+        const std::uint64_t limit = options.max_bytes;
+        if (limit == 0 || !database || !writable) return;
+        try {
+            // Our own stores keep `used` current (near the limit, the database file's growth is added too: a stat
+            // call); another process's commits (PRAGMA data_version, microseconds to ask) make it stale. A
+            // re-read sums the tables: about 27 ms for 20,000 entries.
+            const bool near = budget.used + incoming > limit - limit / 20;
+            const auto age = std::chrono::steady_clock::now() - budget.read_at;
+            if (!budget.known || age > kBudgetRereadInterval ||
+                ((near || age > kBudgetOthersInterval) &&
+                 budget.data_version != query_integer(db(), "PRAGMA data_version"))) {
+                read_budget();
+            } else if (near) {
+                const std::uint64_t files = database_files_bytes();
+                if (files > budget.files) budget.used += files - budget.files; // counts our rows twice: early, not late
+                budget.files = files;
+            }
+            if (budget.used + incoming <= limit || budget.used + incoming <= budget.retry_above) return;
+            const std::uint64_t goal = limit / 10 * 9;
+            evict(goal > incoming ? goal - incoming : 0);
+            if (budget.used + incoming > limit) {
+                // Only what this session needs is left above the limit: try again when it has grown by 5%.
+                budget.retry_above = budget.used + incoming + limit / 20;
+            } else {
+                budget.retry_above = 0;
+            }
+        } catch (const StoreError& error) {
+            if (error.trouble() == Trouble::Busy) return; // another writer: a later store tries again
+            if (error.trouble() == Trouble::Full || error.trouble() == Trouble::ReadOnly) {
+                store_failed(error); // the same one line as the store that follows would give
+                return;
+            }
+            warn("could not keep the cache in " + directory.string() + " under its size limit (" + error.what() +
+                 "); it is tidied at a later store.");
+        }
+    }
+
+    // Removes least recently used entries that this object does not protect, and the values only they use, until
+    // `used` <= goal; then unprotected values no entry uses, those not used within kRecentValueMs first. One write
+    // transaction; files unlinked under its lock (as in gc). A value removed here while another process is between
+    // its put_value and its store makes that store skip the entry: a cell not cached, never a wrong value.
+    void evict(std::uint64_t goal) {
+        record_hits(); // the LRU order as of now
+        BusyTimeoutScope patience(db(), kEvictBusyTimeoutMs, options.busy_timeout_ms);
+        Transaction transaction(db(), Transaction::Kind::Write);
+        read_budget(); // under the lock: what other processes added counts too
+        std::vector<std::pair<std::string, std::uint64_t>> candidates;
+        {
+            Statement query(db(), "SELECT key, size FROM entries ORDER BY last_used_at, key");
+            while (query.step()) {
+                std::string key = query.text(0);
+                if (!protected_keys.count(key))
+                    candidates.emplace_back(std::move(key), static_cast<std::uint64_t>(query.integer(1)));
+            }
+        }
+        std::vector<std::string> files;
+        bool evicted = false;
+        const std::int64_t recent_ms = now_ms() - kRecentValueMs;
+        auto drop_value_if_unused = [&](const std::string& hash, bool even_recent) {
+            if (protected_values.count(hash)) return;
+            Statement still_used(db(), "SELECT 1 FROM entry_values WHERE hash = ? LIMIT 1");
+            still_used.bind(1, hash);
+            if (still_used.step()) return;
+            auto row = blob_row(hash);
+            if (!row || (!even_recent && row->last_used_at >= recent_ms)) return;
+            Statement(db(), "DELETE FROM blobs WHERE hash = ?").bind(1, hash).run();
+            budget.used -= std::min(budget.used, row->size);
+            if (row->in_file) files.push_back(hash);
+        };
+        for (const auto& [key, size] : candidates) {
+            if (budget.used <= goal) break;
+            std::vector<std::string> hashes;
+            {
+                Statement used(db(), "SELECT DISTINCT hash FROM entry_values WHERE key = ?");
+                used.bind(1, key);
+                while (used.step()) hashes.push_back(used.text(0));
+            }
+            Statement(db(), "DELETE FROM entries WHERE key = ?").bind(1, key).run();
+            budget.used -= std::min(budget.used, size);
+            ++budget.evictions;
+            evicted = true;
+            for (const auto& hash : hashes) drop_value_if_unused(hash, true);
+        }
+        if (budget.used > goal) {
+            std::vector<std::string> orphans;
+            {
+                Statement query(db(),
+                                "SELECT hash FROM blobs WHERE NOT EXISTS"
+                                " (SELECT 1 FROM entry_values v WHERE v.hash = blobs.hash) ORDER BY last_used_at");
+                while (query.step()) orphans.push_back(query.text(0));
+            }
+            // Old orphans first, then, if the limit needs it, recent ones too (at worst another process's entry
+            // then finds its value gone and is not stored: a cell not cached, never a wrong value).
+            for (bool even_recent : {false, true}) {
+                for (const auto& hash : orphans) {
+                    if (budget.used <= goal) break;
+                    drop_value_if_unused(hash, even_recent);
+                }
+            }
+        }
+        if (evicted) {
+            execute(db(), "DELETE FROM replay_steps WHERE key != '' AND NOT EXISTS"
+                          " (SELECT 1 FROM entries e WHERE e.key = replay_steps.key)");
+        }
+        for (const auto& hash : files) ::unlink(value_path(hash).c_str());
+        transaction.commit();
+        try {
+            execute(db(), "PRAGMA incremental_vacuum");
+        } catch (const StoreError&) {
+            // Space inside the database file is reused either way.
+        }
+    }
+
     std::uint64_t total_bytes() {
         return static_cast<std::uint64_t>(query_integer(db(), "SELECT COALESCE(SUM(size), 0) FROM entries")) +
                static_cast<std::uint64_t>(query_integer(db(), "SELECT COALESCE(SUM(size), 0) FROM blobs"));
@@ -868,6 +1066,61 @@ fs::path CacheStore::resolve_directory(const fs::path& explicit_dir) {
     if (auto xdg = env("XDG_CACHE_HOME")) return fs::path(*xdg) / "ripple";
     if (auto home = env("HOME")) return fs::path(*home) / ".cache" / "ripple";
     return fs::temp_directory_path() / ("ripple-cache-" + std::to_string(::getuid()));
+}
+
+std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) text.remove_prefix(1);
+    while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) text.remove_suffix(1);
+    std::size_t digits = 0;
+    bool point = false;
+    while (digits < text.size() &&
+           (std::isdigit(static_cast<unsigned char>(text[digits])) != 0 || (text[digits] == '.' && !point))) {
+        point = point || text[digits] == '.';
+        ++digits;
+    }
+    const std::string number(text.substr(0, digits));
+    if (number.empty() || number == "." || digits > 20) return std::nullopt;
+    std::string unit;
+    for (char c : text.substr(digits)) {
+        if (c != ' ') unit.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    }
+    if (unit.size() == 3 && unit.substr(1) == "ib") unit.resize(1); // KiB, MiB, GiB, TiB
+    if (unit.size() == 2 && unit[1] == 'b') unit.resize(1);         // KB, MB, GB, TB
+    int shift = 0;
+    if (unit.empty() || unit == "b") shift = 0;
+    else if (unit == "k") shift = 10;
+    else if (unit == "m") shift = 20;
+    else if (unit == "g") shift = 30;
+    else if (unit == "t") shift = 40;
+    else return std::nullopt;
+    const long double bytes = std::strtold(number.c_str(), nullptr) * static_cast<long double>(1ULL << shift);
+    if (!(bytes >= 1) || bytes > static_cast<long double>(1ULL << 62)) return std::nullopt;
+    return static_cast<std::uint64_t>(bytes);
+}
+
+std::uint64_t CacheStore::default_size_limit(const fs::path& directory) {
+    std::error_code error;
+    fs::path existing = fs::absolute(directory, error);
+    while (!existing.empty() && !fs::exists(existing, error) && existing.has_relative_path())
+        existing = existing.parent_path();
+    struct statvfs info {};
+    if (existing.empty() || ::statvfs(existing.c_str(), &info) != 0) return kDefaultSizeLimit;
+    const std::uint64_t size = static_cast<std::uint64_t>(info.f_blocks) * info.f_frsize;
+    return std::min(kDefaultSizeLimit, std::max<std::uint64_t>(size / 10, 1));
+}
+
+std::uint64_t CacheStore::size_limit_from_environment(const fs::path& directory,
+                                                      const CacheWarningHandler& on_warning) {
+    const char* value = std::getenv("RIPPLE_CACHE_MAX_SIZE");
+    if (value == nullptr || *value == '\0') return default_size_limit(directory);
+    if (auto limit = parse_byte_size(value)) return *limit;
+    const std::uint64_t fallback = default_size_limit(directory);
+    const std::string line = "ripple cache: RIPPLE_CACHE_MAX_SIZE=\"" + one_line(value) +
+                             "\" is not a size (write e.g. 500M, 5G or 1.5GB); using the default limit of " +
+                             std::to_string(fallback >> 20U) + " MB.";
+    if (on_warning) on_warning(line);
+    else std::cerr << line << '\n';
+    return fallback;
 }
 
 CacheStore::CacheStore(CacheStoreOptions options) : state_(std::make_unique<State>()) {
@@ -908,22 +1161,30 @@ bool CacheStore::put_value(const std::string& hash, std::string_view bytes) {
         s.warn("refused to store a value under \"" + short_hash(hash) + "\", which is not a SHA-256 hex digest.");
         return false;
     }
+    // Until it is stored, the entry that names it is skipped without a second warning (store_here).
+    s.unstored_values.insert(hash);
     if (!s.can_write()) return false;
     if (s.options.verify_values_on_put && sha256_hex(bytes) != hash) {
         s.warn("refused to store value " + short_hash(hash) + ": its bytes do not match its hash.");
         return false;
     }
+    if (s.over_size_limit(bytes.size())) return false;
+    // From now on the live session needs it: automatic eviction (keep_budget) leaves it alone.
+    s.protected_values.insert(hash);
     try {
         const std::int64_t now = now_ms();
         if (auto row = s.blob_row(hash);
             row && row->size == bytes.size() && (!row->in_file || !s.file_problem(hash, row->size))) {
             // Present: mark it used, so that gc (which spares values used within the grace period) leaves it
             // for the entry about to name it. If gc removed it just now, store it again below.
+            s.unstored_values.erase(hash);
             const std::int64_t touch_interval = std::min(kTouchIntervalMs, s.options.orphan_grace_seconds * 500);
             if (row->last_used_at >= now - touch_interval) return true;
             Statement(s.db(), "UPDATE blobs SET last_used_at = ? WHERE hash = ?").bind(1, now).bind(2, hash).run();
             if (sqlite3_changes(s.db()) > 0) return true;
+            s.unstored_values.insert(hash);
         }
+        s.keep_budget(bytes.size());
         const char* insert =
             "INSERT OR REPLACE INTO blobs (hash, size, inline_data, created_at, last_used_at) VALUES (?, ?, ?, ?, ?)";
         if (bytes.size() <= s.options.inline_value_limit) {
@@ -936,6 +1197,7 @@ bool CacheStore::put_value(const std::string& hash, std::string_view bytes) {
                 .bind(5, now)
                 .run();
             transaction.commit();
+            s.value_added(hash, bytes.size());
             return true;
         }
         // Written and flushed outside the lock; published (renamed) and recorded under it, so that gc, which
@@ -954,6 +1216,7 @@ bool CacheStore::put_value(const std::string& hash, std::string_view bytes) {
             .bind(5, now)
             .run();
         transaction.commit();
+        s.value_added(hash, bytes.size());
         return true;
     } catch (const StoreError& error) {
         s.store_failed(error);
@@ -978,12 +1241,14 @@ std::optional<fs::path> CacheStore::new_value_file() {
 bool CacheStore::adopt_value_file(const std::string& hash, const fs::path& file, std::uint64_t size) {
     State& s = *state_;
     TempFile temp(file); // removed unless published
-    if (!is_sha256_hex(hash) || !s.can_write()) return false;
+    if (!is_sha256_hex(hash) || !s.can_write() || s.over_size_limit(size)) return false;
+    s.protected_values.insert(hash); // as in put_value: the live session's
     try {
         if (auto row = s.blob_row(hash); row && row->size == size && (!row->in_file || !s.file_problem(hash, size))) {
             Statement(s.db(), "UPDATE blobs SET last_used_at = ? WHERE hash = ?").bind(1, now_ms()).bind(2, hash).run();
             return true; // already here: the new copy goes
         }
+        s.keep_budget(size);
         Transaction transaction(s.db(), Transaction::Kind::Write);
         fs::path target = s.value_path(hash);
         create_private_directories(target.parent_path(), s.modes);
@@ -1001,6 +1266,7 @@ bool CacheStore::adopt_value_file(const std::string& hash, const fs::path& file,
             .bind(5, now)
             .run();
         transaction.commit();
+        s.value_added(hash, size);
         return true;
     } catch (const StoreError& error) {
         s.store_failed(error);
@@ -1013,7 +1279,9 @@ bool CacheStore::has_value(const std::string& hash) {
     if (!s.ready()) return false;
     try {
         auto row = s.blob_row(hash);
-        return row && (!row->in_file || !s.file_problem(hash, row->size));
+        if (!row || (row->in_file && s.file_problem(hash, row->size))) return false;
+        s.protected_values.insert(hash); // the caller is about to name it in an entry instead of putting it
+        return true;
     } catch (const StoreError& error) {
         s.read_failed(error);
         return false;
@@ -1113,6 +1381,9 @@ bool CacheStore::store_here(const CacheEntry& entry) {
         s.warn("refused to store an entry under \"" + short_hash(entry.key) + "\", which is not a key digest.");
         return false;
     }
+    for (const auto& [symbol, hash] : entry.values) {
+        if (s.unstored_values.count(hash)) return false; // said once by put_value (a full disk, the size limit)
+    }
     if (!s.can_write()) return false;
     const std::string checksum = entry_checksum(entry);
     const std::int64_t now = now_ms();
@@ -1120,8 +1391,14 @@ bool CacheStore::store_here(const CacheEntry& entry) {
         Transaction transaction(s.db(), Transaction::Kind::Write);
         for (const auto& [symbol, hash] : entry.values) {
             if (!s.blob_row(hash)) {
-                s.warn("did not store an entry for " + short_hash(entry.key) + ": value " + short_hash(hash) + " of `" +
-                       symbol + "` is not in the cache (store values before the entry).");
+                if (s.protected_values.count(hash)) {
+                    // Put (or found) by this object, then removed by another process keeping the size limit.
+                    s.warn("another process removed values to keep the cache in " + s.directory.string() +
+                           " under its size limit; the cells that defined them ran normally but some are not cached.");
+                } else {
+                    s.warn("did not store an entry for " + short_hash(entry.key) + ": value " + short_hash(hash) +
+                           " of `" + symbol + "` is not in the cache (store values before the entry).");
+                }
                 return false;
             }
         }
@@ -1147,11 +1424,14 @@ bool CacheStore::store_here(const CacheEntry& entry) {
                 .run();
         }
         transaction.commit();
-        return true;
     } catch (const StoreError& error) {
         s.store_failed(error);
         return false;
     }
+    s.protect_entry(entry);
+    s.budget.used += entry_size(entry);
+    s.keep_budget(0);
+    return true;
 }
 
 // Long on purpose: the entry, its value list and its value rows are read in one snapshot and only then verified
@@ -1228,6 +1508,7 @@ std::optional<CacheEntry> CacheStore::lookup_here(const std::string& key) {
         // LRU bookkeeping, later and in batches: a write per hit (a WAL append and the write lock) cost about as
         // much as the rest of the lookup. A busy or full database must not turn a hit into a miss.
         s.note_hit(key);
+        s.protect_entry(entry);
         ++s.hits;
         return entry;
     } catch (const StoreError& error) {
@@ -1521,6 +1802,7 @@ GcReport CacheStore::gc(std::uint64_t max_bytes) {
             }
         }
         report.bytes_after = s.total_bytes();
+        s.budget.known = false; // the disk budget's running total is read again at the next store
     } catch (const StoreError& error) {
         s.warn("could not clean the cache in " + s.directory.string() + " (" + error.what() + ").");
     }
@@ -1533,6 +1815,8 @@ CacheStats CacheStore::stats() {
     stats.session_hits = s.hits;
     stats.session_misses = s.misses;
     stats.session_remote_hits = s.remote_hits;
+    stats.size_limit = s.options.max_bytes;
+    stats.session_evictions = s.budget.evictions;
     if (s.options.remote) stats.remote_url = s.options.remote->url;
     if (!s.ready()) return stats;
     s.record_hits();
@@ -1575,6 +1859,7 @@ CacheStats CacheStore::stats() {
 bool CacheStore::clear() {
     State& s = *state_;
     s.unrecorded_hits.clear();
+    s.budget.known = false;
     if (!s.can_write()) return false;
     try {
         Transaction transaction(s.db(), Transaction::Kind::Write);

@@ -1,5 +1,5 @@
 // cache_store.hpp: the persistent content-addressed cache of cell executions (SPEC section 5): entries by key
-// digest, values once by value hash (small in SQLite, large as files), LRU gc. Pure C++: no R, no cell logic.
+// digest, values once by value hash (small in SQLite, large as files), LRU gc, the disk budget. Pure C++, no R.
 #pragma once
 
 #include <cstdint>
@@ -31,6 +31,10 @@ struct CacheStoreOptions {
     // The team's second level (remote_cache.hpp): entries missing here are looked up there (and kept here), new
     // entries and replay steps are uploaded behind the caller's back. nullopt: local only.
     std::optional<RemoteCacheSettings> remote;
+    // The disk budget (SPEC 5), kept after each store by LRU eviction down to 90% of it; 0: none (gc only when
+    // asked). The front doors pass CacheStore::size_limit_from_environment(). What this store object looked up or
+    // stored (entries and the values they name) is never evicted by it: the live session needs it.
+    std::uint64_t max_bytes = 0;
 };
 
 // One cached cell execution. The front doors define outputs_json (an ordered JSON array of streams, displays,
@@ -70,7 +74,13 @@ struct CacheStats {
     std::uint64_t remote_uploads = 0;      // entries and replay steps this cache uploaded to it, all processes
     std::uint64_t session_remote_hits = 0; // of this store object's hits, those fetched from the team cache
     std::string remote_url;                // the team cache this store uses ("" if none)
+    std::uint64_t size_limit = 0;          // CacheStoreOptions::max_bytes of this store object (0: none)
+    std::uint64_t session_evictions = 0;   // entries this store object evicted to keep the limit
 };
+
+// "500M", "5G", "1.5GB", "2 GiB", "123" (bytes): units of 1024, as `run-notebook cache gc --max-size` reads them.
+// nullopt for anything else (empty, negative, unknown unit, no digits, too large).
+std::optional<std::uint64_t> parse_byte_size(std::string_view text);
 
 struct GcReport {
     std::uint64_t entries_removed = 0;
@@ -86,6 +96,12 @@ class CacheStore {
 public:
     // explicit_dir if not empty, else $RIPPLE_CACHE_DIR, else $XDG_CACHE_HOME/ripple, else ~/.cache/ripple.
     static std::filesystem::path resolve_directory(const std::filesystem::path& explicit_dir = {});
+    // $RIPPLE_CACHE_MAX_SIZE (parse_byte_size), else default_size_limit(directory). A value that does not parse is
+    // one warning line and the default.
+    static std::uint64_t size_limit_from_environment(const std::filesystem::path& directory,
+                                                     const CacheWarningHandler& on_warning);
+    // The smaller of 5 GB and 10% of the file system holding `directory` (or its nearest existing parent).
+    static std::uint64_t default_size_limit(const std::filesystem::path& directory);
 
     // Opens or creates the cache in options.directory (empty: resolve_directory()). Never throws for I/O
     // problems: an unusable directory gives a store whose lookups miss and whose stores are skipped.

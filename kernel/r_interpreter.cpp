@@ -56,6 +56,8 @@ void RInterpreter::configure_impl() {
         dag::CacheStoreOptions options;
         options.on_warning = [this](const std::string& line) { cache_warnings_.push_back(line); };
         options.remote = dag::RemoteCacheSettings::from_environment(options.on_warning); // the team cache (SPEC 5)
+        options.max_bytes = dag::CacheStore::size_limit_from_environment(dag::CacheStore::resolve_directory(),
+                                                                         options.on_warning); // the disk budget
         cache_store_ = std::make_unique<dag::CacheStore>(std::move(options));
         cache_ = std::make_unique<dag::StoreExecutionCache>(*cache_store_);
         engine_->set_cache(cache_.get(), dag::CacheUse::ReadWrite);

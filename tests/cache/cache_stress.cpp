@@ -1,6 +1,7 @@
 // cache_stress.cpp: a driver that hammers, fills and verifies one cache directory, so that tests can run several
 // processes on it at once and damage it in between. Every entry's content follows from its number, so any
 // process can check any hit byte for byte. Knows only dag::CacheStore; prints one JSON summary line.
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
@@ -22,7 +23,7 @@ namespace {
 int usage() {
     std::cerr << "usage: cache_stress hammer|fill|verify|gc|stats DIR [--keys N] [--ops N] [--worker N] [--seed N]\n"
                  "                    [--busy-ms N] [--expect all|none|any] [--max-bytes N] [--big-bytes N]\n"
-                 "                    [--grace-seconds N] [--reopen-every N]\n";
+                 "                    [--grace-seconds N] [--reopen-every N] [--limit-bytes N]\n";
     return 2;
 }
 
@@ -139,6 +140,7 @@ int main(int argc, char* argv[]) {
     options.inline_value_limit = 4096;
     options.busy_timeout_ms = static_cast<int>(flag("--busy-ms", 10'000));
     options.orphan_grace_seconds = flag("--grace-seconds", 600);
+    options.max_bytes = static_cast<std::uint64_t>(flag("--limit-bytes", 0)); // the disk budget (0: none)
     options.on_warning = [&counts](const std::string& line) {
         ++counts.warnings;
         std::cerr << "warning: " << line << '\n';
@@ -146,6 +148,7 @@ int main(int argc, char* argv[]) {
     try {
         CacheStore store(options);
         nlohmann::json summary = {{"mode", mode}, {"worker", worker}};
+        const auto started = std::chrono::steady_clock::now();
         if (mode == "hammer") {
             std::mt19937 generator(static_cast<unsigned>(flag("--seed", 1) * 7919 + worker));
             std::uniform_int_distribution<int> pick(0, keys - 1);
@@ -169,8 +172,13 @@ int main(int argc, char* argv[]) {
         } else if (mode != "stats") {
             return usage();
         }
+        summary["seconds"] = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
         CacheStats stats = store.stats();
-        summary["stats"] = {{"entries", stats.entries}, {"values", stats.values}, {"total_bytes", stats.total_bytes}};
+        summary["stats"] = {{"entries", stats.entries},
+                            {"values", stats.values},
+                            {"total_bytes", stats.total_bytes},
+                            {"database_file_bytes", stats.database_file_bytes},
+                            {"evictions", stats.session_evictions}};
         summary["usable"] = store.usable();
         summary["writable"] = store.writable();
         summary.update({{"hits", counts.hits},

@@ -1,5 +1,5 @@
 // test_cache_store.cpp: doctest unit tests of the persistent cache store: round trips, values stored once,
-// damage detected on load (miss + one warning + removal), LRU gc, why() keys, file digests, unusable dirs.
+// damage found on load (miss + one warning + removal), LRU gc, the disk budget, why() keys, file digests, bad dirs.
 #include <doctest/doctest.h>
 
 #include <cstdlib>
@@ -521,5 +521,116 @@ TEST_CASE_FIXTURE(Fixture, "a cache of schema 2 (before the team cache's counter
     CacheStore store = open();
     CHECK(store.lookup(stored.key));
     CHECK(store.stats().remote_hits == 0);
+    CHECK(warnings.empty());
+}
+
+// --- the disk budget (CacheStoreOptions::max_bytes, RIPPLE_CACHE_MAX_SIZE) ---------------------------------------
+
+TEST_CASE("sizes: bytes, units of 1024 with or without B / iB, decimals; anything else is refused") {
+    CHECK(parse_byte_size("123") == 123U);
+    CHECK(parse_byte_size("500M") == 500ULL << 20U);
+    CHECK(parse_byte_size("5G") == 5ULL << 30U);
+    CHECK(parse_byte_size("1.5GB") == (3ULL << 30U) / 2);
+    CHECK(parse_byte_size(" 2 GiB ") == 2ULL << 30U);
+    CHECK(parse_byte_size("64k") == 64ULL << 10U);
+    CHECK(parse_byte_size("1t") == 1ULL << 40U);
+    for (const char* bad : {"", "M", "abc", "-5M", "5X", "1.2.3G", "0", "5 GBB", ".", "1e9"}) {
+        CAPTURE(bad);
+        CHECK_FALSE(parse_byte_size(bad));
+    }
+}
+
+TEST_CASE_FIXTURE(Fixture, "RIPPLE_CACHE_MAX_SIZE sets the limit; a bad value is one warning and the default") {
+    const std::uint64_t fallback = CacheStore::default_size_limit(dir.path() / "not" / "yet");
+    CHECK(fallback > 0);
+    CHECK(fallback <= 5ULL << 30U);
+    auto warn = [this](const std::string& line) { warnings.push_back(line); };
+    {
+        EnvVar unset("RIPPLE_CACHE_MAX_SIZE", nullptr);
+        CHECK(CacheStore::size_limit_from_environment(dir.path(), warn) == fallback);
+    }
+    {
+        EnvVar set("RIPPLE_CACHE_MAX_SIZE", "1.5G");
+        CHECK(CacheStore::size_limit_from_environment(dir.path(), warn) == (3ULL << 30U) / 2);
+    }
+    CHECK(warnings.empty());
+    EnvVar bad("RIPPLE_CACHE_MAX_SIZE", "lots");
+    CHECK(CacheStore::size_limit_from_environment(dir.path(), warn) == fallback);
+    REQUIRE(warnings.size() == 1);
+    CHECK(warned_about("RIPPLE_CACHE_MAX_SIZE=\"lots\" is not a size"));
+}
+
+TEST_CASE_FIXTURE(Fixture, "the limit is kept after each store by LRU, sparing what this store object used") {
+    constexpr std::size_t kValue = 200'000;
+    std::vector<CacheEntry> old;
+    {
+        CacheStore earlier = open(); // another session, over: nothing of it is protected now
+        for (int i = 0; i < 6; ++i) {
+            old.push_back(entry("old " + std::to_string(i), {{"v", put(earlier, pseudo_random_bytes(kValue, i))}}));
+            REQUIRE(earlier.store(old.back()));
+            ::usleep(5'000);
+        }
+    }
+    CacheStoreOptions o = options();
+    o.max_bytes = 2'200'000;
+    CacheStore live(o);
+    REQUIRE(live.lookup(old[0].key)); // this session uses it ...
+    live.record_hits();
+    ::usleep(5'000);
+    {
+        CacheStore other = open(); // ... and another session uses the others since: old[0] is the least recently used
+        for (int i = 1; i < 6; ++i) REQUIRE(other.lookup(old[i].key));
+    }
+    for (int i = 0; i < 6; ++i) {
+        CacheEntry fresh = entry("new " + std::to_string(i), {{"v", put(live, pseudo_random_bytes(kValue, 100 + i))}});
+        REQUIRE(live.store(fresh));
+        CHECK(live.stats().total_bytes <= o.max_bytes);
+    }
+    CacheStats stats = live.stats();
+    CHECK(stats.session_evictions >= 2);
+    CHECK(live.fetch(old[0].key));        // protected by the hit
+    CHECK_FALSE(live.lookup(old[1].key)); // the least recently used of the rest went first
+    for (int i = 0; i < 6; ++i) CHECK(live.fetch(entry("new " + std::to_string(i), {}).key));
+    // Evicted values' files are gone from the disk, not only from the database.
+    std::uint64_t on_disk = 0;
+    for (const auto& file : fs::recursive_directory_iterator(dir.path())) {
+        if (file.is_regular_file()) on_disk += file.file_size();
+    }
+    CHECK(on_disk <= o.max_bytes + stats.database_file_bytes);
+    CHECK(warnings.empty());
+}
+
+TEST_CASE_FIXTURE(Fixture, "a value larger than the limit is skipped with one warning, its entry quietly") {
+    CacheStoreOptions o = options();
+    o.max_bytes = 100'000;
+    CacheStore store(o);
+    for (int i = 0; i < 3; ++i) {
+        std::string bytes = pseudo_random_bytes(150'000, 7 + i);
+        CHECK_FALSE(store.put_value(sha256_hex(bytes), bytes));
+        CHECK_FALSE(store.store(entry("huge " + std::to_string(i), {{"h", sha256_hex(bytes)}})));
+    }
+    REQUIRE(warnings.size() == 1);
+    CHECK(warned_about("larger than the cache's size limit"));
+    CHECK(store.stats().values == 0);
+    // Smaller values are still stored.
+    REQUIRE(store.store(entry("small", {{"s", put(store, pseudo_random_bytes(20'000, 1))}})));
+}
+
+TEST_CASE_FIXTURE(Fixture, "protected data may hold the cache above the limit; the next session brings it under") {
+    CacheStoreOptions o = options();
+    o.max_bytes = 400'000;
+    {
+        CacheStore live(o);
+        for (int i = 0; i < 3; ++i)
+            REQUIRE(
+                live.store(entry("kept " + std::to_string(i), {{"v", put(live, pseudo_random_bytes(150'000, i))}})));
+        CHECK(live.stats().total_bytes > o.max_bytes); // all of it this session's own
+        CHECK(live.stats().session_evictions == 0);
+    }
+    CacheStore next(o);
+    REQUIRE(next.store(entry("next", {{"v", put(next, pseudo_random_bytes(10'000, 50))}})));
+    CHECK(next.stats().total_bytes <= o.max_bytes);
+    CHECK(next.fetch(entry("next", {}).key));
+    CHECK(next.fetch(entry("kept 2", {}).key)); // the most recent one fits
     CHECK(warnings.empty());
 }
