@@ -769,7 +769,8 @@ ValueHandle GlobalState::rehold(ValueHandle value) {
     SEXP object = store_->get(value);
     if (object == nullptr) return 0;
     ValueHandle handle = ++store_->next;
-    store_->held.emplace(handle, Store::Held{PreservedObject(object), is_opaque(value), store_->held.at(value).hash, {}});
+    store_->held.emplace(handle,
+                         Store::Held{PreservedObject(object), is_opaque(value), store_->held.at(value).hash, {}});
     return handle;
 }
 

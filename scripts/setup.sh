@@ -22,6 +22,8 @@ PACKAGES=(
   python3-nbformat python3-notebook jupyter-server jupyter-core procps python3-pytest
   # benchmark peer and R packages of examples
   r-cran-irkernel r-cran-knitr r-cran-evaluate r-cran-rmarkdown r-cran-digest python3-nbconvert
+  # engine_bench's everyday notebook (dplyr, tidyr and ggplot2 cells)
+  r-cran-tidyr r-cran-ggplot2
   # htmlwidgets and htmltools output (issue 21): DT is the widget the tests display
   r-cran-htmlwidgets r-cran-htmltools r-cran-dt
   # R Markdown tests and the vignette corpus (tests/cli/rmd_corpus.py): the packages whose vignettes it renders
