@@ -875,7 +875,8 @@ struct CacheStore::State {
             value_damaged(hash, "its content does not match its hash");
             return std::nullopt;
         }
-        return SharedBytes{std::move(mapping), bytes};
+        ::madvise(address, size, MADV_DONTNEED); // read again as they are unserialized, not held twice meanwhile
+        return SharedBytes{std::move(mapping), bytes, true};
     }
 
     // --- the disk budget ---

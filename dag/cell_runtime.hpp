@@ -131,7 +131,7 @@ public:
     // Drops the object, keeping the id and its hash (false: it cannot); refill or adopt bring an object back.
     virtual bool evict(ValueId) { return false; }
     virtual bool resident(ValueId) { return true; }
-    virtual bool refill(ValueId, std::string_view /*bytes*/) { return false; }
+    virtual bool refill(ValueId, const SharedBytes& /*bytes*/) { return false; }
     // A value not loaded yet, known by `identity` (its hash): restore() binds it so that R loads it, through the
     // loader, when something reads it (kUnbound: not supported, load it now).
     virtual ValueId hold_lazy(const std::string& /*identity*/) { return kUnbound; }

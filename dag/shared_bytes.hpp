@@ -11,6 +11,7 @@ namespace ripple::dag {
 struct SharedBytes {
     std::shared_ptr<const void> owner; // keeps `bytes` valid (a mapping, a string)
     std::string_view bytes;
+    bool mapped = false; // a read-only file mapping: its pages may be dropped once read
 
     static SharedBytes of(std::string text) {
         auto kept = std::make_shared<const std::string>(std::move(text));

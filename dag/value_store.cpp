@@ -111,6 +111,9 @@ bool ValueStore::worth_storing(std::uint64_t bytes, double run_seconds) const {
 }
 
 void ValueStore::forget(ValueId value) {
+    if (auto size = sizes_.find(value); size != sizes_.end()) {
+        if (size->second && runtime_.resident(value)) released_ += *size->second;
+    }
     sizes_.erase(value);
     auto found = tracked_.find(value);
     if (found == tracked_.end()) return;
@@ -181,7 +184,7 @@ void ValueStore::evict_beyond_budget(const std::set<ValueId>& live) {
         total += tracked.bytes;
     }
     std::sort(resident.rbegin(), resident.rend());
-    std::uint64_t freed = 0;
+    std::uint64_t freed = std::exchange(released_, 0); // large values released since (a cell rebound them)
     for (const auto& [bytes, value] : resident) {
         if (total <= settings_.budget_bytes && bytes <= settings_.budget_bytes / 4) continue;
         if (!runtime_.evict(value)) continue;
@@ -221,7 +224,7 @@ std::optional<SharedBytes> ValueStore::bytes_of(ValueId value) {
 
 bool ValueStore::load(ValueId value) {
     std::optional<SharedBytes> bytes = bytes_of(value);
-    if (!bytes || !runtime_.refill(value, bytes->bytes)) return false;
+    if (!bytes || !runtime_.refill(value, *bytes)) return false;
     note_resident(value);
     return true;
 }

@@ -52,7 +52,8 @@ public:
     void note_stored(ValueId value, const std::string& hash);
     // Storing pays when the run took clearly longer (twice) than loading the value back would.
     bool worth_storing(std::uint64_t bytes, double run_seconds) const;
-    // The value was released: nothing more to keep about it.
+    // The value was released: nothing more to keep about it (a large one's memory is given back at the next
+    // evict_beyond_budget).
     void forget(ValueId value);
 
     // An entry whose large values forked children are writing: stored once all are written (complete_writes).
@@ -73,7 +74,7 @@ public:
     // until the rest fits the budget; no single value over a quarter of the budget is kept.
     void evict_beyond_budget(const std::set<ValueId>& live);
     bool any_evicted() const { return evicted_ > 0; }
-    bool holds_evictable() const { return tracked_.size() > evicted_; }
+    bool holds_evictable() const { return tracked_.size() > evicted_ || released_ > 0; }
     // An evicted value back from the cache (its write finished first if it is still running). False when it is not
     // stored (or the cache lost it): its defining cell must run again.
     bool load(ValueId value);
@@ -110,6 +111,7 @@ private:
     std::set<std::string> said_;
     std::vector<std::string> warnings_;
     std::size_t evicted_ = 0;
+    std::uint64_t released_ = 0; // bytes of large values released since the last evict_beyond_budget
 };
 
 } // namespace ripple::dag

@@ -55,7 +55,9 @@ public:
     bool value_hash_known(dag::ValueId value) override { return state_.hash_known(value); }
     bool evict(dag::ValueId value) override { return state_.evict(value); }
     bool resident(dag::ValueId value) override { return state_.resident(value); }
-    bool refill(dag::ValueId value, std::string_view bytes) override { return state_.refill(value, bytes); }
+    bool refill(dag::ValueId value, const dag::SharedBytes& bytes) override {
+        return state_.refill(value, bytes.bytes, bytes.mapped);
+    }
     bool adopt(dag::ValueId into, dag::ValueId from) override { return state_.adopt(into, from); }
     void collect_garbage() override;
     dag::ValueId hold_lazy(const std::string& identity) override { return state_.hold_lazy(identity); }
@@ -63,7 +65,7 @@ public:
         state_.set_loader([loader = std::move(loader)](ValueHandle value) -> std::optional<GlobalState::LoadedBytes> {
             std::optional<dag::SharedBytes> bytes = loader(value);
             if (!bytes) return std::nullopt;
-            return GlobalState::LoadedBytes{bytes->owner, bytes->bytes};
+            return GlobalState::LoadedBytes{bytes->owner, bytes->bytes, bytes->mapped};
         });
     }
     std::optional<std::uint64_t> start_value_write(dag::ValueId value, const std::string& path) override;

@@ -277,7 +277,7 @@ SEXP GlobalState::Store::load(ValueHandle handle) {
     if (found->second.object.get() != nullptr) return found->second.object.get();
     std::optional<LoadedBytes> bytes = loader ? loader(handle) : std::nullopt;
     if (!bytes) return nullptr;
-    PreservedObject object = ::ripple::rbridge::unserialize_value(bytes->bytes);
+    PreservedObject object = ::ripple::rbridge::unserialize_value(bytes->bytes, ValueFormat::Native, bytes->mapped);
     if (object.get() == nullptr) return nullptr;
     MARK_NOT_MUTABLE(object.get());
     found->second.object = std::move(object);
@@ -730,10 +730,10 @@ bool GlobalState::resident(ValueHandle value) const {
     return found == store_->held.end() || found->second.object.get() != nullptr;
 }
 
-bool GlobalState::refill(ValueHandle value, std::string_view bytes) {
+bool GlobalState::refill(ValueHandle value, std::string_view bytes, bool mapped) {
     auto found = store_->held.find(value);
     if (found == store_->held.end()) return false;
-    PreservedObject object = ::ripple::rbridge::unserialize_value(bytes);
+    PreservedObject object = ::ripple::rbridge::unserialize_value(bytes, ValueFormat::Native, mapped);
     if (object.get() == nullptr) return false;
     MARK_NOT_MUTABLE(object.get());
     found->second.object = std::move(object);

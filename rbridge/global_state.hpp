@@ -94,7 +94,7 @@ public:
     bool evict(ValueHandle value);
     bool resident(ValueHandle value) const;
     // Brings an evicted value back: from serialized bytes, or by taking `from`'s object (released).
-    bool refill(ValueHandle value, std::string_view bytes);
+    bool refill(ValueHandle value, std::string_view bytes, bool mapped = false);
     bool adopt(ValueHandle into, ValueHandle from);
     // A handle for a value not loaded yet: restore() binds a promise that loads it (through the loader) when R reads
     // it; evicted values are bound the same way. `identity` is its hash.
@@ -103,6 +103,7 @@ public:
     struct LoadedBytes {
         std::shared_ptr<const void> owner; // keeps `bytes` valid
         std::string_view bytes;
+        bool mapped = false; // a file mapping (see value_hash.hpp)
     };
     using ValueLoader = std::function<std::optional<LoadedBytes>(ValueHandle)>;
     void set_loader(ValueLoader loader);

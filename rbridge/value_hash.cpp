@@ -17,6 +17,7 @@
 #include <cerrno>
 
 #include <openssl/evp.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 namespace ripple::rbridge {
@@ -232,6 +233,21 @@ struct PayloadReader {
     std::string_view header;
     std::string_view payload;
     std::size_t position = 0;
+    // A payload mapped from a file (page-aligned): pages already read are dropped from this process (madvise), so a
+    // large value does not stand in memory twice, as file pages and as the R object, while it is rebuilt.
+    bool drop_behind = false;
+    std::size_t dropped = 0;
+
+    void drop_consumed() {
+        constexpr std::size_t kStep = std::size_t{64} << 20U;
+        if (!drop_behind || position < header.size()) return;
+        const std::size_t consumed = position - header.size();
+        if (consumed < dropped + kStep) return;
+        const auto page = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+        const std::size_t until = consumed / page * page;
+        ::madvise(const_cast<char*>(payload.data()) + dropped, until - dropped, MADV_DONTNEED);
+        dropped = until;
+    }
 
     std::size_t size() const { return header.size() + payload.size(); }
     bool read(void* out, std::size_t n) {
@@ -246,6 +262,7 @@ struct PayloadReader {
             position += take;
             n -= take;
         }
+        drop_consumed();
         return true;
     }
 };
@@ -669,10 +686,11 @@ std::optional<std::string> serialize_value_plain(SEXP value) {
 
 } // namespace detail
 
-PreservedObject unserialize_value(std::string_view payload, ValueFormat format) {
+PreservedObject unserialize_value(std::string_view payload, ValueFormat format, bool mapped) {
     const std::string& header = session_header(format);
     if (header.empty()) return {};
     PayloadReader reader{header, payload};
+    reader.drop_behind = mapped;
     UnserializeJob job{&reader};
     if (!run_guarded(unserialize_body, job) || job.result == nullptr) {
         if (job.result != nullptr) R_ReleaseObject(job.result);

@@ -42,7 +42,9 @@ std::optional<ValueDigest> write_value(SEXP value, int fd);
 
 // Rebuilds a value from serialize_value() bytes, with this session's header in front. Empty (get() ==
 // nullptr) when the bytes are not a complete serialization; R errors are contained.
-PreservedObject unserialize_value(std::string_view payload, ValueFormat format = ValueFormat::Native);
+// `mapped`: the payload is a read-only file mapping (page-aligned), whose pages may be dropped once read.
+PreservedObject unserialize_value(std::string_view payload, ValueFormat format = ValueFormat::Native,
+                                  bool mapped = false);
 
 namespace detail {
 // Test hooks. The native payload written by R_Serialize alone, and by the fast writer alone (nullopt when the
