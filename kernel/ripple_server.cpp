@@ -101,8 +101,13 @@ void RippleServer::send_control_impl(xeus::xmessage message) {
     post(Route::Control, xeus::xzmq_serializer::serialize(std::move(message), *auth_, error_handler_));
 }
 
+// Published from R's thread directly (not through the io thread): four of a cell's five messages are on IOPub, and each
+// hop through the outbox woke the io thread (a context switch on a 2-core pod). The socket is shared with the io
+// thread's answers to malformed requests under iopub_mutex_; nothing reads from it.
 void RippleServer::publish_impl(xeus::xpub_message message, xeus::channel) {
-    post(Route::IOPub, xeus::xzmq_serializer::serialize_iopub(std::move(message), *auth_, error_handler_));
+    zmq::multipart_t frames = xeus::xzmq_serializer::serialize_iopub(std::move(message), *auth_, error_handler_);
+    std::lock_guard<std::mutex> lock(iopub_mutex_);
+    retry_on_eintr([&] { return frames.send(iopub_); });
 }
 
 void RippleServer::send_stdin_impl(xeus::xmessage message) {
@@ -241,7 +246,9 @@ void RippleServer::answer_malformed(zmq::socket_t& socket, const xeus::xmessage&
     auto status = [&](const char* state) {
         xeus::xpub_message pub("kernel_core.ripple.status", header_for("status"), request.header(), nl::json::object(),
                                nl::json{{"execution_state", state}}, xeus::buffer_sequence());
-        xeus::xzmq_serializer::serialize_iopub(std::move(pub), *reply_auth_, error_handler_).send(iopub_);
+        zmq::multipart_t frames = xeus::xzmq_serializer::serialize_iopub(std::move(pub), *reply_auth_, error_handler_);
+        std::lock_guard<std::mutex> lock(iopub_mutex_);
+        frames.send(iopub_);
     };
     nl::json content = {{"status", "error"},
                         {"ename", "BadRequest"},

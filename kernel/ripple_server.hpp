@@ -82,6 +82,7 @@ private:
     std::string shell_port_, control_port_, stdin_port_, iopub_port_, heartbeat_port_;
 
     std::mutex inbox_mutex_;
+    std::mutex iopub_mutex_; // iopub_ is written by R's thread (publish) and the io thread (malformed requests)
     std::condition_variable inbox_ready_;
     std::deque<xeus::xmessage> shell_inbox_, control_inbox_, stdin_inbox_;
 
