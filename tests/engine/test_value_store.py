@@ -1,8 +1,6 @@
 # test_value_store.py: large values through the real kernel (dag/value_store.hpp): identities derived from the run's
 # key, bytes written by a forked child, versions evicted beyond RIPPLE_MEMORY_BUDGET and brought back by loading or by
 # rerunning their cell. Every check is the invariant: what each cell shows equals a fresh Rscript run.
-import os
-import subprocess
 import sys
 from pathlib import Path
 

@@ -1,7 +1,6 @@
 # test_value_store_faults.py: a large value's forked write meets a full disk (a small tmpfs as the cache; needs root to
 # mount it): the cells still show what a fresh run shows, one notice says the value could not be written, and a new
 # kernel on the same cache recomputes instead of serving anything half-written.
-import os
 import subprocess
 import sys
 from pathlib import Path
