@@ -141,6 +141,23 @@ void Engine::bring_back_values(size_t at, ExecutionReport& report, const std::se
     bringing_back_.pop_back();
 }
 
+// A cell about to run (not served) loads the values it reads now rather than through their promises, so that one the
+// cache lost is rebuilt by rerunning its cell instead of failing inside this one (design note 10). A served cell never
+// loads its inputs.
+void Engine::load_inputs(CellRun& run, ExecutionReport& report) {
+    if (!values_.any_evicted()) return;
+    const bool reads_all = run.analysis.effects.count("globals") > 0 || run.analysis.deletes_all;
+    bool lost = false;
+    for (const auto& [symbol, value] : *run.state) {
+        if (value == kUnbound || runtime_.resident(value) || (!reads_all && !run.uses.count(symbol))) continue;
+        if (!values_.load(value)) lost = true;
+    }
+    if (!lost) return;
+    bring_back_values(run.at, report, reads_all ? nullptr : &run.uses);
+    restore_state_and_find_reads(run);
+    find_key(run);
+}
+
 // Tracked large values that neither the document's end, nor the state after the cell that just ran (what R binds now,
 // and what a rerun of the cell below reads), nor a cell waiting for values to come back binds leave memory beyond the
 // budget (design note 10).
@@ -184,18 +201,15 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
     run.context = context;
     if (!run.analysis.parsed) return run_unparsed(run, report);
     rebuild_spoiled_inputs(run, report);
-    {
-        // What the cell reads by name comes back now; anything else it might read is bound lazily.
-        std::set<std::string> needed = run.analysis.uses;
-        needed.insert(run.analysis.deletes.begin(), run.analysis.deletes.end());
-        const bool reads_all = run.analysis.effects.count("globals") > 0 || run.analysis.deletes_all;
-        bring_back_values(run.at, report, reads_all ? nullptr : &needed);
-    }
+    // Values only a rerun can bring back come back now; those the cache holds are bound lazily (design note 10).
+    const std::set<std::string> loadable_later;
+    bring_back_values(run.at, report, &loadable_later);
     restore_state_and_find_reads(run);
     find_key(run);
     if (run.key && cache_use_ == CacheUse::ReadWrite)
         run.cached = serve_from_cache(run.at, *run.key, *run.state, context);
     if (dry_run_.active() && !run.cached) return report_would_run(run, report);
+    if (!run.cached) load_inputs(run, report);
     run_or_serve(run, report);
     learn_reads_from_run(run);
     Execution execution = execution_of(run);

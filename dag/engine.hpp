@@ -115,6 +115,7 @@ private:
     // --- Large values (value_store.hpp): evicted ones brought back before a restore, others evicted after a run. ---
     void bring_back_values(size_t at, ExecutionReport& report, const std::set<std::string>* needed);
     void evict_values(size_t ran_at);
+    void load_inputs(CellRun& run, ExecutionReport& report);
     void release_value(ValueId value);
     void say_value_warnings(ExecutionReport& report);
     void forget(const std::string& id);

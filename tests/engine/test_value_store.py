@@ -123,11 +123,12 @@ def resident_bytes(km):
 
 
 def test_a_warm_restart_binds_large_values_lazily(tmp_path, monkeypatch):
-    """A new kernel serves a 320 MB value without loading it; it is loaded when a cell reads it, and a cell that never
-    reads it keeps it out of memory. Resident memory is the observable: the value alone is larger than the kernel."""
+    """A new kernel serves a 320 MB value without loading it, also to a cell below that reads it and is served too;
+    it is loaded when a cell that runs reads it. Resident memory is the observable: the value alone is larger than the kernel."""
     monkeypatch.setenv("RIPPLE_CACHE_DIR", str(tmp_path / "cache"))
     cells = [("l1", "set.seed(5); big <- rnorm(4e7); Sys.sleep(1)"),  # slow enough to be worth storing
              ("l2", "small <- 42"),
+             ("l2b", "head10 <- round(big[1:10], 6)"),  # reads `big`: served, it must not load it
              ("l3", "cat(small + 1, '\\n')")]
     with running_kernel("ripple") as (km, kc):
         nb = KernelDriver(kc, km, timeout=300)
