@@ -4,10 +4,10 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cmath>
 #include <cstdlib>
 #include <fstream>
 
+#include "dag/cache_store.hpp"
 #include "dag/sha256.hpp"
 
 namespace ripple::dag {
@@ -39,28 +39,6 @@ std::uint64_t memory_limit() {
 
 } // namespace
 
-std::optional<std::uint64_t> ValueStoreSettings::parse_size(const std::string& text) {
-    std::string s;
-    for (char c : text) {
-        if (!std::isspace(static_cast<unsigned char>(c))) s.push_back(static_cast<char>(std::toupper(c)));
-    }
-    if (s.empty()) return std::nullopt;
-    char* end = nullptr;
-    double number = std::strtod(s.c_str(), &end);
-    if (end == s.c_str() || !std::isfinite(number) || number < 0) return std::nullopt;
-    std::string unit(end);
-    if (unit.size() > 1 && unit.back() == 'B') unit.pop_back();
-    if (unit.size() > 1 && unit.back() == 'I') unit.pop_back(); // GiB, MiB: binary like the rest
-    double scale = 1;
-    if (unit == "" || unit == "B") scale = 1;
-    else if (unit == "K") scale = 1024.0;
-    else if (unit == "M") scale = 1024.0 * 1024;
-    else if (unit == "G") scale = 1024.0 * 1024 * 1024;
-    else if (unit == "T") scale = 1024.0 * 1024 * 1024 * 1024;
-    else return std::nullopt;
-    return static_cast<std::uint64_t>(number * scale);
-}
-
 ValueStoreSettings ValueStoreSettings::from_environment(std::vector<std::string>& warnings) {
     ValueStoreSettings settings;
     if (std::uint64_t limit = memory_limit(); limit > 0)
@@ -68,7 +46,10 @@ ValueStoreSettings ValueStoreSettings::from_environment(std::vector<std::string>
     auto read = [&](const char* name, std::uint64_t& into) {
         const char* text = std::getenv(name);
         if (text == nullptr || *text == '\0') return;
-        if (std::optional<std::uint64_t> bytes = parse_size(text)) {
+        // The store's own parser (RIPPLE_CACHE_MAX_SIZE reads the same way), but 0 is a budget: keep nothing.
+        std::optional<std::uint64_t> bytes =
+            std::string(text) == "0" ? std::optional<std::uint64_t>(0) : parse_byte_size(text);
+        if (bytes) {
             into = *bytes;
         } else {
             warnings.push_back(std::string("ripple: ") + name + "=" + text +

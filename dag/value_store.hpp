@@ -28,8 +28,6 @@ struct ValueStoreSettings {
 
     // From the environment; a value that does not parse is one line in `warnings` and the default.
     static ValueStoreSettings from_environment(std::vector<std::string>& warnings);
-    // "512M", "2G", "1.5GB", "1048576": bytes; nullopt if not a size.
-    static std::optional<std::uint64_t> parse_size(const std::string& text);
 };
 
 class ValueStore {
