@@ -85,8 +85,13 @@ public:
     virtual std::set<std::string> package_exports(const std::string& package) = 0;
     // Makes the global state hold exactly `state` for every symbol in `tracked`: a symbol in the map is
     // bound to that value, one missing from it is removed (pseudo-symbols go back to the session's
-    // baseline). Symbols outside `tracked` are left alone.
-    virtual void restore(const std::map<std::string, ValueId>& state, const std::set<std::string>& tracked) = 0;
+    // baseline). Symbols outside `tracked` are left alone. `changed`, when given, names the symbols whose value in
+    // `state` may differ from the state of the last restore(): the runtime adds those runs and bind() changed since
+    // and, when it knows nothing else touched the global state, looks at no other symbol. nullptr: any may differ.
+    virtual void restore(const std::map<std::string, ValueId>& state, const std::set<std::string>& tracked,
+                         const std::set<std::string>* changed) = 0;
+    // Binds each symbol of `values` to its value and leaves every other binding alone (a served run's results).
+    virtual void bind(const std::map<std::string, ValueId>& values) = 0;
     // Runs code at top level. `bound` lists the symbols whose binding changed identity; `passed_through`
     // those of `report_bindings` (the cell's static definitions) bound afterwards to an unchanged object.
     virtual RunOutcome run(const std::string& code, const RunContext& context,

@@ -56,10 +56,14 @@ std::shared_ptr<const DependencyScan::State> DependencyScan::state_at(size_t pos
     position = std::min(position, cells.size());
     StateMemo& memo = state_memo_;
     if (memo.valid && memo.position == position) return memo.state;
-    if (!memo.valid || memo.position > position || memo.state == nullptr) {
+    // The log of changed names is bounded: past it, a recomputation (every restore walks every name once).
+    constexpr size_t kMaxLoggedChanges = 1 << 16;
+    if (!memo.valid || memo.position > position || memo.state == nullptr || memo.changed.size() > kMaxLoggedChanges) {
         memo.state = std::make_shared<State>();
         memo.position = 0;
         memo.valid = true;
+        ++memo.generation;
+        memo.changed.clear();
     } else if (memo.state.use_count() > 1) {
         memo.state = std::make_shared<State>(*memo.state);
     }
@@ -70,9 +74,16 @@ std::shared_ptr<const DependencyScan::State> DependencyScan::state_at(size_t pos
         for (const auto& [symbol, value] : execution->outputs) {
             if (value == kUnbound) state.erase(symbol);
             else state[symbol] = value;
+            memo.changed.push_back(symbol);
         }
     }
     return memo.state;
+}
+
+std::optional<std::set<std::string>> DependencyScan::changed_since(const StateMark& mark) const {
+    const StateMemo& memo = state_memo_;
+    if (!memo.valid || memo.generation != mark.generation || memo.changed.size() < mark.changes) return std::nullopt;
+    return std::set<std::string>(memo.changed.begin() + static_cast<std::ptrdiff_t>(mark.changes), memo.changed.end());
 }
 
 namespace {

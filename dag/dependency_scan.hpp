@@ -3,6 +3,7 @@
 // Pure C++: must not know about R headers, Jupyter or sockets; it runs nothing (it asks the runtime for exports only).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -44,6 +45,16 @@ public:
     using State = std::map<std::string, ValueId>;
     std::shared_ptr<const State> state_at(size_t position) const;
     State state_before(size_t position) const { return *state_at(position); }
+    // Where state_at's memo stands, taken after a state_at call, for asking later what changed since.
+    struct StateMark {
+        std::uint64_t generation = 0; // the memo's recomputations
+        size_t changes = 0;           // names logged as the memo was extended
+    };
+    StateMark state_mark() const { return {state_memo_.generation, state_memo_.changed.size()}; }
+    // The symbols whose value may differ between the state state_at returned when `mark` was taken and the one it
+    // returned last: those the cells in between bound or removed. nullopt when the memo was recomputed since
+    // (anything may differ). What lets a restore in a long notebook touch only what changed (issue 15).
+    std::optional<std::set<std::string>> changed_since(const StateMark& mark) const;
     Version version_before(size_t position, const std::string& symbol) const;
     std::optional<size_t> reaching_definition(size_t position, const std::string& symbol) const;
     // The package whose export `symbol` is before `position` (nullopt: a cell binds it, or no package does).
@@ -130,7 +141,9 @@ private:
     struct StateMemo {
         bool valid = false;
         size_t position = 0;
-        std::shared_ptr<State> state; // copied before it is extended while someone else holds it
+        std::shared_ptr<State> state;     // copied before it is extended while someone else holds it
+        std::uint64_t generation = 0;     // incremented each time the state is recomputed from the top
+        std::vector<std::string> changed; // symbols bound or removed as the state was extended, since then
     };
     mutable StateMemo state_memo_;
     mutable std::vector<char> settled_; // settled(i) for the first positions, recomputed from where records changed

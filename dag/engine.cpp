@@ -225,7 +225,7 @@ void Engine::run_cell(const std::string& id, const RunContext& context, Executio
 void Engine::run_unparsed(const CellRun& run, ExecutionReport& report) {
     const std::set<std::string> nothing;
     bring_back_values(run.at, report, &nothing);
-    runtime_.restore(scan_.state_before(run.at), tracked_);
+    restore_state(run.at);
     RunOutcome outcome = runtime_.run(run.code, run.context, {});
     if (run.context.requested) report.requested_failed = true;
     if (outcome.interrupted) report.interrupted = true;
@@ -268,11 +268,21 @@ void Engine::rebuild_spoiled_at_end(ExecutionReport& report) {
     if (rebuilt) rerun_stale("", report);
 }
 
+// The state a fresh run has before `at` goes into the runtime (design note 3), which is told the symbols the cells
+// since the last restore's position bound, so that a long notebook's restore touches what changed (issue 15).
+std::shared_ptr<const DependencyScan::State> Engine::restore_state(size_t at) {
+    std::shared_ptr<const DependencyScan::State> state = scan_.state_at(at);
+    std::optional<std::set<std::string>> changed;
+    if (restored_mark_) changed = scan_.changed_since(*restored_mark_);
+    runtime_.restore(*state, tracked_, changed ? &*changed : nullptr);
+    restored_mark_ = scan_.state_mark();
+    return state;
+}
+
 // The state before the cell goes into the runtime (design note 3); what the cell reads before it runs: its parsed
 // uses, the free variables of the functions it calls, what every cell reads, and the files it names.
 void Engine::restore_state_and_find_reads(CellRun& run) {
-    run.state = scan_.state_at(run.at);
-    runtime_.restore(*run.state, tracked_);
+    run.state = restore_state(run.at);
     run.uses = run.analysis.uses;
     std::set<std::string> known;
     for (const auto& symbol : run.analysis.uses) {
@@ -502,7 +512,7 @@ ExecutionReport Engine::execute(const CellRequest& request, int execution_count)
         // Anonymous: as if appended after the last cell of the document.
         const std::set<std::string> nothing; // the console's reads are bound lazily
         bring_back_values(order_.cells().size(), report, &nothing);
-        runtime_.restore(scan_.state_before(order_.cells().size()), tracked_);
+        restore_state(order_.cells().size());
         RunOutcome outcome = runtime_.run(request.code, RunContext{"", true, execution_count}, {});
         report.requested_failed = outcome.failed;
         report.interrupted = outcome.interrupted;

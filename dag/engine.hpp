@@ -103,6 +103,7 @@ private:
     void run_unparsed(const CellRun& run, ExecutionReport& report);
     void rebuild_spoiled_inputs(const CellRun& run, ExecutionReport& report);
     void rebuild_spoiled_at_end(ExecutionReport& report);
+    std::shared_ptr<const DependencyScan::State> restore_state(size_t at);
     void restore_state_and_find_reads(CellRun& run);
     void find_key(CellRun& run);
     void report_would_run(const CellRun& run, ExecutionReport& report);
@@ -158,6 +159,7 @@ private:
     std::map<std::string, CacheKey> last_keys_;                         // by cell id
     std::map<std::string, std::map<std::string, std::string>> options_; // by cell id: its evaluation options
     DependencyScan scan_{order_, executions_, analyses_, runtime_};     // reads the four members above it
+    std::optional<DependencyScan::StateMark> restored_mark_;            // the scan's memo at the last restore
     ValueStore values_{runtime_};
     std::vector<std::string> startup_notices_; // said with the first request's report
     std::vector<size_t> bringing_back_;        // positions bring_back_values is bringing values back for

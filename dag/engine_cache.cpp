@@ -211,9 +211,7 @@ std::optional<RunOutcome> Engine::serve_from_cache(size_t position, const CacheK
     }
     replay_.served(*entry);
     // The global state as the run would have left it.
-    std::set<std::string> touched;
-    for (const auto& [symbol, hash] : entry->values) touched.insert(symbol);
-    runtime_.restore(outcome.bound, touched);
+    runtime_.bind(outcome.bound);
     return outcome;
 }
 

@@ -93,6 +93,7 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     if (!request_.cell_id.empty()) cell.cell_id = request_.cell_id;
     outputs_->begin_request(execution_counter, silent);
     auto started = std::chrono::steady_clock::now();
+    double started_cpu = rbridge::EngineRuntime::thread_cpu_seconds();
     dag::ExecutionReport report;
     if (engine_enabled_) {
         runtime_->take_timing();
@@ -107,6 +108,9 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     rbridge::EngineRuntime::Timing timing = runtime_->take_timing();
     double overhead_ms = engine_enabled_ ? 1000.0 * (total - timing.eval_seconds) : 0.0;
     double planning_ms = engine_enabled_ ? 1000.0 * (total - timing.run_seconds) : 0.0;
+    double planning_cpu_ms =
+        engine_enabled_ ? 1000.0 * (rbridge::EngineRuntime::thread_cpu_seconds() - started_cpu - timing.run_cpu_seconds)
+                        : 0.0;
     allow_stdin_ = false;
     if (!silent) announce(report);
     if (history_recorder_ && !silent && store_history)
@@ -128,7 +132,8 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     // restore alone (planning: the overhead less watching the global state and publishing outputs).
     reply["ripple_overhead_ms"] = overhead_ms;
     reply["ripple_planning_ms"] = planning_ms;
-    reply["ripple_from_cache"] = report.from_cache; // cells served from the cache (outputs replayed, not run)
+    reply["ripple_planning_cpu_ms"] = planning_cpu_ms; // the same, counting only the R thread's CPU time
+    reply["ripple_from_cache"] = report.from_cache;    // cells served from the cache (outputs replayed, not run)
     return reply;
 }
 

@@ -100,6 +100,7 @@ struct ParseJob {
 } // namespace
 
 EvalStatus CellEvaluator::execute(const std::string& code, OutputSink& sink) {
+    ++evaluations_;
     if (!knit_request_.empty()) {
         std::string request = std::move(knit_request_);
         knit_request_.clear();
@@ -222,6 +223,7 @@ CodeCompleteness CellEvaluator::check_completeness(const std::string& code) {
 }
 
 Completion CellEvaluator::complete(const std::string& code, int cursor_pos) {
+    ++evaluations_;
     Completion completion;
     completion.cursor_start = completion.cursor_end = cursor_pos;
     ProtectScope protect;
@@ -237,6 +239,7 @@ Completion CellEvaluator::complete(const std::string& code, int cursor_pos) {
 }
 
 MimeBundle CellEvaluator::inspect(const std::string& code, int cursor_pos) {
+    ++evaluations_;
     MimeBundle bundle;
     ProtectScope protect;
     SEXP code_sexp = protect(Rf_mkString(code.c_str()));

@@ -2,6 +2,7 @@
 // Must not know about Jupyter or the engine: outputs go to an OutputSink, status is returned.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -36,10 +37,14 @@ public:
     Completion complete(const std::string& code, int cursor_pos);
     // Help for the name at the cursor (text/plain and text/html), or an empty bundle.
     MimeBundle inspect(const std::string& code, int cursor_pos);
+    // How many times code was evaluated (execute, complete, inspect): what tells the engine's runtime that R code ran
+    // between two of its own steps.
+    std::uint64_t evaluations() const { return evaluations_; }
 
 private:
     EvalStatus execute_knitted(const std::string& code, const std::string& request, OutputSink& sink);
     std::string knit_request_; // empty: the next cell is evaluated as in R's console
+    std::uint64_t evaluations_ = 0;
 };
 
 } // namespace ripple::rbridge

@@ -5,6 +5,7 @@
 #include <R_ext/Memory.h>
 
 #include <chrono>
+#include <ctime>
 #include <optional>
 #include <stdexcept>
 
@@ -48,18 +49,24 @@ std::set<std::string> EngineRuntime::package_exports(const std::string& package)
     return state_.package_exports(package);
 }
 
-void EngineRuntime::restore(const std::map<std::string, dag::ValueId>& state, const std::set<std::string>& tracked) {
-    state_.restore(state, tracked);
+void EngineRuntime::restore(const std::map<std::string, dag::ValueId>& state, const std::set<std::string>& tracked,
+                            const std::set<std::string>* changed) {
+    // user_expressions, completion, inspection and untracked runs evaluate R code no watch saw.
+    if (known_at_evaluation_ != evaluator_.evaluations()) state_.forget_environment();
+    state_.restore(state, tracked, changed);
+    known_at_evaluation_ = evaluator_.evaluations();
 }
 
 dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContext& context,
                                    const std::set<std::string>& report_bindings) {
     auto entered = std::chrono::steady_clock::now();
+    double entered_cpu = thread_cpu_seconds();
     OutputSink& front = outputs_.open(context);
     std::optional<RecordingSink> recording;
     if (context.record_outputs) recording.emplace(front);
     OutputSink& sink = recording ? static_cast<OutputSink&>(*recording) : front;
     const bool tracked = !context.cell_id.empty();
+    const bool known = known_at_evaluation_ == evaluator_.evaluations();
     if (tracked) state_.begin_watch();
     auto started = std::chrono::steady_clock::now();
     if (tracked) ProcessWatch::start();
@@ -79,11 +86,20 @@ dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContex
         outcome.files_written = std::move(touched.written);
         outcome.files_appended = std::move(touched.appended);
         outcome.outside = std::move(touched.outside);
+        // The watch saw whatever this run changed (end_watch noted it).
+        if (known) known_at_evaluation_ = evaluator_.evaluations();
     }
     if (recording) outcome.recorded_outputs = recording->events().dump();
     outputs_.close(context, status);
     timing_.run_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - entered).count();
+    timing_.run_cpu_seconds += thread_cpu_seconds() - entered_cpu;
     return outcome;
+}
+
+double EngineRuntime::thread_cpu_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
 }
 
 EngineRuntime::Timing EngineRuntime::take_timing() {

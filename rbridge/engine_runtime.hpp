@@ -28,7 +28,9 @@ public:
     dag::CellAnalysis analyze(const std::string& code) override;
     std::set<std::string> closure_uses(const std::set<std::string>& names) override;
     std::set<std::string> package_exports(const std::string& package) override;
-    void restore(const std::map<std::string, dag::ValueId>& state, const std::set<std::string>& tracked) override;
+    void restore(const std::map<std::string, dag::ValueId>& state, const std::set<std::string>& tracked,
+                 const std::set<std::string>* changed) override;
+    void bind(const std::map<std::string, dag::ValueId>& values) override { state_.bind(values); }
     dag::RunOutcome run(const std::string& code, const dag::RunContext& context,
                         const std::set<std::string>& report_bindings) override;
     bool is_opaque(dag::ValueId value) override { return state_.is_opaque(value); }
@@ -78,8 +80,11 @@ public:
     struct Timing {
         double eval_seconds = 0;
         double run_seconds = 0;
+        double run_cpu_seconds = 0; // the R thread's CPU time inside run()
     };
     Timing take_timing();
+    // CPU time of the calling thread (for telling planning's own work from time the thread waited).
+    static double thread_cpu_seconds();
 
 private:
     CellEvaluator& evaluator_;
@@ -88,6 +93,9 @@ private:
     std::map<std::uint64_t, BackgroundWrite> writes_; // by ticket
     std::uint64_t next_ticket_ = 0;
     Timing timing_;
+    // The evaluator's count of evaluations when the global state last knew every tracked binding (after a restore
+    // or a watched run that began knowing them): any evaluation since, unwatched, may have changed bindings.
+    std::optional<std::uint64_t> known_at_evaluation_;
     bool cache_support_ = false;
 };
 

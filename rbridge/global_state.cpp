@@ -213,6 +213,12 @@ struct GlobalState::Store {
     PreservedObject known_options; // kept alive: a freed address could come back as another value
     PreservedObject known_options_spine;
 
+    // What the global environment's tracked bindings are known to hold: those of the last restore's state except
+    // the names in `changed_since_restore` (bound or removed by runs and bind() since). False until the first
+    // restore, and after R may have changed bindings unseen.
+    bool environment_known = false;
+    std::set<std::string> changed_since_restore;
+
     // Symbols by name, so that restoring and watching cost no string hashing in R's symbol table (symbols and
     // their names live as long as the session). Restore keeps tracked names in the same (sorted) order as its
     // arguments, so that it walks them side by side.
@@ -281,6 +287,7 @@ SEXP GlobalState::Store::load(ValueHandle handle) {
     if (object.get() == nullptr) return nullptr;
     MARK_NOT_MUTABLE(object.get());
     found->second.object = std::move(object);
+    environment_known = false; // a binding to its promise is restored to the object
     return found->second.object.get();
 }
 
@@ -302,6 +309,9 @@ GlobalState::GlobalState() : store_(std::make_unique<Store>()) {
     store_->known_env_digest = environment_digest();
     store_->known_options = PreservedObject(store_->baseline_options.get());
     store_->known_options_spine = PreservedObject(Rf_shallow_duplicate(options_pairlist()));
+    // The analysis's R functions are lazily loaded from the package on first use: 1-2 ms of the first cells'
+    // planning, paid here instead, while R starts.
+    analyze("x <- f(y + 1, z = 'a'); x$a[1] <- g(x); library(p); h <- function(a) a", true);
 }
 
 GlobalState::~GlobalState() {
@@ -382,7 +392,55 @@ std::set<std::string> GlobalState::attached_between(ValueHandle before, ValueHan
     return attached;
 }
 
-void GlobalState::restore(const std::map<std::string, ValueHandle>& state, const std::set<std::string>& tracked) {
+void GlobalState::restore(const std::map<std::string, ValueHandle>& state, const std::set<std::string>& tracked,
+                          const std::set<std::string>* changed) {
+    restore_session_state(state, tracked);
+    Store& s = *store_;
+    if (changed != nullptr && s.environment_known) {
+        // Only what may differ: the names the cells in between bound, and those runs here changed since.
+        std::set<std::string> names = *changed;
+        names.insert(s.changed_since_restore.begin(), s.changed_since_restore.end());
+        for (const auto& name : names) {
+            if (!name.empty() && name[0] != '@' && tracked.count(name)) {
+                auto found = state.find(name);
+                restore_binding(Rf_install(name.c_str()), found == state.end() ? nullptr : &found->second);
+            }
+        }
+    } else {
+        restore_every_binding(state, tracked);
+    }
+    s.environment_known = true;
+    s.changed_since_restore.clear();
+}
+
+void GlobalState::bind(const std::map<std::string, ValueHandle>& values) {
+    std::set<std::string> names;
+    for (const auto& [name, value] : values) names.insert(name);
+    restore_session_state(values, names);
+    for (const auto& [name, value] : values) {
+        if (name.empty() || name[0] == '@') continue;
+        restore_binding(Rf_install(name.c_str()), &value);
+        store_->changed_since_restore.insert(name);
+    }
+}
+
+void GlobalState::forget_environment() { store_->environment_known = false; }
+
+// One name: bound to `wanted`'s object (or the promise that loads it), or removed when `wanted` is null. A look at
+// the binding and nothing else when it already holds that; a locked binding is left alone.
+void GlobalState::restore_binding(SEXP symbol, const ValueHandle* wanted_handle) {
+    SEXP wanted = wanted_handle == nullptr ? nullptr : store_->get_or_promise(*wanted_handle);
+    SEXP current = Rf_findVarInFrame(R_GlobalEnv, symbol);
+    bool bound = current != R_UnboundValue;
+    if (wanted != nullptr ? current == wanted : !bound) return;
+    if (bound && R_BindingIsLocked(symbol, R_GlobalEnv)) return;
+    if (wanted != nullptr) Rf_defineVar(symbol, wanted, R_GlobalEnv);
+    else R_removeVarFromFrame(symbol, R_GlobalEnv);
+}
+
+// Options, working directory, environment variables and search path, those of `names` that are tracked.
+void GlobalState::restore_session_state(const std::map<std::string, ValueHandle>& state,
+                                        const std::set<std::string>& tracked) {
     auto target = [&](const char* name, const PreservedObject& baseline) -> SEXP {
         auto found = state.find(name);
         SEXP value = found == state.end() ? nullptr : store_->get(found->second);
@@ -417,6 +475,11 @@ void GlobalState::restore(const std::map<std::string, ValueHandle>& state, const
             call_ripple(".restore_wd", {wanted});
         }
     }
+}
+
+void GlobalState::restore_every_binding(const std::map<std::string, ValueHandle>& state,
+                                        const std::set<std::string>& tracked) {
+    Store& s = *store_;
     // Every tracked name, walked side by side with `state` and the symbols (all sorted by name): per name, a look at
     // its binding and nothing else unless it differs (a 1000-cell chain restored 1000 names a cell; issue 15).
     auto found = state.begin();
@@ -428,14 +491,7 @@ void GlobalState::restore(const std::map<std::string, ValueHandle>& state, const
             known = s.tracked_symbols.emplace_hint(known, name, Rf_install(name.c_str()));
         SEXP symbol = known->second;
         while (found != state.end() && found->first < name) ++found;
-        SEXP wanted = found == state.end() || found->first != name ? nullptr : store_->get_or_promise(found->second);
-        // One look-up when nothing is to be done (R_UnboundValue: not bound); the lock is asked only before a change.
-        SEXP current = Rf_findVarInFrame(R_GlobalEnv, symbol);
-        bool bound = current != R_UnboundValue;
-        if (wanted != nullptr ? current == wanted : !bound) continue;
-        if (bound && R_BindingIsLocked(symbol, R_GlobalEnv)) continue;
-        if (wanted != nullptr) Rf_defineVar(symbol, wanted, R_GlobalEnv);
-        else R_removeVarFromFrame(symbol, R_GlobalEnv);
+        restore_binding(symbol, found == state.end() || found->first != name ? nullptr : &found->second);
     }
 }
 
@@ -487,6 +543,8 @@ StateChange GlobalState::end_watch(const std::set<std::string>& watched_names) {
     for (const auto& [name, old] : s.before) {
         if (!old.seen) change.removed.insert(Rf_translateCharUTF8(name));
     }
+    for (const auto& [name, value] : change.bound) s.changed_since_restore.insert(name);
+    s.changed_since_restore.insert(change.removed.begin(), change.removed.end());
     // Pseudo-state: compared in C; R is asked for a snapshot (options(), getwd(), search()) only on a change.
     auto snapshot = [&](const char* state, const char* getter) {
         SEXP now = call_guarded(Rf_install(getter), {});
@@ -719,6 +777,7 @@ bool GlobalState::hash_known(ValueHandle value) const {
 }
 
 bool GlobalState::evict(ValueHandle value) {
+    forget_environment(); // bindings to its object or promise are now restored anew
     auto found = store_->held.find(value);
     if (found == store_->held.end() || found->second.opaque || !hash_known(value)) return false;
     found->second.object = PreservedObject();
@@ -731,6 +790,7 @@ bool GlobalState::resident(ValueHandle value) const {
 }
 
 bool GlobalState::refill(ValueHandle value, std::string_view bytes, bool mapped) {
+    forget_environment(); // bindings to its object or promise are now restored anew
     auto found = store_->held.find(value);
     if (found == store_->held.end()) return false;
     PreservedObject object = ::ripple::rbridge::unserialize_value(bytes, ValueFormat::Native, mapped);
@@ -742,6 +802,7 @@ bool GlobalState::refill(ValueHandle value, std::string_view bytes, bool mapped)
 }
 
 bool GlobalState::adopt(ValueHandle into, ValueHandle from) {
+    forget_environment(); // bindings to its object or promise are now restored anew
     auto target = store_->held.find(into);
     SEXP object = store_->get(from);
     if (target == store_->held.end() || object == nullptr) return false;

@@ -52,8 +52,15 @@ public:
     std::set<std::string> closure_uses(const std::set<std::string>& names);
     std::set<std::string> package_exports(const std::string& package);
 
-    // Binds every name of `tracked` to its value in `state`, or removes it (pseudo-state: baseline).
-    void restore(const std::map<std::string, ValueHandle>& state, const std::set<std::string>& tracked);
+    // Binds every name of `tracked` to its value in `state`, or removes it (pseudo-state: baseline). With `changed`
+    // (names whose value in `state` may differ from the last restore's), only those and the names runs and bind()
+    // changed since are looked at, unless the global environment may have changed unseen (forget_environment()).
+    void restore(const std::map<std::string, ValueHandle>& state, const std::set<std::string>& tracked,
+                 const std::set<std::string>* changed = nullptr);
+    // Binds each name of `values` (a served run's results) and leaves every other binding alone.
+    void bind(const std::map<std::string, ValueHandle>& values);
+    // R code ran outside a watch, or a held value's object changed: the next restore looks at every name.
+    void forget_environment();
     // The packages on search path `after` that `before` lacks ("MASS" for "package:MASS"); 0 is the baseline.
     std::set<std::string> attached_between(ValueHandle before, ValueHandle after);
 
@@ -117,6 +124,10 @@ public:
     std::size_t held_values() const;
 
 private:
+    void restore_session_state(const std::map<std::string, ValueHandle>& state, const std::set<std::string>& tracked);
+    void restore_every_binding(const std::map<std::string, ValueHandle>& state, const std::set<std::string>& tracked);
+    void restore_binding(SEXP symbol, const ValueHandle* wanted);
+
     struct Store;
     std::unique_ptr<Store> store_;
 };

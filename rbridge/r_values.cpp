@@ -37,8 +37,15 @@ bool eval_text_guarded(const std::string& code) {
 }
 
 SEXP ripple_function(const char* name) {
-    ProtectScope protect;
-    SEXP ns = protect(R_FindNamespace(protect(Rf_mkString("ripple"))));
+    // Found once: R_FindNamespace calls getNamespace(), an R closure, which cost more than the analysis call it
+    // served (issue 15). A loaded namespace stays in R's registry; the preserved reference keeps it alive anyway.
+    static SEXP ns = nullptr;
+    if (ns == nullptr) {
+        ProtectScope protect;
+        SEXP found = R_FindNamespace(protect(Rf_mkString("ripple")));
+        R_PreserveObject(found);
+        ns = found;
+    }
     SEXP fun = Rf_findVarInFrame(ns, Rf_install(name));
     if (TYPEOF(fun) == PROMSXP) fun = Rf_eval(fun, ns);
     return fun;

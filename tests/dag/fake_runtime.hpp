@@ -84,8 +84,22 @@ public:
 
     std::set<std::string> package_exports(const std::string& package) override { return packages[package]; }
 
-    void restore(const std::map<std::string, ValueId>& state, const std::set<std::string>& tracked) override {
-        for (const auto& symbol : tracked) {
+    // Like rbridge: with `changed`, only those names and the ones runs and bind() changed since the last restore are
+    // looked at, so that a name the engine forgets to name keeps a wrong value and a test sees it.
+    void restore(const std::map<std::string, ValueId>& state, const std::set<std::string>& tracked,
+                 const std::set<std::string>* changed) override {
+        restore_hints.push_back(changed ? std::optional<std::set<std::string>>(*changed) : std::nullopt);
+        std::set<std::string> names = tracked;
+        if (changed && restored_) {
+            names.clear();
+            for (const auto& symbol : *changed) {
+                if (tracked.count(symbol)) names.insert(symbol);
+            }
+            for (const auto& symbol : changed_since_restore_) {
+                if (tracked.count(symbol)) names.insert(symbol);
+            }
+        }
+        for (const auto& symbol : names) {
             auto bound = state.find(symbol);
             if (bound == state.end()) globals_.erase(symbol);
             else globals_[symbol] = bound->second;
@@ -94,7 +108,19 @@ public:
         for (const auto& [symbol, value] : state) {
             if (symbol == kSearchSymbol) attached_ = split(objects_.at(value).text);
         }
+        restored_ = true;
+        changed_since_restore_.clear();
     }
+
+    void bind(const std::map<std::string, ValueId>& values) override {
+        for (const auto& [symbol, value] : values) {
+            if (symbol == kSearchSymbol) attached_ = split(objects_.at(value).text);
+            else globals_[symbol] = value;
+            changed_since_restore_.insert(symbol);
+        }
+    }
+    // What each restore() was told had changed (nullopt: not told).
+    std::vector<std::optional<std::set<std::string>>> restore_hints;
 
     RunOutcome run(const std::string& code, const RunContext& context,
                    const std::set<std::string>& report_bindings) override {
@@ -155,6 +181,8 @@ public:
         for (const auto& [symbol, value] : before) {
             if (!globals_.count(symbol)) outcome.removed.insert(symbol);
         }
+        for (const auto& [symbol, value] : outcome.bound) changed_since_restore_.insert(symbol);
+        changed_since_restore_.insert(outcome.removed.begin(), outcome.removed.end());
         if (attached_ != attached_before) {
             std::string text;
             for (const auto& package : attached_) text += package + " ";
@@ -262,6 +290,8 @@ private:
 
     std::map<std::string, ValueId> globals_;
     std::set<std::string> attached_;
+    bool restored_ = false;                       // a restore() has happened (the next may look at changed names only)
+    std::set<std::string> changed_since_restore_; // names runs and bind() changed since the last restore()
     std::map<ValueId, Object> objects_;
     std::set<ValueId> released_;
     ValueId next_id_ = 0;

@@ -431,3 +431,25 @@ TEST_CASE("cache: a dry run serves what hits, and says which cells would run and
     CHECK(would_run[3].second == std::vector<std::string>{"it opts out of the cache (cache: false)"});
     CHECK(dry.runtime.global("y") == "y(x())"); // served cells restored their values
 }
+
+TEST_CASE("a restore is told only the names the cells since the last one bound, and nothing after a change above") {
+    FakeRuntime runtime;
+    Engine engine(runtime);
+    engine.execute(cell("c0", "v0 <-"));
+    for (int i = 1; i < 6; ++i)
+        engine.execute(cell("c" + std::to_string(i), "v" + std::to_string(i) + " <- v" + std::to_string(i - 1)));
+    // Top to bottom: the restore before c5 is told c4's v4 alone (the fake then looks at nothing else).
+    REQUIRE(runtime.restore_hints.back().has_value());
+    CHECK(*runtime.restore_hints.back() == std::set<std::string>{"v4"});
+    // Rerunning c2 restores the state above it: the memo is recomputed, so that restore is told nothing (every name
+    // is looked at), and the cells below rerun with the values a fresh run gives.
+    size_t before = runtime.restore_hints.size();
+    engine.execute(cell("c2", "v2 <- v1 v0"));
+    REQUIRE(runtime.restore_hints.size() > before);
+    CHECK(!runtime.restore_hints[before].has_value());
+    CHECK(runtime.global("v5") == "v5(v4(v3(v2(v1(v0()),v0()))))");
+    // Running the same cell twice: its restore is told nothing new, and still undoes what its last run bound.
+    engine.execute(cell("twice", "w <- v5"));
+    engine.execute(cell("twice", "w <- v5"));
+    CHECK(runtime.restore_hints.back() == std::set<std::string>{});
+}

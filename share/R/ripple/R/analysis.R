@@ -97,18 +97,14 @@
 # ---- Entry points ---------------------------------------------------------------------------------
 
 .analyze_cell <- function(code) {
-  exprs <- tryCatch({
+  # One tryCatch for parse and walk (each costs microseconds per cell): either failing means "not understood".
+  tryCatch({
     if (!is.character(code) || anyNA(code)) stop("code must be a character string")
-    suppressWarnings(parse(text = .cell_text(code), keep.source = FALSE))
-  }, error = function(e) NULL)
-  if (is.null(exprs)) return(.analysis_result(FALSE))
-  st <- .new_walk_state()
-  walked <- tryCatch({
+    exprs <- suppressWarnings(parse(text = .cell_text(code), keep.source = FALSE))
+    st <- .new_walk_state()
     for (i in seq_along(exprs)) .walk(exprs[[i]], st)
-    TRUE
-  }, error = function(e) FALSE)
-  if (!walked) return(.analysis_result(FALSE))
-  .analysis_result(TRUE, st)
+    .analysis_result(TRUE, st)
+  }, error = function(e) .analysis_result(FALSE))
 }
 
 .closure_uses <- function(names, env = globalenv()) {
@@ -126,9 +122,13 @@
 # ---- Results ---------------------------------------------------------------------------------------
 
 .sorted_set <- function(x) {
-  x <- unique(as.character(x))
-  # Most sets have 0 or 1 names: sort() dispatches through several R closures, measurable per cell.
-  if (length(x) > 1L) sort(x, method = "radix") else x
+  x <- as.character(x)
+  if (length(x) < 2L) return(x)
+  # Most sets have 0 or 1 names. sort(), order() and unique() go through several R closures (sort() alone took
+  # 35 us a call, a third of the analysis of `v1 <- v0 + 1`); the radix sort under them takes 1 us (C locale, NA
+  # last), and equal neighbours are then dropped.
+  x <- x[.Internal(radixsort(TRUE, FALSE, FALSE, TRUE, x))]
+  x[c(TRUE, x[-1L] != x[-length(x)])]
 }
 
 .analysis_result <- function(ok, st = NULL) {
