@@ -244,6 +244,7 @@ int HistoryStore::resolve_session(int session) const { return session > 0 ? sess
 void HistoryStore::fall_back_to_memory(const std::string& reason) {
     std::cerr << "ripple: writing the history file " << database_path_ << " failed (" << reason
               << "); the rest of this session's history is kept in memory only.\n";
+    statements_.clear(); // the file database's statements go before it is replaced
     database_ = in_memory_copy_of(database_.get());
     persists_to_file_ = false;
     Statement keep_session(database_.get(), "INSERT OR IGNORE INTO sessions (session, start) "
@@ -284,8 +285,9 @@ void HistoryStore::record_input(int line_num, const std::string& input, const st
     const bool takes_pending = target_session == session_ && pending_output_ && pending_output_->first == line_num;
     if (!stored_output && takes_pending) stored_output = pending_output_->second;
     write_with_fallback("store an input line", [&](sqlite3* database) {
-        Statement insert(database, "INSERT OR REPLACE INTO history (session, line, source, output) "
-                                   "VALUES (?1, ?2, ?3, ?4)");
+        Statement insert = statements_.use<RaiseHistoryError>(database, "INSERT OR REPLACE INTO history "
+                                                                        "(session, line, source, output) "
+                                                                        "VALUES (?1, ?2, ?3, ?4)");
         insert.bind(1, target_session).bind(2, line_num).bind(3, input).bind(4, stored_output);
         insert.step();
     });
@@ -295,7 +297,8 @@ void HistoryStore::record_input(int line_num, const std::string& input, const st
 void HistoryStore::record_output(int line_num, const std::string& text) {
     const std::lock_guard lock(mutex_);
     write_with_fallback("record an output", [&](sqlite3* database) {
-        Statement update(database, "UPDATE history SET output = ?3 WHERE session = ?1 AND line = ?2");
+        Statement update = statements_.use<RaiseHistoryError>(
+            database, "UPDATE history SET output = ?3 WHERE session = ?1 AND line = ?2");
         update.bind(1, session_).bind(2, line_num).bind(3, text);
         update.step();
         if (sqlite3_changes(database) == 0) pending_output_ = std::make_pair(line_num, text);

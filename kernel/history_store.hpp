@@ -75,6 +75,9 @@ private:
     std::filesystem::path database_path_;
     mutable std::mutex mutex_;
     DatabaseHandle database_;
+    // The per-cell writes' statements, prepared once (preparing cost a few percent of a trivial cell); declared after
+    // database_, so finalized before it closes.
+    dag::sqlite::StatementCache statements_;
     int session_ = 0;
     bool persists_to_file_ = false;
     std::optional<std::pair<int, std::string>> pending_output_;

@@ -450,7 +450,10 @@ void GlobalState::restore_session_state(const std::map<std::string, ValueHandle>
     // The search path first: attaching a package must not mask a variable restored below.
     if (tracked.count(kSearchState) && s.baseline_search.get()) {
         SEXP wanted = target(kSearchState, s.baseline_search);
-        if (!search_path_is(wanted)) call_ripple(".restore_search", {wanted});
+        if (!search_path_is(wanted)) {
+            call_ripple(".restore_search", {wanted});
+            s.environment_known = false; // an attached package's hooks run R code: every binding is looked at
+        }
     }
     if (tracked.count(kOptionsState) && s.baseline_options.get()) {
         SEXP wanted = target(kOptionsState, s.baseline_options);
