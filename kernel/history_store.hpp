@@ -11,6 +11,8 @@
 #include <nlohmann/json.hpp>
 #include <xeus/xhistory_manager.hpp>
 
+#include "dag/sqlite_statement.hpp"
+
 struct sqlite3;
 
 namespace ripple::kernel {
