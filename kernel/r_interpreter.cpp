@@ -94,6 +94,7 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     outputs_->begin_request(execution_counter, silent);
     auto started = std::chrono::steady_clock::now();
     double started_cpu = rbridge::EngineRuntime::thread_cpu_seconds();
+    double started_gc = engine_enabled_ ? rbridge::EngineRuntime::gc_seconds() : 0.0;
     dag::ExecutionReport report;
     if (engine_enabled_) {
         runtime_->take_timing();
@@ -111,6 +112,8 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     double planning_cpu_ms =
         engine_enabled_ ? 1000.0 * (rbridge::EngineRuntime::thread_cpu_seconds() - started_cpu - timing.run_cpu_seconds)
                         : 0.0;
+    double planning_gc_ms =
+        engine_enabled_ ? 1000.0 * (rbridge::EngineRuntime::gc_seconds() - started_gc - timing.run_gc_seconds) : 0.0;
     allow_stdin_ = false;
     if (!silent) announce(report);
     if (history_recorder_ && !silent && store_history)
@@ -133,6 +136,7 @@ nl::json RInterpreter::execute_request_impl(int execution_counter, const std::st
     reply["ripple_overhead_ms"] = overhead_ms;
     reply["ripple_planning_ms"] = planning_ms;
     reply["ripple_planning_cpu_ms"] = planning_cpu_ms; // the same, counting only the R thread's CPU time
+    reply["ripple_planning_gc_ms"] = planning_gc_ms;   // R's garbage collections that ran during planning
     reply["ripple_from_cache"] = report.from_cache;    // cells served from the cache (outputs replayed, not run)
     return reply;
 }

@@ -61,6 +61,7 @@ dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContex
                                    const std::set<std::string>& report_bindings) {
     auto entered = std::chrono::steady_clock::now();
     double entered_cpu = thread_cpu_seconds();
+    double entered_gc = gc_seconds();
     OutputSink& front = outputs_.open(context);
     std::optional<RecordingSink> recording;
     if (context.record_outputs) recording.emplace(front);
@@ -93,6 +94,7 @@ dag::RunOutcome EngineRuntime::run(const std::string& code, const dag::RunContex
     outputs_.close(context, status);
     timing_.run_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - entered).count();
     timing_.run_cpu_seconds += thread_cpu_seconds() - entered_cpu;
+    timing_.run_gc_seconds += gc_seconds() - entered_gc;
     return outcome;
 }
 
@@ -100,6 +102,13 @@ double EngineRuntime::thread_cpu_seconds() {
     timespec now{};
     clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
     return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
+double EngineRuntime::gc_seconds() {
+    static SEXP gc_time = Rf_install("gc.time");
+    SEXP times = call_guarded(gc_time, {});
+    // gc.time(): user, system and elapsed seconds of the collections so far (then two of child processes).
+    return times != nullptr && TYPEOF(times) == REALSXP && Rf_xlength(times) >= 3 ? REAL(times)[2] : 0.0;
 }
 
 EngineRuntime::Timing EngineRuntime::take_timing() {

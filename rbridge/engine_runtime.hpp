@@ -81,10 +81,14 @@ public:
         double eval_seconds = 0;
         double run_seconds = 0;
         double run_cpu_seconds = 0; // the R thread's CPU time inside run()
+        double run_gc_seconds = 0;  // R's garbage collections inside run() (gc_seconds)
     };
     Timing take_timing();
     // CPU time of the calling thread (for telling planning's own work from time the thread waited).
     static double thread_cpu_seconds();
+    // The time R's garbage collector has taken in this session (gc.time(): whole milliseconds), for telling a
+    // collection that happened to start during planning from planning's own work.
+    static double gc_seconds();
 
 private:
     CellEvaluator& evaluator_;
