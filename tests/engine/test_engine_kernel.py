@@ -225,3 +225,21 @@ def test_a_printed_widget_joins_the_cells_text_in_one_display_and_opens_no_brows
     assert nb.shown["b"] == "before\n<datatables htmlwidget>\nafter\n", nb.shown["b"]
     assert "<pre>before\n</pre>" in html and 'class="datatables html-widget' in html and "<pre>after\n</pre>" in html
     assert not marker.exists(), marker.read_text()
+
+
+def test_code_run_outside_the_document_never_leaks_into_a_tracked_cell(nb):
+    # Before a tracked cell the engine restores only the names bound since its last restore, unless R ran code that
+    # no watch saw: a console request and a user expression here (issue 15). Both rebind x behind the engine's back.
+    run_all(nb, [("a", "x <- 1"), ("b", "y <- x + 1")])
+    assert nb.probe("x <- 99").status == "ok"
+    res = nb.execute_cell("c", "c(x, y)")
+    assert res.status == "ok", res.summary()
+    assert nb.shown["c"] == "[1] 1 2\n"
+    content = dict(code="w <- y * 10", silent=False, store_history=True, user_expressions={"u": "x <- 42"},
+                   allow_stdin=False, stop_on_error=False)
+    res = nb._wait(nb._send_shell("execute_request", content, {"cellId": "d"}), "execute", want_reply=True)
+    assert res.status == "ok", res.summary()
+    assert res.reply["content"]["user_expressions"]["u"]["status"] == "ok"
+    res = nb.execute_cell("e", "c(x, w)")
+    assert res.status == "ok", res.summary()
+    assert nb.shown["e"] == "[1]  1 20\n"
