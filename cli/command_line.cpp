@@ -2,6 +2,8 @@
 // Pure C++: must not know about R or the engine; it checks only what can be checked without them.
 #include "cli/command_line.hpp"
 
+#include "dag/byte_size.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cmath>
@@ -208,9 +210,9 @@ Command parse_cache(const std::vector<std::string>& args, const EnvLookup& env) 
             cache_dir = dir;
         } else if (arg == "--max-size" && cache.action == CacheRequest::Action::Gc) {
             const std::string& size = reader.value_for(arg);
-            cache.max_size_bytes = parse_size(size);
+            cache.max_size_bytes = dag::parse_byte_size(size); // the parser RIPPLE_CACHE_MAX_SIZE uses
             if (!cache.max_size_bytes)
-                throw UsageError("--max-size needs a size such as 500M or 2G, not \"" + size + "\".");
+                throw UsageError("--max-size needs a size such as 500M, 1.5G or 2 GiB, not \"" + size + "\".");
         } else {
             throw UsageError("unknown argument " + arg + " for run-notebook cache " + action + ".");
         }
@@ -239,25 +241,6 @@ Command parse_command_line(const std::vector<std::string>& args, const EnvLookup
         if (arg == "-h" || arg == "--help") return HelpRequest{};
     }
     return parse_run(args, env);
-}
-
-std::optional<std::uint64_t> parse_size(const std::string& text) {
-    if (text.empty()) return std::nullopt;
-    size_t digits = 0;
-    while (digits < text.size() && std::isdigit(static_cast<unsigned char>(text[digits]))) ++digits;
-    if (digits == 0 || digits > 15) return std::nullopt;
-    std::uint64_t value = std::stoull(text.substr(0, digits));
-    std::string unit = lower(text.substr(digits));
-    if (unit.size() == 2 && (unit[1] == 'b' || unit[1] == 'i')) unit.resize(1);
-    if (unit == "ib") return std::nullopt;
-    std::uint64_t scale = 1;
-    if (unit.empty() || unit == "b") scale = 1;
-    else if (unit == "k") scale = 1ull << 10;
-    else if (unit == "m") scale = 1ull << 20;
-    else if (unit == "g") scale = 1ull << 30;
-    else if (unit == "t") scale = 1ull << 40;
-    else return std::nullopt;
-    return value * scale;
 }
 
 bool is_syntactic_r_name(const std::string& name) {

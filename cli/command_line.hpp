@@ -85,8 +85,6 @@ Command parse_command_line(const std::vector<std::string>& args, const EnvLookup
 
 std::string usage_text();
 
-// "500M", "2G", "1048576" -> bytes; nullopt when it is not a size.
-std::optional<std::uint64_t> parse_size(const std::string& text);
 // True for names R accepts without backticks (x, .x, my.var_2), false for 2x, _x, .2x, if.
 bool is_syntactic_r_name(const std::string& name);
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "dag/byte_size.hpp"
 #include "dag/cache_key.hpp"
 #include "dag/remote_cache.hpp"
 #include "dag/shared_bytes.hpp"
@@ -77,10 +78,6 @@ struct CacheStats {
     std::uint64_t size_limit = 0;          // CacheStoreOptions::max_bytes of this store object (0: none)
     std::uint64_t session_evictions = 0;   // entries this store object evicted to keep the limit
 };
-
-// "500M", "5G", "1.5GB", "2 GiB", "123" (bytes): units of 1024, as `run-notebook cache gc --max-size` reads them.
-// nullopt for anything else (empty, negative, unknown unit, no digits, too large).
-std::optional<std::uint64_t> parse_byte_size(std::string_view text);
 
 struct GcReport {
     std::uint64_t entries_removed = 0;

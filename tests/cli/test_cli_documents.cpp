@@ -127,9 +127,16 @@ TEST_CASE("command line: why and cache subcommands") {
     CHECK(gc.action == CacheRequest::Action::Gc);
     CHECK(*gc.max_size_bytes == 500ull << 20);
     CHECK(std::holds_alternative<HelpRequest>(parse_command_line({"--help"}, fake_env({}))));
-    CHECK(parse_size("2G") == (2ull << 30));
-    CHECK(parse_size("1024") == 1024u);
-    CHECK_FALSE(parse_size("M").has_value());
+    // The same sizes as RIPPLE_CACHE_MAX_SIZE (dag::parse_byte_size), fractions and spaced units included.
+    auto gc_size = [](const std::string& size) {
+        return std::get<CacheRequest>(parse_command_line({"cache", "gc", "--max-size", size}, fake_env({})))
+            .max_size_bytes;
+    };
+    CHECK(*gc_size("2G") == (2ull << 30));
+    CHECK(*gc_size("1.5G") == (3ull << 29));
+    CHECK(*gc_size("2 GiB") == (2ull << 30));
+    CHECK(*gc_size("1024") == 1024u);
+    CHECK_THROWS_AS(gc_size("M"), UsageError);
     CHECK(is_syntactic_r_name(".x_1"));
     CHECK_FALSE(is_syntactic_r_name(".2x"));
     CHECK_FALSE(is_syntactic_r_name("if"));
