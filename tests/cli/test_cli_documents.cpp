@@ -136,6 +136,7 @@ TEST_CASE("command line: why and cache subcommands") {
     CHECK(*gc_size("1.5G") == (3ull << 29));
     CHECK(*gc_size("2 GiB") == (2ull << 30));
     CHECK(*gc_size("1024") == 1024u);
+    CHECK(*gc_size("0") == 0u);
     CHECK_THROWS_AS(gc_size("M"), UsageError);
     CHECK(is_syntactic_r_name(".x_1"));
     CHECK_FALSE(is_syntactic_r_name(".2x"));
