@@ -1,7 +1,23 @@
 """fresh_run.py: the invariant as a test helper: what a KernelDriver shows for each cell equals a fresh Rscript run of
-the notebook's current cells (oracle.py). Knows the driver and the oracle, nothing of the engine."""
+the notebook's current cells (oracle.py), and the ripple kernel such tests run with the cache off or on. Knows the
+driver and the oracle, nothing of the engine."""
+from contextlib import contextmanager
 
+from driver import KernelDriver
+from kernel_env import running_kernel
 from oracle import run_reference
+
+
+@contextmanager
+def ripple_notebook(monkeypatch, tmp_path, cache, timeout=90):
+    """A KernelDriver on a new ripple kernel: RIPPLE_CACHE=off when `cache` is "off", else an empty cache directory
+    under tmp_path."""
+    if cache == "off":
+        monkeypatch.setenv("RIPPLE_CACHE", "off")
+    else:
+        monkeypatch.setenv("RIPPLE_CACHE_DIR", str(tmp_path / "cache"))
+    with running_kernel("ripple") as (km, kc):
+        yield KernelDriver(kc, km, timeout=timeout)
 
 
 def run_cells(nb, cells):

@@ -14,7 +14,7 @@ sys.path.insert(0, str(HERE.parent / "kernel"))
 
 from driver import KernelDriver  # noqa: E402
 from kernel_env import running_kernel  # noqa: E402
-from fresh_run import assert_fresh, run_cells  # noqa: E402
+from fresh_run import assert_fresh, ripple_notebook, run_cells  # noqa: E402
 
 # Writer and reader pairs through every common door to a file; {n} is what an edit changes, {k} the pair's number.
 PAIRS = [
@@ -47,12 +47,7 @@ def expected_sum(n):
 
 @pytest.mark.parametrize("cache", ["off", "shared"])
 def test_an_edited_writer_reruns_its_readers(tmp_path, monkeypatch, cache):
-    if cache == "off":
-        monkeypatch.setenv("RIPPLE_CACHE", "off")
-    else:
-        monkeypatch.setenv("RIPPLE_CACHE_DIR", str(tmp_path / "cache"))
-    with running_kernel("ripple") as (km, kc):
-        nb = KernelDriver(kc, km, timeout=120)
+    with ripple_notebook(monkeypatch, tmp_path, cache, timeout=120) as nb:
         cells = pair_cells(lambda k: 3)
         run_cells(nb, cells)
         for k in range(len(PAIRS)):

@@ -12,17 +12,13 @@ sys.path.insert(0, str(HERE.parent / "kernel"))
 
 from driver import KernelDriver  # noqa: E402
 from kernel_env import running_kernel  # noqa: E402
-from fresh_run import assert_fresh, run_cells  # noqa: E402
+from fresh_run import assert_fresh, ripple_notebook, run_cells  # noqa: E402
 
 
 @pytest.fixture(params=["off", "on"])
 def nb(request, tmp_path, monkeypatch):
-    if request.param == "off":
-        monkeypatch.setenv("RIPPLE_CACHE", "off")
-    else:
-        monkeypatch.setenv("RIPPLE_CACHE_DIR", str(tmp_path / "cache"))
-    with running_kernel("ripple") as (km, kc):
-        yield KernelDriver(kc, km, timeout=90)
+    with ripple_notebook(monkeypatch, tmp_path, request.param) as driver:
+        yield driver
 
 
 def run_session(nb, cells, edits):

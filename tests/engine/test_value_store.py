@@ -12,7 +12,7 @@ sys.path.insert(0, str(HERE.parent / "kernel"))
 
 from driver import KernelDriver  # noqa: E402
 from kernel_env import running_kernel  # noqa: E402
-from fresh_run import assert_fresh, run_cells  # noqa: E402
+from fresh_run import assert_fresh, ripple_notebook, run_cells  # noqa: E402
 
 
 def chain(k=2):
@@ -40,12 +40,7 @@ TIGHT = {"RIPPLE_LARGE_VALUE": "1K", "RIPPLE_MEMORY_BUDGET": "0"}
 def test_edits_with_every_earlier_version_out_of_memory(tmp_path, monkeypatch, cache):
     for name, value in TIGHT.items():
         monkeypatch.setenv(name, value)
-    if cache == "off":
-        monkeypatch.setenv("RIPPLE_CACHE", "off")
-    else:
-        monkeypatch.setenv("RIPPLE_CACHE_DIR", str(tmp_path / "cache"))
-    with running_kernel("ripple") as (km, kc):
-        nb = KernelDriver(kc, km, timeout=120)
+    with ripple_notebook(monkeypatch, tmp_path, cache, timeout=120) as nb:
         cells = chain()
         run_cells(nb, cells)
         assert_fresh(nb, cells)
