@@ -211,7 +211,7 @@ Command parse_cache(const std::vector<std::string>& args, const EnvLookup& env) 
         } else if (arg == "--max-size" && cache.action == CacheRequest::Action::Gc) {
             const std::string& size = reader.value_for(arg);
             // The parser RIPPLE_CACHE_MAX_SIZE uses; 0 here means "remove every entry nothing protects".
-            cache.max_size_bytes = size == "0" ? std::optional<std::uint64_t>(0) : dag::parse_byte_size(size);
+            cache.max_size_bytes = dag::parse_byte_size(size, /*zero_allowed=*/true);
             if (!cache.max_size_bytes)
                 throw UsageError("--max-size needs a size such as 500M, 1.5G or 2 GiB, not \"" + size + "\".");
         } else {

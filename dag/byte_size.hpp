@@ -11,10 +11,11 @@
 
 namespace ripple::dag {
 
-// "500M", "5G", "1.5GB", "2 GiB", "123" (bytes): units of 1024. nullopt for anything else (empty, zero, negative,
-// unknown unit, no digits, too large): RIPPLE_CACHE_MAX_SIZE, RIPPLE_MEMORY_BUDGET, RIPPLE_LARGE_VALUE and
-// `run-notebook cache gc --max-size` read sizes with it.
-inline std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
+// "500M", "5G", "1.5GB", "2 GiB", "123" (bytes): units of 1024. nullopt for anything else (empty, negative, unknown
+// unit, no digits, too large, and zero unless `zero_allowed`, for a size that may mean "keep nothing"):
+// RIPPLE_CACHE_MAX_SIZE, RIPPLE_MEMORY_BUDGET, RIPPLE_LARGE_VALUE and `run-notebook cache gc --max-size` read sizes
+// with it.
+inline std::optional<std::uint64_t> parse_byte_size(std::string_view text, bool zero_allowed = false) {
     while (!text.empty() && std::isspace(static_cast<unsigned char>(text.front())) != 0) text.remove_prefix(1);
     while (!text.empty() && std::isspace(static_cast<unsigned char>(text.back())) != 0) text.remove_suffix(1);
     std::size_t digits = 0;
@@ -40,6 +41,7 @@ inline std::optional<std::uint64_t> parse_byte_size(std::string_view text) {
     else if (unit == "t") shift = 40;
     else return std::nullopt;
     const long double bytes = std::strtold(number.c_str(), nullptr) * static_cast<long double>(1ULL << shift);
+    if (zero_allowed && bytes == 0) return 0;
     if (!(bytes >= 1) || bytes > static_cast<long double>(1ULL << 62)) return std::nullopt;
     return static_cast<std::uint64_t>(bytes);
 }

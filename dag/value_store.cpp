@@ -47,8 +47,7 @@ ValueStoreSettings ValueStoreSettings::from_environment(std::vector<std::string>
         const char* text = std::getenv(name);
         if (text == nullptr || *text == '\0') return;
         // The store's own parser (RIPPLE_CACHE_MAX_SIZE reads the same way), but 0 is a budget: keep nothing.
-        std::optional<std::uint64_t> bytes =
-            std::string(text) == "0" ? std::optional<std::uint64_t>(0) : parse_byte_size(text);
+        std::optional<std::uint64_t> bytes = parse_byte_size(text, /*zero_allowed=*/true);
         if (bytes) {
             into = *bytes;
         } else {
